@@ -1,0 +1,1 @@
+"""Integrations with data libraries and compute engines (Arrow, pandas; Ray and Spark)."""

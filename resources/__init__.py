@@ -1,0 +1,19 @@
+"""Built-in resources: environment concerns that solids reach through context.resources."""
+
+from solidflow.resources.file_cache import (
+    FileCache,
+    FileCacheConfig,
+    FsspecFileCache,
+    LocalFileCache,
+    file_cache,
+    file_cache_for,
+)
+
+__all__ = [
+    "FileCache",
+    "FileCacheConfig",
+    "FsspecFileCache",
+    "LocalFileCache",
+    "file_cache",
+    "file_cache_for",
+]

@@ -1,0 +1,1 @@
+"""Definitions: solids, pipelines, composites, types, config, resources and modes."""

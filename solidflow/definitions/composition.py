@@ -1,0 +1,240 @@
+"""Wiring: calling solids inside a @pipeline or @composite_solid body builds the graph."""
+
+from __future__ import annotations
+
+import threading
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding, Node
+from solidflow.definitions.solid import InputDefinition, SolidDefinition, check_name
+from solidflow.definitions.types import DataType, resolve_type, types_compatible
+from solidflow.errors import DefinitionError
+
+
+@dataclass(frozen=True, slots=True)
+class OutputHandle:
+    """What calling a solid in a composition body returns: a reference to one of its outputs."""
+
+    binding: FromOutput | FanIn | FromValue
+    data_type: DataType
+    label: str
+
+    def __iter__(self) -> Any:
+        raise DefinitionError(
+            f"{self.label} is a single output and cannot be unpacked; declare several outputs "
+            "with @solid(outs={...})"
+        )
+
+
+class MultipleOutputs(tuple):
+    """The outputs of a multi-output solid: unpack them or pick one by name."""
+
+    def __new__(cls, handles: dict[str, OutputHandle], owner: str) -> MultipleOutputs:
+        instance = super().__new__(cls, handles.values())
+        instance._handles = handles
+        instance._owner = owner
+        return instance
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_"):  # output names win over tuple methods (count, index)
+            handles = object.__getattribute__(self, "__dict__").get("_handles", {})
+            if name in handles:
+                return handles[name]
+        return super().__getattribute__(name)
+
+    def __getattr__(self, name: str) -> OutputHandle:
+        handles = self.__dict__.get("_handles", {})
+        if name in handles:
+            return handles[name]
+        raise DefinitionError(
+            f"{self.__dict__.get('_owner')} has no output '{name}'; its outputs are "
+            f"{', '.join(handles)}"
+        )
+
+
+@dataclass(slots=True)
+class _Scope:
+    prefix: str
+    owner: str
+    nodes: dict[str, Node]
+    composites: dict[str, Any]
+
+
+class _ScopeStack(threading.local):
+    def __init__(self) -> None:
+        self.scopes: list[_Scope] = []
+
+
+_stack = _ScopeStack()
+
+
+class GraphBuilder:
+    """Runs a composition body and collects the nodes and composites it wires."""
+
+    def __init__(self, owner: str, prefix: str = "") -> None:
+        self.nodes: dict[str, Node] = {}
+        self.composites: dict[str, Any] = {}
+        self._root = _Scope(
+            prefix=prefix, owner=owner, nodes=self.nodes, composites=self.composites
+        )
+
+    def run(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        _stack.scopes.append(self._root)
+        try:
+            return fn(**kwargs)
+        finally:
+            _stack.scopes.pop()
+
+
+def enter_nested(prefix: str, owner: str) -> _Scope:
+    outer = current_scope(owner)
+    scope = _Scope(prefix=prefix, owner=owner, nodes=outer.nodes, composites=outer.composites)
+    _stack.scopes.append(scope)
+    return scope
+
+
+def leave_nested() -> None:
+    _stack.scopes.pop()
+
+
+def current_scope(what: str) -> _Scope:
+    if not _stack.scopes:
+        raise DefinitionError(
+            f"{what} was called outside a @pipeline or @composite_solid body; to run a solid "
+            "on its own use execute_solid(...), or call its function as solid.fn(...)"
+        )
+    return _stack.scopes[-1]
+
+
+def claim_name(scope: _Scope, name: str) -> str:
+    """Reserve `name` in the scope and return its full dotted name."""
+    check_name(name, "solid")
+    full_name = scope.prefix + name
+    if full_name in scope.nodes or full_name in scope.composites:
+        raise DefinitionError(
+            f"{scope.owner} uses the name '{full_name}' twice; give the second use another "
+            f"name with .alias('{name}_2')"
+        )
+    return full_name
+
+
+def _element_type(input_def: InputDefinition) -> DataType | None:
+    annotation = input_def.annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (list, Sequence, typing.Sequence) and typing.get_args(
+        annotation
+    ):
+        return resolve_type(typing.get_args(annotation)[0])
+    return None
+
+
+def _check_edge(handle: OutputHandle, expected: DataType, where: str) -> None:
+    if not types_compatible(handle.data_type, expected):
+        raise DefinitionError(
+            f"type mismatch: {handle.label} is {handle.data_type.name} but {where} expects "
+            f"{expected.name}"
+        )
+
+
+def binding_for(value: Any, input_def: InputDefinition, where: str) -> InputBinding:
+    """Turn what was passed for an input in a composition body into its binding."""
+    if isinstance(value, MultipleOutputs):
+        raise DefinitionError(
+            f"{where} got all outputs of {value._owner}; unpack them or pick one by name"
+        )
+    if isinstance(value, OutputHandle):
+        _check_edge(value, input_def.data_type, where)
+        return value.binding
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(isinstance(item, OutputHandle) for item in value)
+    ):
+        element = _element_type(input_def)
+        if element is not None:
+            for item in value:
+                _check_edge(item, element, f"{where} (an element of the list)")
+        sources = []
+        for item in value:
+            if not isinstance(item.binding, FromOutput):
+                raise DefinitionError(f"{where}: a list input can only combine solid outputs")
+            sources.append(item.binding)
+        return FanIn(tuple(sources))
+    raise DefinitionError(
+        f"{where} got the plain value {value!r}; inputs must be wired to solid outputs "
+        "(give the input a default, or pass a value through run_config "
+        "'solids.<name>.inputs')"
+    )
+
+
+def bind_arguments(
+    inputs: Sequence[InputDefinition], args: tuple[Any, ...], kwargs: dict[str, Any], owner: str
+) -> dict[str, Any]:
+    """Match positional and keyword arguments to input definitions, like a function call."""
+    if len(args) > len(inputs):
+        raise DefinitionError(
+            f"{owner} takes {len(inputs)} input(s) but was called with {len(args)} positional "
+            "arguments"
+        )
+    bound = {input_def.name: value for input_def, value in zip(inputs, args, strict=False)}
+    names = {input_def.name for input_def in inputs}
+    for name, value in kwargs.items():
+        if name not in names:
+            raise DefinitionError(
+                f"{owner} has no input '{name}'; its inputs are {', '.join(sorted(names)) or 'none'}"
+            )
+        if name in bound:
+            raise DefinitionError(f"{owner} got input '{name}' twice")
+        bound[name] = value
+    return bound
+
+
+class Invocation:
+    """A solid or composite about to be placed in the graph under `name`."""
+
+    def __init__(self, definition: Any, name: str) -> None:
+        self.definition = definition
+        self.name = name
+
+    def alias(self, name: str) -> Invocation:
+        return Invocation(self.definition, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        scope = current_scope(f"solid '{self.name}'")
+        full_name = claim_name(scope, self.name)
+        if isinstance(self.definition, SolidDefinition):
+            return _place_solid(scope, full_name, self.definition, args, kwargs)
+        return self.definition.place(scope, full_name, args, kwargs)
+
+
+def _place_solid(
+    scope: _Scope, full_name: str, solid: SolidDefinition, args: tuple, kwargs: dict
+) -> Any:
+    owner = f"solid '{full_name}' in {scope.owner}"
+    bound = bind_arguments(solid.inputs, args, kwargs, owner)
+    bindings: dict[str, InputBinding] = {}
+    for input_def in solid.inputs:
+        where = f"input '{input_def.name}' of solid '{full_name}'"
+        if input_def.name in bound:
+            bindings[input_def.name] = binding_for(bound[input_def.name], input_def, where)
+        elif not input_def.has_default:
+            raise DefinitionError(
+                f"{where} is not wired in {scope.owner}; pass it the output of a solid, or give "
+                "the parameter a default value"
+            )
+    scope.nodes[full_name] = Node(name=full_name, solid=solid, inputs=bindings)
+    handles = {
+        output.name: OutputHandle(
+            binding=FromOutput(full_name, output.name),
+            data_type=output.data_type,
+            label=f"output '{output.name}' of solid '{full_name}'",
+        )
+        for output in solid.outputs
+    }
+    if len(handles) == 1:
+        return next(iter(handles.values()))
+    return MultipleOutputs(handles, f"solid '{full_name}'")

@@ -1,0 +1,105 @@
+"""Resources: environment concerns (a database, a Spark session, a file cache) built per run."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, overload
+
+from solidflow.definitions.config import Config, is_config_class
+from solidflow.errors import DefinitionError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InitContext:
+    """What a resource function receives: its validated config and where it runs."""
+
+    config: Any
+    resource_key: str
+    run_id: str
+    log: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceDefinition:
+    """A function of an InitContext returning the resource, or a generator yielding it once
+    (code after the yield is teardown and always runs, also when the run fails)."""
+
+    fn: Callable[[InitContext], Any]
+    config_schema: type[Config] | None = None
+    description: str | None = None
+    bound_config: dict[str, Any] | None = field(default=None)
+    takes_context: bool = True
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fn, "__name__", "resource")
+
+    @property
+    def is_generator(self) -> bool:
+        return inspect.isgeneratorfunction(self.fn)
+
+    def call(self, init_context: InitContext) -> Any:
+        """Run the resource function (a generator for resources with teardown)."""
+        return self.fn(init_context) if self.takes_context else self.fn()
+
+    def configured(self, config: dict[str, Any] | Config) -> ResourceDefinition:
+        """A copy whose config is fixed, so run_config need not give it."""
+        if self.config_schema is None:
+            raise DefinitionError(f"resource '{self.name}' takes no config")
+        raw = config.model_dump() if isinstance(config, Config) else dict(config)
+        return replace(self, bound_config=raw)
+
+
+def _plain_value_resource(value: Any) -> ResourceDefinition:
+    def plain(_: InitContext) -> Any:
+        return value
+
+    return ResourceDefinition(fn=plain, description=f"the object {type(value).__name__}")
+
+
+def as_resource_definition(value: Any) -> ResourceDefinition:
+    """A ResourceDefinition for `value`: itself if it is one, else one that returns `value`."""
+    return value if isinstance(value, ResourceDefinition) else _plain_value_resource(value)
+
+
+@overload
+def resource(fn: Callable[..., Any]) -> ResourceDefinition: ...
+@overload
+def resource(
+    *, config: type[Config] | None = None, description: str | None = None
+) -> Callable[[Callable[..., Any]], ResourceDefinition]: ...
+
+
+def resource(
+    fn: Callable[..., Any] | None = None,
+    *,
+    config: type[Config] | None = None,
+    description: str | None = None,
+) -> Any:
+    """Declare a resource: `@resource` or `@resource(config=MyConfig)` on `def f(init_context)`."""
+
+    def decorate(func: Callable[..., Any]) -> ResourceDefinition:
+        if config is not None and not is_config_class(config):
+            raise DefinitionError(
+                f"resource '{func.__name__}': config must be a Config subclass, got {config!r}"
+            )
+        params = [
+            p
+            for p in inspect.signature(func).parameters.values()
+            if p.default is inspect.Parameter.empty
+        ]
+        if len(params) > 1:
+            raise DefinitionError(
+                f"resource '{func.__name__}' must take one argument (init_context), "
+                f"takes {len(params)}"
+            )
+        return ResourceDefinition(
+            fn=func,
+            config_schema=config,
+            description=description or inspect.getdoc(func),
+            takes_context=bool(params),
+        )
+
+    return decorate(fn) if fn is not None else decorate

@@ -1,0 +1,234 @@
+"""Solids: typed functions, the unit of computation and of execution."""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from solidflow.definitions.config import Config, is_config_class
+from solidflow.definitions.events import DEFAULT_OUTPUT
+from solidflow.definitions.retry import RetryPolicy
+from solidflow.definitions.types import DataType, resolve_type
+from solidflow.errors import DefinitionError
+
+NO_DEFAULT: Any = inspect.Parameter.empty
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputDefinition:
+    """One input of a solid: a name, a type, and an optional default value."""
+
+    name: str
+    data_type: DataType
+    annotation: Any = None
+    default: Any = NO_DEFAULT
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not NO_DEFAULT
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputDefinition:
+    """One output of a solid: a name and a type."""
+
+    name: str
+    data_type: DataType
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SolidDefinition:
+    """A function with typed inputs and outputs, optional config and required resources."""
+
+    name: str
+    fn: Callable[..., Any]
+    inputs: tuple[InputDefinition, ...]
+    outputs: tuple[OutputDefinition, ...]
+    description: str | None = None
+    version: str | None = None
+    config_schema: type[Config] | None = None
+    required_resource_keys: frozenset[str] = frozenset()
+    tags: Mapping[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy | None = None
+    takes_context: bool = False
+    takes_config: bool = False
+
+    def input(self, name: str) -> InputDefinition:
+        for input_def in self.inputs:
+            if input_def.name == name:
+                return input_def
+        raise KeyError(name)
+
+    def output(self, name: str) -> OutputDefinition:
+        for output_def in self.outputs:
+            if output_def.name == name:
+                return output_def
+        raise KeyError(name)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return tuple(output_def.name for output_def in self.outputs)
+
+    def alias(self, name: str) -> Any:
+        """This solid under another name, so a pipeline can use it more than once."""
+        from solidflow.definitions.composition import Invocation
+
+        return Invocation(self, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from solidflow.definitions.composition import Invocation
+
+        return Invocation(self, self.name)(*args, **kwargs)
+
+
+_GENERATOR_ORIGINS = (
+    collections.abc.Iterator,
+    collections.abc.Generator,
+    collections.abc.Iterable,
+)
+
+
+def check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise DefinitionError(
+            f"{what} name {name!r} is not valid: use letters, digits and '_', "
+            "not starting with a digit"
+        )
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise DefinitionError(
+            f"solid '{fn.__name__}': cannot read its type annotations ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _build_inputs(
+    name: str, fn: Callable[..., Any], hints: dict[str, Any]
+) -> tuple[tuple[InputDefinition, ...], bool, type[Config] | None]:
+    params = list(inspect.signature(fn).parameters.values())
+    takes_context = bool(params) and params[0].name == "context"
+    if takes_context:
+        params = params[1:]
+    config_schema: type[Config] | None = None
+    inputs = []
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise DefinitionError(f"solid '{name}': *args and **kwargs are not supported")
+        if param.name == "context":
+            raise DefinitionError(f"solid '{name}': 'context' must be the first parameter")
+        if param.name == "config":
+            config_schema = hints.get("config")
+            if not is_config_class(config_schema):
+                raise DefinitionError(
+                    f"solid '{name}': parameter 'config' must be annotated with a Config "
+                    f"subclass, got {config_schema!r}"
+                )
+            continue
+        annotation = hints.get(param.name, Any)
+        inputs.append(
+            InputDefinition(
+                name=param.name,
+                data_type=resolve_type(annotation, f"solid '{name}' input '{param.name}'"),
+                annotation=annotation,
+                default=param.default,
+            )
+        )
+    return tuple(inputs), takes_context, config_schema
+
+
+def _build_outputs(
+    name: str, hints: dict[str, Any], outs: Mapping[str, Any] | None
+) -> tuple[OutputDefinition, ...]:
+    if outs is None:
+        annotation = hints.get("return", Any)
+        if typing.get_origin(annotation) in _GENERATOR_ORIGINS:
+            annotation = Any  # a generator solid yields Output(...) events, typed at run time
+        return (
+            OutputDefinition(
+                name=DEFAULT_OUTPUT,
+                data_type=resolve_type(annotation, f"solid '{name}' output"),
+            ),
+        )
+    if not outs:
+        raise DefinitionError(f"solid '{name}': outs must name at least one output")
+    definitions = []
+    for output_name, annotation in outs.items():
+        check_name(output_name, f"solid '{name}' output")
+        definitions.append(
+            OutputDefinition(
+                name=output_name,
+                data_type=resolve_type(annotation, f"solid '{name}' output '{output_name}'"),
+            )
+        )
+    return tuple(definitions)
+
+
+@overload
+def solid(fn: Callable[..., Any]) -> SolidDefinition: ...
+@overload
+def solid(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    version: str | None = None,
+    required_resource_keys: set[str] | frozenset[str] | None = None,
+    outs: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Callable[[Callable[..., Any]], SolidDefinition]: ...
+
+
+def solid(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    version: str | None = None,
+    required_resource_keys: set[str] | frozenset[str] | None = None,
+    outs: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    retry: RetryPolicy | None = None,
+) -> Any:
+    """Declare a solid. Parameters are inputs, except an optional first `context` and an
+    optional `config: SomeConfig`; the return value is output "result" unless `outs` names
+    several outputs."""
+
+    def decorate(func: Callable[..., Any]) -> SolidDefinition:
+        solid_name = func.__name__ if name is None else name
+        check_name(solid_name, "solid")
+        hints = _type_hints(func)
+        inputs, takes_context, config_schema = _build_inputs(solid_name, func, hints)
+        resource_keys = frozenset(required_resource_keys or ())
+        for key in resource_keys:
+            if not key.isidentifier():
+                raise DefinitionError(f"solid '{solid_name}': resource key {key!r} is not valid")
+        if resource_keys and not takes_context:
+            raise DefinitionError(
+                f"solid '{solid_name}' requires resources {sorted(resource_keys)} but has no "
+                "'context' parameter to reach them; add 'context' as the first parameter"
+            )
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise DefinitionError(f"solid '{solid_name}': retry must be a RetryPolicy")
+        return SolidDefinition(
+            name=solid_name,
+            fn=func,
+            inputs=inputs,
+            outputs=_build_outputs(solid_name, hints, outs),
+            description=description or inspect.getdoc(func),
+            version=version,
+            config_schema=config_schema,
+            required_resource_keys=resource_keys,
+            tags=dict(tags or {}),
+            retry=retry,
+            takes_context=takes_context,
+            takes_config=config_schema is not None,
+        )
+
+    return decorate(fn) if fn is not None else decorate

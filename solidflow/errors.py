@@ -1,0 +1,71 @@
+"""Errors raised by solidflow.
+
+SolidflowError
+├── DefinitionError    a pipeline, solid, resource or type is defined wrongly (raised at decoration time)
+├── ConfigError        run_config does not match the pipeline's schema (.errors lists every problem)
+├── SelectionError     a solid selection names unknown solids or has bad syntax
+├── TargetError        a pipeline target ("file.py:name", "module:name") cannot be loaded
+└── StepFailure        a step failed during a run with raise_on_error=True (carries the original error)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class SolidflowError(Exception):
+    """Base class of every error solidflow raises on purpose."""
+
+
+class DefinitionError(SolidflowError):
+    """A pipeline, solid, resource or type is defined wrongly."""
+
+
+class ConfigError(SolidflowError):
+    """run_config does not match the pipeline's config schema.
+
+    Attributes:
+        errors: every problem found, as (dotted path, message) pairs.
+        run_id: the run recorded as failed because of this error, if one was recorded.
+    """
+
+    def __init__(self, errors: Sequence[tuple[str, str]], run_id: str | None = None) -> None:
+        self.errors = list(errors)
+        self.run_id = run_id
+        lines = [f"{path}: {message}" if path else message for path, message in self.errors]
+        count = len(lines)
+        head = f"invalid run config ({count} problem{'s' if count != 1 else ''})"
+        super().__init__(head + ":\n" + "\n".join(f"  {line}" for line in lines))
+
+
+class SelectionError(SolidflowError):
+    """A solid selection names unknown solids or has bad syntax."""
+
+    run_id: str | None = None
+
+
+class TargetError(SolidflowError):
+    """A pipeline target cannot be found or loaded."""
+
+
+class StepFailure(SolidflowError):
+    """A step failed during a run started with raise_on_error=True.
+
+    Attributes:
+        step: the key of the failed step (None when resource teardown failed).
+        run_id: the run the step belonged to.
+        original: the exception the solid raised, when it is available in this process.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None,
+        run_id: str | None,
+        original: BaseException | None,
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.run_id = run_id
+        self.original = original
