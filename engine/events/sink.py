@@ -1,0 +1,154 @@
+"""The event sink: numbers, keeps, stores and broadcasts the events of one run."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.storage import EventLogStorage
+
+logger = logging.getLogger("solidflow")
+
+Listener = Callable[[EventRecord], None]
+
+
+class EventSink:
+    """The single writer of one run's events in one process.
+
+    Events are numbered 0, 1, 2, ... in emit order, kept in memory, handed to every listener
+    at once and buffered for storage. The buffer is written when it holds `max_batch` records,
+    when an emit finds that `flush_interval` seconds passed since the last write, and by a
+    background thread when events wait longer than that (so a long step's log lines reach
+    readers while it runs). Call `flush` to make every emitted event durable, and `close`
+    when the run ends.
+
+    Args:
+        run_id: the run whose events this sink writes.
+        storage: where events are stored; None keeps them in memory only.
+        listeners: called with each event, in order, in the emitting thread. A listener that
+            raises is logged once and otherwise ignored; listeners must be quick.
+        flush_interval: most seconds an event waits in the buffer.
+        max_batch: most records buffered before they are written.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        storage: EventLogStorage | None,
+        listeners: Sequence[Listener] = (),
+        flush_interval: float = 0.2,
+        max_batch: int = 1000,
+    ) -> None:
+        self.run_id = run_id
+        self._storage = storage
+        self._listeners = tuple(listeners)
+        self._broken_listeners: set[int] = set()
+        self._flush_interval = flush_interval
+        self._max_batch = max_batch
+        self._events: list[EventRecord] = []
+        self._buffer: list[EventRecord] = []
+        self._last_flush = time.monotonic()
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._flusher: threading.Thread | None = None
+
+    @property
+    def events(self) -> list[EventRecord]:
+        """Every event emitted so far, in seq order (the sink's own list: do not modify it)."""
+        return self._events
+
+    def emit(
+        self,
+        type: EventType,
+        step: str | None = None,
+        payload: dict[str, Any] | None = None,
+        timestamp: float | None = None,
+    ) -> EventRecord:
+        """Record a new event of the run and return it."""
+        with self._lock:
+            record = EventRecord(
+                run_id=self.run_id,
+                seq=len(self._events),
+                timestamp=time.time() if timestamp is None else timestamp,
+                type=type,
+                step=step,
+                payload={} if payload is None else payload,
+            )
+            self._events.append(record)
+            for index, listener in enumerate(self._listeners):
+                try:
+                    listener(record)
+                except Exception:
+                    self._report_listener_error(index, listener)
+            if self._storage is not None:
+                if self._flusher is None:
+                    self._start_flusher()
+                self._buffer.append(record)
+                if (
+                    len(self._buffer) >= self._max_batch
+                    or time.monotonic() - self._last_flush >= self._flush_interval
+                ):
+                    self.flush()
+            return record
+
+    def flush(self) -> None:
+        """Write the buffered events; afterwards every emitted event is durable.
+
+        If the storage raises, the events stay buffered and the next flush retries them.
+        """
+        with self._lock:
+            if self._buffer and self._storage is not None:
+                self._storage.store_events(self._buffer)
+                self._buffer = []
+            self._last_flush = time.monotonic()
+
+    def close(self) -> None:
+        """Write what is buffered and stop the background flusher."""
+        self._closed.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        self.flush()
+
+    def _start_flusher(self) -> None:
+        self._flusher = threading.Thread(
+            target=_flush_periodically,
+            args=(weakref.ref(self), self._closed, self._flush_interval),
+            name=f"solidflow-events-{self.run_id}",
+            daemon=True,
+        )
+        self._flusher.start()
+
+    def _flush_if_waiting(self) -> None:
+        if self._buffer and time.monotonic() - self._last_flush >= self._flush_interval:
+            try:
+                self.flush()
+            except Exception:  # the next flush retries; the run's own flushes raise
+                logger.warning("background flush of run %s failed", self.run_id, exc_info=True)
+
+    def _report_listener_error(self, index: int, listener: Listener) -> None:
+        if index in self._broken_listeners:
+            return
+        self._broken_listeners.add(index)
+        logger.warning(
+            "event listener %r raised on an event of run %s; its later errors are not reported",
+            listener,
+            self.run_id,
+            exc_info=True,
+        )
+
+
+def _flush_periodically(
+    sink_ref: weakref.ref[EventSink], closed: threading.Event, interval: float
+) -> None:
+    """The background flusher; it holds the sink weakly and ends with it or on close."""
+    while not closed.wait(interval):
+        sink = sink_ref()
+        if sink is None:
+            return
+        sink._flush_if_waiting()
+        del sink

@@ -1,0 +1,73 @@
+"""Storage interfaces of the instance: the event log and the run registry."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from solidflow.engine.events.records import EventRecord
+from solidflow.engine.runs import RunRecord, RunStatus
+
+
+class DuplicateRecordError(ValueError):
+    """A write repeats a stored key (an event's (run_id, seq) or a run's id); nothing was stored."""
+
+
+class EventLogStorage(ABC):
+    """Where the events of every run are stored."""
+
+    @abstractmethod
+    def store_events(self, records: Sequence[EventRecord]) -> None:
+        """Store `records` in one atomic transaction: all of them or, on error, none.
+
+        Raises:
+            DuplicateRecordError: a record's (run_id, seq) is already stored or repeated.
+        """
+
+    @abstractmethod
+    def get_events(
+        self, run_id: str, after: int = -1, limit: int | None = None
+    ) -> list[EventRecord]:
+        """The events of `run_id` with seq > `after`, ordered by seq, at most `limit` of them."""
+
+    @abstractmethod
+    def last_seq(self, run_id: str) -> int:
+        """The highest stored seq of `run_id`, -1 if it has no events."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the storage's resources."""
+
+
+class RunStorage(ABC):
+    """Where the record of every run is stored."""
+
+    @abstractmethod
+    def add_run(self, run: RunRecord) -> None:
+        """Store a new run.
+
+        Raises:
+            DuplicateRecordError: a run with the same id is already stored.
+        """
+
+    @abstractmethod
+    def update_run_status(self, run_id: str, status: RunStatus, end_time: float | None) -> None:
+        """Set the status and end time of a stored run.
+
+        Raises:
+            KeyError: no run has this id.
+        """
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id, None if there is none."""
+
+    @abstractmethod
+    def get_runs(
+        self, status: RunStatus | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
+        """Runs (only those in `status` if given), newest first, at most `limit` of them."""
+
+
+class InstanceStorage(EventLogStorage, RunStorage):
+    """A storage backend holding both the event log and the runs of an instance."""

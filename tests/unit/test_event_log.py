@@ -1,0 +1,215 @@
+import multiprocessing
+import os
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.sqlite import SCHEMA_VERSION, SqliteStorage
+from solidflow.engine.events.storage import DuplicateRecordError
+from solidflow.engine.runs import RunRecord, RunStatus
+
+
+def event(run_id: str, seq: int, **kwargs) -> EventRecord:
+    kwargs.setdefault("type", EventType.LOG)
+    return EventRecord(run_id=run_id, seq=seq, timestamp=1000.0 + seq, **kwargs)
+
+
+def run(run_id: str, start_time: float, status: RunStatus = RunStatus.STARTED) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        pipeline_name="hello",
+        status=status,
+        start_time=start_time,
+        pid=1234,
+        hostname="elsewhere",
+    )
+
+
+@pytest.fixture
+def storage(tmp_path):
+    storage = SqliteStorage(tmp_path / "events.db")
+    yield storage
+    storage.close()
+
+
+def test_events_round_trip(storage):
+    records = [
+        event("r1", 0, type=EventType.RUN_START, payload={"pipeline": "hello"}),
+        event(
+            "r1",
+            1,
+            type=EventType.STEP_OUTPUT,
+            step="add_one",
+            payload={"value": [1, 2.5, None], "raw": b"\x00\xff", "nested": {"a": {"b": True}}},
+        ),
+        event("r1", 2, type=EventType.RUN_SUCCESS),
+    ]
+    storage.store_events(records)
+    assert storage.get_events("r1") == records
+
+
+def test_get_events_orders_by_seq_and_pages_with_after_and_limit(storage):
+    storage.store_events([event("r1", seq) for seq in (5, 6, 7, 8, 9)])
+    storage.store_events([event("r1", seq) for seq in (4, 3, 2, 1, 0)])
+    storage.store_events([event("other", seq) for seq in range(3)])
+
+    assert [e.seq for e in storage.get_events("r1")] == list(range(10))
+    assert [e.seq for e in storage.get_events("r1", after=6)] == [7, 8, 9]
+    assert [e.seq for e in storage.get_events("r1", after=2, limit=3)] == [3, 4, 5]
+    assert storage.get_events("r1", after=9) == []
+    assert storage.get_events("missing") == []
+    assert {e.run_id for e in storage.get_events("other")} == {"other"}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seqs=st.sets(st.integers(0, 60), max_size=30),
+    after=st.integers(-1, 61),
+    limit=st.none() | st.integers(0, 10),
+)
+def test_get_events_matches_a_sorted_filter(seqs, after, limit):
+    with tempfile.TemporaryDirectory() as home:
+        storage = SqliteStorage(Path(home) / "events.db")
+        storage.store_events([event("r", seq) for seq in seqs])
+        expected = sorted(seq for seq in seqs if seq > after)[:limit]
+        assert [e.seq for e in storage.get_events("r", after, limit)] == expected
+        assert storage.last_seq("r") == max(seqs, default=-1)
+        storage.close()
+
+
+def test_batch_with_a_duplicate_stores_nothing(storage):
+    with pytest.raises(DuplicateRecordError):
+        storage.store_events([event("r1", 0), event("r1", 1), event("r1", 1)])
+    assert storage.get_events("r1") == []
+
+    storage.store_events([event("r1", 0)])
+    with pytest.raises(DuplicateRecordError):
+        storage.store_events([event("r1", 1), event("r1", 0, payload={"again": True})])
+    assert storage.get_events("r1") == [event("r1", 0)]
+
+
+def test_events_are_visible_to_another_storage_on_the_same_file(tmp_path):
+    writer = SqliteStorage(tmp_path / "events.db")
+    writer.store_events([event("r1", seq) for seq in range(3)])
+    reader = SqliteStorage(tmp_path / "events.db")
+    try:
+        assert [e.seq for e in reader.get_events("r1")] == [0, 1, 2]
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_file_is_created_with_wal_and_schema_version(tmp_path):
+    path = tmp_path / "deep" / "er" / "events.db"
+    storage = SqliteStorage(path)
+    storage.store_events([event("r1", 0)])
+    storage.close()
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "events.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    storage = SqliteStorage(path)
+    with pytest.raises(RuntimeError, match="newer"):
+        storage.get_events("r1")
+
+
+def _write_run(path: str, run_id: str, count: int, batch: int) -> None:
+    storage = SqliteStorage(path)
+    for start in range(0, count, batch):
+        storage.store_events([event(run_id, seq) for seq in range(start, start + batch)])
+    storage.close()
+
+
+def test_two_processes_write_the_same_file_concurrently(tmp_path):
+    path = str(tmp_path / "events.db")
+    SqliteStorage(path).close()  # create the schema once, as an instance would
+    context = multiprocessing.get_context("spawn")
+    workers = [
+        context.Process(target=_write_run, args=(path, f"run-{n}", 2000, batch))
+        for n, batch in ((0, 1), (1, 7))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    storage = SqliteStorage(path)
+    try:
+        for n, count in ((0, 2000), (1, 2002)):
+            assert [e.seq for e in storage.get_events(f"run-{n}")] == list(range(count))
+    finally:
+        storage.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_storage_reconnects_in_a_forked_child(storage):
+    storage.store_events([event("r1", 0)])
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            storage.store_events([event("r1", 1)])
+            code = 0 if [e.seq for e in storage.get_events("r1")] == [0, 1] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    storage.store_events([event("r1", 2)])
+    assert [e.seq for e in storage.get_events("r1")] == [0, 1, 2]
+
+
+def test_runs_round_trip_and_status_update(storage):
+    record = RunRecord(
+        run_id="r1",
+        pipeline_name="hello",
+        status=RunStatus.STARTED,
+        start_time=10.0,
+        tags={"team": "data"},
+        mode="test",
+        target="examples/hello.py:hello",
+        run_config={"solids": {"add": {"config": {"n": 1}}}},
+        parent_run_id="r0",
+        root_run_id="r0",
+        pid=42,
+        hostname="host",
+        process_start="12345",
+    )
+    storage.add_run(record)
+    assert storage.get_run("r1") == record
+    assert storage.get_run("missing") is None
+
+    storage.update_run_status("r1", RunStatus.SUCCESS, 20.0)
+    updated = storage.get_run("r1")
+    assert (updated.status, updated.end_time) == (RunStatus.SUCCESS, 20.0)
+    assert updated.run_config == record.run_config
+
+    with pytest.raises(DuplicateRecordError):
+        storage.add_run(record)
+    with pytest.raises(KeyError):
+        storage.update_run_status("missing", RunStatus.FAILURE, 1.0)
+
+
+def test_get_runs_is_newest_first_with_status_filter_and_limit(storage):
+    storage.add_run(run("old", 1.0, RunStatus.SUCCESS))
+    storage.add_run(run("new", 3.0, RunStatus.FAILURE))
+    storage.add_run(run("mid", 2.0, RunStatus.SUCCESS))
+    storage.add_run(run("mid-later", 2.0, RunStatus.STARTED))
+
+    assert [r.run_id for r in storage.get_runs()] == ["new", "mid-later", "mid", "old"]
+    assert [r.run_id for r in storage.get_runs(RunStatus.SUCCESS)] == ["mid", "old"]
+    assert [r.run_id for r in storage.get_runs(limit=2)] == ["new", "mid-later"]
+    assert storage.get_runs(RunStatus.CANCELED) == []

@@ -1,0 +1,153 @@
+import logging
+import threading
+import time
+
+import pytest
+
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.sink import EventSink
+from solidflow.engine.events.sqlite import SqliteStorage
+from solidflow.engine.events.storage import EventLogStorage
+
+
+class RecordingStorage(EventLogStorage):
+    """Keeps each stored batch; fails the next `failures` writes."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.batches: list[list[EventRecord]] = []
+        self.failures = failures
+
+    def store_events(self, records):
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk unavailable")
+        self.batches.append(list(records))
+
+    def get_events(self, run_id, after=-1, limit=None):
+        stored = [r for batch in self.batches for r in batch if r.seq > after]
+        return stored[:limit]
+
+    def last_seq(self, run_id):
+        return max((r.seq for batch in self.batches for r in batch), default=-1)
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def storage(tmp_path):
+    storage = SqliteStorage(tmp_path / "events.db")
+    yield storage
+    storage.close()
+
+
+def test_emit_numbers_and_keeps_events_in_order():
+    sink = EventSink("r1", storage=None)
+    before = time.time()
+    first = sink.emit(EventType.RUN_START)
+    second = sink.emit(EventType.STEP_START, step="add", payload={"attempt": 1})
+    third = sink.emit(EventType.LOG, timestamp=5.0)
+
+    assert sink.events == [first, second, third]
+    assert [e.seq for e in sink.events] == [0, 1, 2]
+    assert {e.run_id for e in sink.events} == {"r1"}
+    assert before <= first.timestamp <= time.time()
+    assert third.timestamp == 5.0
+    assert (second.step, second.payload) == ("add", {"attempt": 1})
+    assert first.payload == {}
+    sink.flush()  # nothing to write without storage
+
+
+def test_events_are_written_when_the_buffer_reaches_max_batch(storage):
+    sink = EventSink("r1", storage, flush_interval=3600, max_batch=10)
+    for _ in range(9):
+        sink.emit(EventType.LOG)
+    assert storage.get_events("r1") == []
+    sink.emit(EventType.LOG)
+    assert [e.seq for e in storage.get_events("r1")] == list(range(10))
+    sink.emit(EventType.LOG)
+    assert storage.last_seq("r1") == 9
+
+
+def test_waiting_events_are_written_by_the_background_flusher():
+    storage = RecordingStorage()
+    sink = EventSink("flusher-test", storage, flush_interval=1.0, max_batch=1000)
+    sink.emit(EventType.LOG)
+    assert storage.batches == []
+    deadline = time.monotonic() + 10
+    while not storage.batches and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [[e.seq for e in batch] for batch in storage.batches] == [[0]]  # no second emit
+    sink.emit(EventType.LOG)
+    assert len(storage.batches) == 1  # the last write was recent: this one waits
+    sink.close()
+    assert [[e.seq for e in batch] for batch in storage.batches] == [[0], [1]]
+    assert not any(t.name == "solidflow-events-flusher-test" for t in threading.enumerate())
+
+
+def test_flush_makes_every_event_durable(storage, tmp_path):
+    sink = EventSink("r1", storage, flush_interval=3600)
+    emitted = [sink.emit(EventType.LOG, payload={"n": n}) for n in range(5)]
+    sink.flush()
+    other = SqliteStorage(tmp_path / "events.db")
+    try:
+        assert other.get_events("r1") == emitted
+    finally:
+        other.close()
+
+
+def test_a_failed_flush_keeps_the_events_for_the_next_one():
+    storage = RecordingStorage(failures=1)
+    sink = EventSink("r1", storage, flush_interval=3600)
+    sink.emit(EventType.LOG)
+    with pytest.raises(OSError):
+        sink.flush()
+    sink.emit(EventType.LOG)
+    sink.flush()
+    assert [[e.seq for e in batch] for batch in storage.batches] == [[0, 1]]
+
+
+def test_a_raising_listener_does_not_break_the_run_and_is_reported_once(caplog):
+    seen: list[int] = []
+
+    def broken(record):
+        raise RuntimeError("listener bug")
+
+    sink = EventSink("r1", storage=None, listeners=[broken, lambda record: seen.append(record.seq)])
+    with caplog.at_level(logging.WARNING, logger="solidflow"):
+        for _ in range(3):
+            sink.emit(EventType.LOG)
+
+    assert seen == [0, 1, 2]
+    assert len(sink.events) == 3
+    reports = [r for r in caplog.records if r.name == "solidflow"]
+    assert len(reports) == 1
+    assert "listener bug" in reports[0].exc_text
+
+
+def test_concurrent_emits_get_distinct_ordered_seqs():
+    storage = RecordingStorage()
+    sink = EventSink("r1", storage, max_batch=64)
+    threads = [
+        threading.Thread(target=lambda: [sink.emit(EventType.LOG) for _ in range(1000)])
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sink.flush()
+    assert [e.seq for e in sink.events] == list(range(4000))
+    assert sorted(e.seq for batch in storage.batches for e in batch) == list(range(4000))
+
+
+def test_background_flusher_ends_with_a_forgotten_sink():
+    import gc
+
+    sink = EventSink("forgotten", RecordingStorage(), flush_interval=0.05)
+    sink.emit(EventType.LOG)
+    flusher = next(t for t in threading.enumerate() if t.name == "solidflow-events-forgotten")
+    del sink
+    gc.collect()
+    flusher.join(timeout=5)
+    assert not flusher.is_alive()
