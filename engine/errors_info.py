@@ -1,0 +1,45 @@
+"""Serialisable descriptions of errors raised by user code, with engine frames left out."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import solidflow
+
+_OWN_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep for path in (solidflow.__file__, __file__)
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorInfo:
+    """An exception as plain data: class name, message and the user-code traceback."""
+
+    error_class: str
+    message: str
+    traceback: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "error_class": self.error_class,
+            "message": self.message,
+            "traceback": self.traceback,
+        }
+
+
+def _is_own_frame(frame: traceback.FrameSummary) -> bool:
+    filename = os.path.abspath(frame.filename)
+    return filename.startswith(_OWN_DIRS)
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """Describe `exc`; frames inside solidflow itself are dropped from the traceback."""
+    frames = [
+        frame for frame in traceback.extract_tb(exc.__traceback__) if not _is_own_frame(frame)
+    ]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return ErrorInfo(error_class=type(exc).__name__, message=str(exc), traceback="".join(lines))

@@ -1,0 +1,153 @@
+"""execute_solid: run one solid on its own, for unit tests; no instance or event log needed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from solidflow.definitions.config import Config
+from solidflow.definitions.events import DEFAULT_OUTPUT, ExpectationResult, Materialization
+from solidflow.definitions.resource import ResourceDefinition, as_resource_definition
+from solidflow.definitions.solid import SolidDefinition
+from solidflow.engine.events.records import EventRecord
+from solidflow.engine.events.sink import EventSink
+from solidflow.engine.plan import FromConfigValue
+from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
+from solidflow.engine.results import expectations_in, materializations_in
+from solidflow.engine.step_runner import StepResult, StepTask, run_step
+from solidflow.errors import ConfigError, DefinitionError, StepFailure
+
+
+class SolidExecutionResult:
+    """The outcome of `execute_solid`."""
+
+    def __init__(self, result: StepResult, events: list[EventRecord]) -> None:
+        self._result = result
+        self.events = events
+
+    @property
+    def success(self) -> bool:
+        return self._result.success
+
+    @property
+    def failure_message(self) -> str | None:
+        return self._result.message
+
+    @property
+    def materializations(self) -> list[Materialization]:
+        return materializations_in(self.events)
+
+    @property
+    def expectation_results(self) -> list[ExpectationResult]:
+        return expectations_in(self.events)
+
+    def output_value(self, name: str = DEFAULT_OUTPUT) -> Any:
+        """The value the solid produced for output `name`."""
+        if not self._result.success:
+            raise ValueError(f"the solid failed: {self._result.message}")
+        try:
+            return self._result.outputs[name]
+        except KeyError:
+            raise KeyError(
+                f"no output '{name}'; outputs: {', '.join(self._result.outputs)}"
+            ) from None
+
+
+def _validated(schema: type[Config], config: Any, path: str) -> Config:
+    if isinstance(config, schema):
+        return config
+    try:
+        return schema.model_validate(config if config is not None else {})
+    except ValidationError as error:
+        raise ConfigError(
+            [
+                (".".join([path, *(str(part) for part in item["loc"])]), item["msg"])
+                for item in error.errors(include_url=False)
+            ]
+        ) from None
+
+
+def _resource_specs(
+    solid: SolidDefinition, resources: Mapping[str, Any]
+) -> dict[str, ResourceSpec]:
+    missing = sorted(solid.required_resource_keys - set(resources))
+    if missing:
+        raise ConfigError(
+            [
+                (f"resources.{key}", f"solid '{solid.name}' requires this resource")
+                for key in missing
+            ]
+        )
+    specs = {}
+    for key, value in resources.items():
+        definition = as_resource_definition(value)
+        config = None
+        if isinstance(value, ResourceDefinition) and definition.config_schema is not None:
+            config = _validated(
+                definition.config_schema, definition.bound_config, f"resources.{key}.config"
+            )
+        specs[key] = ResourceSpec(definition=definition, config=config)
+    return specs
+
+
+def execute_solid(
+    solid: SolidDefinition,
+    inputs: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | Config | None = None,
+    resources: Mapping[str, Any] | None = None,
+    raise_on_error: bool = True,
+) -> SolidExecutionResult:
+    """Run `solid` once in this process.
+
+    `resources` maps a key to a plain object (used as is) or a ResourceDefinition (initialised
+    and torn down; give its config with `.configured({...})`). Raises StepFailure when the solid
+    fails and `raise_on_error` is set (the default), ConfigError for bad config or inputs.
+    """
+    if not isinstance(solid, SolidDefinition):
+        raise DefinitionError(f"execute_solid needs a solid, got {solid!r}")
+    inputs = dict(inputs or {})
+    problems = [
+        (f"inputs.{name}", f"solid '{solid.name}' has no input '{name}'")
+        for name in inputs
+        if name not in {i.name for i in solid.inputs}
+    ] + [
+        (f"inputs.{i.name}", "Field required")
+        for i in solid.inputs
+        if i.name not in inputs and not i.has_default
+    ]
+    if problems:
+        raise ConfigError(problems)
+    config_value = (
+        _validated(solid.config_schema, config, "config") if solid.config_schema else None
+    )
+    run_id = f"execute_solid-{uuid.uuid4().hex}"
+    sink = EventSink(run_id, None)
+    manager = ResourceManager(run_id, _resource_specs(solid, resources or {}), sink.emit)
+    task = StepTask(
+        run_id=run_id,
+        pipeline_name=f"execute_solid:{solid.name}",
+        step_key=solid.name,
+        solid=solid,
+        config=config_value,
+        inputs={name: FromConfigValue(value) for name, value in inputs.items()},
+        handles={},
+    )
+    try:
+        result = run_step(task, task.input_values(lambda handle: handle), manager, sink.emit)
+    finally:
+        teardown_failures = manager.teardown()
+    if result.success and teardown_failures:
+        result = StepResult(
+            step_key=solid.name, success=False, message="; ".join(teardown_failures)
+        )
+    if raise_on_error and not result.success:
+        raise StepFailure(
+            result.message or "solid failed",
+            step=solid.name,
+            run_id=run_id,
+            original=result.exception,
+        ) from result.exception
+    return SolidExecutionResult(result, sink.events)

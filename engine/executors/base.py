@@ -1,0 +1,58 @@
+"""The executor seam: the scheduler decides what runs when; an executor runs it somewhere."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from solidflow.definitions.config import Config
+from solidflow.engine.events.sink import EventSink
+from solidflow.engine.resource_manager import ResourceSpec
+from solidflow.engine.step_runner import StepResult, StepTask
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSpec:
+    """What an executor needs to know about the run as a whole (serialisable)."""
+
+    run_id: str
+    pipeline_name: str
+    resources: Mapping[str, ResourceSpec]
+    config: Config
+
+
+class Executor(ABC):
+    """Runs steps handed over by the scheduler and reports how they ended.
+
+    Lifecycle: `init` once, then any number of `submit` (while `can_submit`) and `wait`
+    calls, then `finalize` once, also when the run fails or is interrupted.
+    """
+
+    name: ClassVar[str]
+    config_schema: ClassVar[type[Config]]
+
+    @abstractmethod
+    def init(self, run: RunSpec, sink: EventSink) -> None:
+        """Prepare to run steps of `run`; events go to `sink`."""
+
+    @abstractmethod
+    def submit(self, task: StepTask) -> None:
+        """Start running a step whose inputs are all available."""
+
+    @abstractmethod
+    def can_submit(self) -> bool:
+        """Whether another step may be submitted now."""
+
+    @abstractmethod
+    def wait(self, timeout: float | None = None) -> list[StepResult]:
+        """Results of steps that ended since the last call (waits for at least one if any run)."""
+
+    @abstractmethod
+    def finalize(self) -> list[str]:
+        """Release everything (resource teardown included); returns teardown failure messages."""
+
+    def load(self, handle: Any) -> Any:
+        """The value an output handle refers to, in this process."""
+        return handle

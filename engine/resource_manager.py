@@ -1,0 +1,127 @@
+"""Build a run's resources once per process, on first use, and tear them down at the end."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Collection, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from solidflow.definitions.config import Config
+from solidflow.definitions.resource import InitContext, ResourceDefinition
+from solidflow.engine.context import Emit, Resources, SolidLogger
+from solidflow.engine.errors_info import ErrorInfo, error_info
+from solidflow.engine.events.records import EventType
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceSpec:
+    """A resource of the run's mode with its validated config (serialisable)."""
+
+    definition: ResourceDefinition
+    config: Config | None
+
+
+class ResourceInitError(Exception):
+    """A resource failed to initialise; `info` describes the original error."""
+
+    def __init__(self, key: str, info: ErrorInfo) -> None:
+        super().__init__(
+            f"resource '{key}' failed to initialise: {info.error_class}: {info.message}"
+        )
+        self.key = key
+        self.info = info
+
+
+class ResourceManager:
+    """Creates each resource at most once (a failure is remembered too) and tears them down."""
+
+    def __init__(self, run_id: str, specs: Mapping[str, ResourceSpec], emit: Emit) -> None:
+        self._run_id = run_id
+        self._specs = specs
+        self._emit = emit
+        self._values: dict[str, Any] = {}
+        self._failures: dict[str, ResourceInitError] = {}
+        self._generators: list[tuple[str, Generator[Any, None, None]]] = []
+
+    def resources_for(self, keys: Collection[str], owner: str) -> Resources:
+        """The resources `keys`, building those not built yet; raises ResourceInitError."""
+        for key in sorted(keys):
+            if key not in self._values:
+                self._build(key)
+        return Resources({key: self._values[key] for key in keys}, owner)
+
+    def _build(self, key: str) -> None:
+        if key in self._failures:
+            raise self._failures[key]
+        spec = self._specs[key]
+        started = time.perf_counter()
+        context = InitContext(
+            config=spec.config,
+            resource_key=key,
+            run_id=self._run_id,
+            log=SolidLogger(self._emit, None),
+        )
+        try:
+            value = spec.definition.call(context)
+            if inspect.isgenerator(value):
+                generator = value
+                try:
+                    value = next(generator)
+                except StopIteration:
+                    raise RuntimeError("the resource generator finished without yielding") from None
+                self._generators.append((key, generator))
+        except Exception as exc:
+            failure = ResourceInitError(key, error_info(exc))
+            self._failures[key] = failure
+            self._emit(
+                EventType.RESOURCE_INIT,
+                None,
+                {
+                    "resource": key,
+                    "success": False,
+                    "message": str(failure),
+                    "error": failure.info.as_dict(),
+                },
+            )
+            raise failure from exc
+        self._values[key] = value
+        self._emit(
+            EventType.RESOURCE_INIT,
+            None,
+            {
+                "resource": key,
+                "success": True,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "message": f"resource '{key}' initialised",
+            },
+        )
+
+    def teardown(self) -> list[str]:
+        """Run every teardown (last built first); returns the failure messages."""
+        failures = []
+        while self._generators:
+            key, generator = self._generators.pop()
+            started = time.perf_counter()
+            try:
+                next(generator)
+            except StopIteration:
+                message = None
+            except Exception as exc:
+                info = error_info(exc)
+                message = f"resource '{key}' teardown failed: {info.error_class}: {info.message}"
+            else:
+                generator.close()
+                message = f"resource '{key}' yielded more than once; teardown stopped"
+            payload: dict[str, Any] = {
+                "resource": key,
+                "success": message is None,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "message": message or f"resource '{key}' torn down",
+            }
+            self._emit(EventType.RESOURCE_TEARDOWN, None, payload)
+            if message:
+                failures.append(message)
+        self._values.clear()
+        return failures

@@ -1,0 +1,312 @@
+"""Validate run_config against a pipeline's schema, reporting every problem with its path."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from solidflow.definitions.config import Config
+from solidflow.definitions.graph import FromOutput
+from solidflow.definitions.mode import Mode
+from solidflow.definitions.pipeline import PipelineDefinition
+from solidflow.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolvedRunConfig:
+    """run_config after validation: typed config objects and checked input values."""
+
+    solid_configs: Mapping[str, Config | None]
+    input_values: Mapping[str, Mapping[str, Any]]
+    resource_configs: Mapping[str, Config | None]
+    execution: Mapping[str, Mapping[str, Any]]
+
+
+def _is_required(schema: type[BaseModel]) -> bool:
+    return any(info.is_required() for info in schema.model_fields.values())
+
+
+def _field(schema: Any, required: bool, description: str | None = None) -> Any:
+    if required:
+        return (schema, Field(..., description=description))
+    if isinstance(schema, type) and issubclass(schema, BaseModel) and not _is_required(schema):
+        return (schema, Field(default_factory=schema, description=description))
+    return (schema, Field(default=None, description=description))
+
+
+class _NoSettings(_Section):
+    """An entry with nothing to set (a solid without config or configurable inputs)."""
+
+
+def _model(name: str, fields: Mapping[str, Any]) -> type[BaseModel]:
+    """A strict model whose field names may be any string (they are set as aliases)."""
+    if not fields:
+        return _NoSettings
+    definitions = {
+        f"f{index}": (Annotated[annotation, Field(alias=key)], info)
+        for index, (key, (annotation, info)) in enumerate(fields.items())
+    }
+    return create_model(name, __base__=_Section, **definitions)
+
+
+def _upstream_unselected(binding: Any, selected: Collection[str]) -> list[str]:
+    sources = (
+        [binding] if isinstance(binding, FromOutput) else list(getattr(binding, "sources", ()))
+    )
+    return [source.node for source in sources if source.node not in selected]
+
+
+class _SchemaBuilder:
+    def __init__(self, pipeline: PipelineDefinition, mode: Mode, selected: Collection[str]) -> None:
+        self.pipeline = pipeline
+        self.mode = mode
+        self.selected = frozenset(selected)
+        self.hints: dict[str, str] = {}
+
+    def solid_entry(self, node_name: str) -> tuple[Any, bool]:
+        node = self.pipeline.nodes[node_name]
+        selected = node_name in self.selected
+        path = "solids." + ".solids.".join(node_name.split("."))
+        fields: dict[str, Any] = {}
+        required = False
+        if node.solid.config_schema is not None:
+            config_required = selected and _is_required(node.solid.config_schema)
+            fields["config"] = _field(node.solid.config_schema, config_required)
+            required |= config_required
+        inputs: dict[str, Any] = {}
+        for input_def in node.solid.inputs:
+            binding = node.inputs.get(input_def.name)
+            missing_upstream = _upstream_unselected(binding, self.selected) if binding else []
+            if binding is None:
+                inputs[input_def.name] = _field(Any, False, "overrides the default")
+            elif missing_upstream:
+                input_required = selected
+                inputs[input_def.name] = _field(Any, input_required)
+                self.hints[f"{path}.inputs.{input_def.name}"] = (
+                    f"upstream solid '{missing_upstream[0]}' is not selected, so give the value here"
+                )
+                required |= input_required
+        if inputs:
+            input_required = any(info.is_required() for _, info in inputs.values())
+            fields["inputs"] = _field(_model(f"{node_name}_inputs", inputs), input_required)
+        return _field(_model(f"{node_name}_entry", fields), required)
+
+    def solids_level(self, prefix: str) -> tuple[Any, bool]:
+        children: dict[str, list[str]] = {}
+        for node_name in self.pipeline.nodes:
+            if node_name.startswith(prefix):
+                head = node_name[len(prefix) :].split(".", 1)[0]
+                children.setdefault(head, []).append(node_name)
+        fields = {}
+        for head in children:
+            full = prefix + head
+            if full in self.pipeline.nodes:
+                fields[head] = self.solid_entry(full)
+            else:
+                inner, inner_required = self.solids_level(full + ".")
+                fields[head] = _field(
+                    _model(f"{full}_composite", {"solids": inner}), inner_required
+                )
+        model = _model(f"{prefix or 'pipeline'}_solids", fields)
+        required = any(info.is_required() for _, info in fields.values())
+        return _field(model, required), required
+
+    def resources(self, needed: Collection[str]) -> tuple[Any, bool]:
+        fields = {}
+        for key, definition in self.mode.resource_definitions().items():
+            if definition.config_schema is None or definition.bound_config is not None:
+                continue
+            required = key in needed and _is_required(definition.config_schema)
+            entry = _model(
+                f"{key}_resource", {"config": _field(definition.config_schema, required)}
+            )
+            fields[key] = _field(entry, required, definition.description)
+        required = any(info.is_required() for _, info in fields.values())
+        return _field(_model("resources", fields), required), required
+
+    def build(self, executors: Mapping[str, type[Config]]) -> type[BaseModel]:
+        needed = {
+            key
+            for name in self.selected
+            for key in self.pipeline.nodes[name].solid.required_resource_keys
+        }
+        solids, _ = self.solids_level("")
+        resources, _ = self.resources(needed)
+        execution = _model(
+            "execution", {name: _field(schema, False) for name, schema in executors.items()}
+        )
+        return _model(
+            f"{self.pipeline.name}_run_config",
+            {"solids": solids, "resources": resources, "execution": _field(execution, False)},
+        )
+
+
+def run_config_model(
+    pipeline: PipelineDefinition,
+    mode: Mode,
+    selected: Collection[str],
+    executors: Mapping[str, type[Config]],
+) -> tuple[type[BaseModel], dict[str, str]]:
+    """The pydantic model of the whole run_config, and extra hints for missing fields by path."""
+    builder = _SchemaBuilder(pipeline, mode, selected)
+    return builder.build(executors), builder.hints
+
+
+def _model_field(model: Any, key: str) -> Any:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return None
+    for info in model.model_fields.values():
+        if (info.alias or "") == key:
+            return info
+    return model.model_fields.get(key)
+
+
+def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> Any:
+    model: Any = root
+    for key in loc:
+        info = _model_field(model, str(key))
+        if info is None:
+            return None
+        model = info.annotation
+    return model
+
+
+def _keys_of(model: Any) -> list[str]:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _required_leaves(model: Any, path: str) -> list[str]:
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return [path]
+    leaves = []
+    for name, info in model.model_fields.items():
+        if info.is_required():
+            leaves.extend(_required_leaves(info.annotation, f"{path}.{info.alias or name}"))
+    return leaves or [path]
+
+
+def _problems(
+    error: ValidationError, root: type[BaseModel], hints: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(str(part) for part in item["loc"])
+        path = ".".join(loc)
+        if item["type"] == "extra_forbidden":
+            valid = ", ".join(_keys_of(_model_at(root, loc[:-1]))) or "none"
+            problems.append((path, f"unknown key '{loc[-1]}' (valid keys here: {valid})"))
+        elif item["type"] == "missing":
+            for leaf in _required_leaves(_model_at(root, loc), path):
+                hint = hints.get(leaf)
+                problems.append((leaf, "Field required" + (f" ({hint})" if hint else "")))
+        else:
+            problems.append((path, item["msg"]))
+    return problems
+
+
+@functools.lru_cache(maxsize=4096)
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    """Alias -> attribute name of the model's fields."""
+    return {info.alias or name: name for name, info in model.model_fields.items()}
+
+
+def _section(instance: BaseModel | None, key: str) -> Any:
+    if instance is None:
+        return None
+    name = _field_names(type(instance)).get(key)
+    return None if name is None else getattr(instance, name)
+
+
+def _entry_for(validated: BaseModel, node_name: str) -> BaseModel | None:
+    level = _section(validated, "solids")
+    parts = node_name.split(".")
+    for part in parts[:-1]:
+        level = _section(_section(level, part), "solids")
+    return _section(level, parts[-1])
+
+
+def _present(instance: BaseModel | None) -> dict[str, Any]:
+    if instance is None:
+        return {}
+    return {
+        info.alias or name: getattr(instance, name)
+        for name, info in type(instance).model_fields.items()
+        if name in instance.model_fields_set
+    }
+
+
+def validate_run_config(
+    run_config: Mapping[str, Any] | None,
+    pipeline: PipelineDefinition,
+    mode: Mode,
+    selected: Collection[str],
+    executors: Mapping[str, type[Config]],
+) -> ResolvedRunConfig:
+    """Check run_config; raise ConfigError listing every problem with its dotted path."""
+    if run_config is None:
+        run_config = {}
+    if not isinstance(run_config, Mapping):
+        raise ConfigError([("", f"run_config must be a mapping, got {type(run_config).__name__}")])
+    model, hints = run_config_model(pipeline, mode, selected, executors)
+    try:
+        validated = model.model_validate(dict(run_config))
+    except ValidationError as error:
+        raise ConfigError(_problems(error, model, hints)) from None
+    problems: list[tuple[str, str]] = []
+    solid_configs: dict[str, Config | None] = {}
+    input_values: dict[str, dict[str, Any]] = {}
+    for node_name, node in pipeline.nodes.items():
+        entry = _entry_for(validated, node_name)
+        solid_configs[node_name] = _section(entry, "config")
+        values = _present(_section(entry, "inputs"))
+        path = "solids." + ".solids.".join(node_name.split(".")) + ".inputs"
+        for input_name, value in values.items():
+            input_def = node.solid.input(input_name)
+            outcome = input_def.data_type.type_check(value)
+            if not outcome.success:
+                problems.append(
+                    (
+                        f"{path}.{input_name}",
+                        f"expected {input_def.data_type.name}: {outcome.description}",
+                    )
+                )
+        if values:
+            input_values[node_name] = values
+    resources = _section(validated, "resources")
+    resource_configs: dict[str, Config | None] = {}
+    for key, definition in mode.resource_definitions().items():
+        if definition.bound_config is None or definition.config_schema is None:
+            resource_configs[key] = _section(_section(resources, key), "config")
+            continue
+        try:
+            resource_configs[key] = definition.config_schema.model_validate(definition.bound_config)
+        except ValidationError as error:
+            problems.extend(
+                (
+                    ".".join(["resources", key, "config", *(str(part) for part in item["loc"])]),
+                    f"{item['msg']} (in the config bound with .configured())",
+                )
+                for item in error.errors(include_url=False)
+            )
+    if problems:
+        raise ConfigError(problems)
+    execution = {
+        name: value.model_dump()
+        for name, value in _present(_section(validated, "execution")).items()
+    }
+    return ResolvedRunConfig(
+        solid_configs=solid_configs,
+        input_values=input_values,
+        resource_configs=resource_configs,
+        execution=execution,
+    )

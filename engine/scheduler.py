@@ -1,0 +1,117 @@
+"""Drive a plan on an executor: submit steps as their inputs become ready, skip below failures."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from solidflow.engine.events.records import EventType
+from solidflow.engine.events.sink import EventSink
+from solidflow.engine.executors.base import Executor
+from solidflow.engine.plan import ExecutionPlan
+from solidflow.engine.step_runner import OutputAddress, StepResult, StepTask
+
+
+class StepStatus(str, Enum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+
+
+@dataclass(slots=True)
+class SchedulerState:
+    """Where every step of the plan stands, and the handles of the outputs produced so far."""
+
+    status: dict[str, StepStatus]
+    results: dict[str, StepResult] = field(default_factory=dict)
+    handles: dict[OutputAddress, Any] = field(default_factory=dict)
+
+    def keys_with(self, status: StepStatus) -> list[str]:
+        return [key for key, value in self.status.items() if value is status]
+
+
+class Scheduler:
+    """A state machine over step keys: pending -> running -> succeeded | failed | skipped."""
+
+    def __init__(
+        self, plan: ExecutionPlan, executor: Executor, sink: EventSink, run_id: str
+    ) -> None:
+        self._plan = plan
+        self._executor = executor
+        self._sink = sink
+        self._run_id = run_id
+        self._children = plan.downstream()
+        self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
+        self.state = SchedulerState(status=dict.fromkeys(plan.steps, StepStatus.PENDING))
+
+    def run(self) -> SchedulerState:
+        """Run the plan to the end; returns the final state."""
+        ready = deque(key for key, waiting in self._waiting_on.items() if not waiting)
+        running = 0
+        while ready or running:
+            while ready and self._executor.can_submit():
+                self._submit(ready.popleft())
+                running += 1
+            for result in self._executor.wait():
+                running -= 1
+                self._finish(result, ready)
+        return self.state
+
+    def _submit(self, key: str) -> None:
+        step = self._plan.steps[key]
+        handles = self.state.handles
+        needed = {
+            address: handles[address]
+            for parent in step.upstream
+            for address in self._addresses_of(parent)
+        }
+        self.state.status[key] = StepStatus.RUNNING
+        self._executor.submit(
+            StepTask(
+                run_id=self._run_id,
+                pipeline_name=self._plan.pipeline_name,
+                step_key=key,
+                solid=step.solid,
+                config=step.config,
+                inputs=step.inputs,
+                handles=needed,
+            )
+        )
+
+    def _addresses_of(self, step_key: str) -> list[OutputAddress]:
+        return [(step_key, name) for name in self._plan.steps[step_key].solid.output_names]
+
+    def _finish(self, result: StepResult, ready: deque[str]) -> None:
+        key = result.step_key
+        self.state.results[key] = result
+        if not result.success:
+            self.state.status[key] = StepStatus.FAILED
+            self._skip_below(key)
+            return
+        self.state.status[key] = StepStatus.SUCCEEDED
+        for name, handle in result.outputs.items():
+            self.state.handles[(key, name)] = handle
+        for child in self._children[key]:
+            waiting = self._waiting_on[child]
+            waiting.discard(key)
+            if not waiting and self.state.status[child] is StepStatus.PENDING:
+                ready.append(child)
+
+    def _skip_below(self, failed: str) -> None:
+        queue = deque(self._children[failed])
+        while queue:
+            key = queue.popleft()
+            if self.state.status[key] is not StepStatus.PENDING:
+                continue
+            self.state.status[key] = StepStatus.SKIPPED
+            self._sink.emit(
+                EventType.STEP_SKIPPED,
+                key,
+                {"message": f"skipped because upstream step '{failed}' failed", "upstream": failed},
+            )
+            queue.extend(self._children[key])
+        self._sink.flush()

@@ -1,0 +1,265 @@
+"""Run one step in the current process: type checks, the solid body, events, retries."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from solidflow.definitions.config import Config
+from solidflow.definitions.events import ExpectationResult, Materialization, Output
+from solidflow.definitions.solid import SolidDefinition
+from solidflow.definitions.types import DataType
+from solidflow.engine.context import Emit, SolidExecutionContext, SolidLogger
+from solidflow.engine.errors_info import ErrorInfo, error_info
+from solidflow.engine.events.records import EventType, to_plain
+from solidflow.engine.plan import FromStepOutput, FromStepOutputs, StepInputSource
+from solidflow.engine.resource_manager import ResourceInitError, ResourceManager
+
+OutputAddress = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepTask:
+    """Everything a process needs to run one step; serialisable with cloudpickle.
+
+    `inputs` says where each input comes from; `handles` maps the (step, output) addresses it
+    names to executor-specific references (the values themselves in-process, object refs on Ray).
+    """
+
+    run_id: str
+    pipeline_name: str
+    step_key: str
+    solid: SolidDefinition
+    config: Config | None
+    inputs: Mapping[str, StepInputSource]
+    handles: Mapping[OutputAddress, Any]
+
+    def input_values(self, fetch: Callable[[Any], Any]) -> dict[str, Any]:
+        """Each input's value, with `fetch` turning a handle into the value it refers to."""
+        values: dict[str, Any] = {}
+        for name, source in self.inputs.items():
+            if isinstance(source, FromStepOutput):
+                values[name] = fetch(self.handles[(source.step, source.output)])
+            elif isinstance(source, FromStepOutputs):
+                values[name] = [fetch(self.handles[(s.step, s.output)]) for s in source.sources]
+            else:
+                values[name] = source.value
+        return values
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepResult:
+    """How a step ended: its output values, or what went wrong."""
+
+    step_key: str
+    success: bool
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    error: ErrorInfo | None = None
+    message: str | None = None
+    exception: BaseException | None = None
+
+
+class _StepError(Exception):
+    def __init__(
+        self,
+        message: str,
+        kind: str,
+        info: ErrorInfo | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.info = info
+        self.exception = exception
+
+
+def _check(
+    data_type: DataType, value: Any, side: str, name: str, task: StepTask, emit: Emit
+) -> None:
+    """Type-check an input or output (`side`), record the outcome, raise when it fails."""
+    outcome = data_type.type_check(value)
+    payload: dict[str, Any] = {side: name, "type": data_type.name, "type_check": outcome.success}
+    if outcome.description:
+        payload["description"] = outcome.description
+    if outcome.metadata:
+        payload["metadata"] = to_plain(dict(outcome.metadata))
+    emit(EventType.STEP_INPUT if side == "input" else EventType.STEP_OUTPUT, task.step_key, payload)
+    if not outcome.success:
+        raise _StepError(
+            f"solid '{task.step_key}' {side} '{name}': expected {data_type.name}, "
+            f"type check failed: {outcome.description}",
+            "type_check",
+        )
+
+
+def _collect_outputs(
+    solid: SolidDefinition, returned: Any, task: StepTask, emit: Emit
+) -> dict[str, Any]:
+    outputs: dict[str, Any] = {}
+    names = solid.output_names
+
+    def accept(item: Any) -> None:
+        if isinstance(item, Output):
+            if item.name not in names:
+                raise _StepError(
+                    f"solid '{task.step_key}' produced output '{item.name}', which it does not "
+                    f"declare (declared: {', '.join(names)})",
+                    "output",
+                )
+            if item.name in outputs:
+                raise _StepError(
+                    f"solid '{task.step_key}' produced output '{item.name}' twice", "output"
+                )
+            outputs[item.name] = item.value
+        elif isinstance(item, Materialization):
+            emit(
+                EventType.MATERIALIZATION,
+                task.step_key,
+                {
+                    "asset_key": item.asset_key,
+                    "description": item.description,
+                    "metadata": to_plain(dict(item.metadata)),
+                },
+            )
+        elif isinstance(item, ExpectationResult):
+            emit(
+                EventType.EXPECTATION,
+                task.step_key,
+                {
+                    "label": item.label,
+                    "success": item.success,
+                    "description": item.description,
+                    "metadata": to_plain(dict(item.metadata)),
+                },
+            )
+        else:
+            raise _StepError(
+                f"solid '{task.step_key}' yielded {type(item).__name__}; a solid body may yield "
+                "Output, Materialization or ExpectationResult",
+                "output",
+            )
+
+    if inspect.isgenerator(returned):
+        for item in returned:
+            accept(item)
+    elif isinstance(returned, Output):
+        accept(returned)
+    elif len(names) == 1:
+        outputs[names[0]] = returned
+    else:
+        if not isinstance(returned, tuple) or len(returned) != len(names):
+            raise _StepError(
+                f"solid '{task.step_key}' declares outputs {', '.join(names)} and must return a "
+                f"tuple of {len(names)} values (or yield Output(value, name)), it returned "
+                f"{type(returned).__name__}",
+                "output",
+            )
+        for name, value in zip(names, returned, strict=True):
+            accept(value if isinstance(value, Output) else Output(value, name))
+    missing = [name for name in names if name not in outputs]
+    if missing:
+        raise _StepError(f"solid '{task.step_key}' did not produce output '{missing[0]}'", "output")
+    return outputs
+
+
+def _attempt(
+    task: StepTask,
+    input_values: Mapping[str, Any],
+    resources: ResourceManager,
+    emit: Emit,
+    retry_number: int,
+) -> dict[str, Any]:
+    solid = task.solid
+    try:
+        step_resources = resources.resources_for(
+            solid.required_resource_keys, f"solid '{task.step_key}'"
+        )
+    except ResourceInitError as failure:
+        raise _StepError(str(failure), "resource_init", failure.info, failure.__cause__) from None
+    for name, value in input_values.items():
+        _check(solid.input(name).data_type, value, "input", name, task, emit)
+    kwargs = dict(input_values)
+    if solid.takes_config:
+        kwargs["config"] = task.config
+    if solid.takes_context:
+        context = SolidExecutionContext(
+            run_id=task.run_id,
+            pipeline_name=task.pipeline_name,
+            solid_name=task.step_key,
+            config=task.config,
+            resources=step_resources,
+            log=SolidLogger(emit, task.step_key),
+            retry_number=retry_number,
+        )
+        returned = solid.fn(context, **kwargs)
+    else:
+        returned = solid.fn(**kwargs)
+    outputs = _collect_outputs(solid, returned, task, emit)
+    for output in solid.outputs:
+        _check(output.data_type, outputs[output.name], "output", output.name, task, emit)
+    return outputs
+
+
+def run_step(
+    task: StepTask, input_values: Mapping[str, Any], resources: ResourceManager, emit: Emit
+) -> StepResult:
+    """Run the step's solid with retries per its RetryPolicy; never raises for step failures."""
+    policy = task.solid.retry
+    retry_number = 0
+    while True:
+        started = time.perf_counter()
+        emit(EventType.STEP_START, task.step_key, {"attempt": retry_number + 1, "pid": os.getpid()})
+        try:
+            outputs = _attempt(task, input_values, resources, emit, retry_number)
+        except _StepError as failure:
+            return _failed(task, emit, str(failure), failure.kind, failure.info, failure.exception)
+        except KeyboardInterrupt:
+            _failed(
+                task, emit, f"solid '{task.step_key}' was interrupted", "interrupted", None, None
+            )
+            raise
+        except Exception as exc:
+            info = error_info(exc)
+            if policy is not None and retry_number < policy.max_retries:
+                retry_number += 1
+                delay = policy.delay_before(retry_number)
+                emit(
+                    EventType.STEP_RETRY,
+                    task.step_key,
+                    {
+                        "attempt": retry_number + 1,
+                        "max_attempts": policy.max_retries + 1,
+                        "delay": delay,
+                        "message": f"{info.error_class}: {info.message}",
+                    },
+                )
+                time.sleep(delay)
+                continue
+            message = f"solid '{task.step_key}' raised {info.error_class}: {info.message}"
+            return _failed(task, emit, message, "user_code", info, exc)
+        emit(
+            EventType.STEP_SUCCESS,
+            task.step_key,
+            {"duration_ms": round((time.perf_counter() - started) * 1000, 3)},
+        )
+        return StepResult(step_key=task.step_key, success=True, outputs=outputs)
+
+
+def _failed(
+    task: StepTask,
+    emit: Emit,
+    message: str,
+    kind: str,
+    info: ErrorInfo | None,
+    exception: BaseException | None,
+) -> StepResult:
+    payload: dict[str, Any] = info.as_dict() if info is not None else {}
+    payload.update(message=message, kind=kind)  # the step's message, not the bare exception's
+    emit(EventType.STEP_FAILURE, task.step_key, payload)
+    return StepResult(
+        step_key=task.step_key, success=False, error=info, message=message, exception=exception
+    )

@@ -1,0 +1,49 @@
+"""solidflow: typed, testable data pipelines run in-process, on Ray or on Spark.
+
+The public API is what this module exports; everything else may change without notice.
+"""
+
+from solidflow.definitions.composite import CompositeSolidDefinition, composite_solid
+from solidflow.definitions.config import Config
+from solidflow.definitions.events import ExpectationResult, Materialization, Output
+from solidflow.definitions.mode import Mode
+from solidflow.definitions.pipeline import PipelineDefinition, pipeline
+from solidflow.definitions.resource import InitContext, ResourceDefinition, resource
+from solidflow.definitions.retry import RetryPolicy
+from solidflow.definitions.solid import SolidDefinition, solid
+from solidflow.definitions.types import DataType, TypeCheck
+from solidflow.engine.context import SolidExecutionContext
+from solidflow.engine.execute import config_schema, execute_pipeline
+from solidflow.engine.execute_solid import SolidExecutionResult, execute_solid
+from solidflow.engine.instance import Instance
+from solidflow.engine.results import PipelineRunResult, SolidRunResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CompositeSolidDefinition",
+    "Config",
+    "DataType",
+    "ExpectationResult",
+    "InitContext",
+    "Instance",
+    "Materialization",
+    "Mode",
+    "Output",
+    "PipelineDefinition",
+    "PipelineRunResult",
+    "ResourceDefinition",
+    "RetryPolicy",
+    "SolidDefinition",
+    "SolidExecutionContext",
+    "SolidExecutionResult",
+    "SolidRunResult",
+    "TypeCheck",
+    "composite_solid",
+    "config_schema",
+    "execute_pipeline",
+    "execute_solid",
+    "pipeline",
+    "resource",
+    "solid",
+]
