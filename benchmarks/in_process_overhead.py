@@ -1,0 +1,118 @@
+"""Per-solid overhead of the in-process executor with the event log on.
+
+Runs a 1 -> N -> 1 fan-out and a chain of N solids through `execute_pipeline` (events go to a
+SQLite event log in a temporary instance) and the same work as plain function calls, in
+alternation, and prints medians and the overhead per solid.
+
+    python benchmarks/in_process_overhead.py [--solids 1000] [--repetitions 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+from solidflow import Instance, PipelineDefinition, execute_pipeline, pipeline, solid
+
+
+@solid
+def source() -> int:
+    return 1
+
+
+@solid
+def increment(x: int) -> int:
+    return x + 1
+
+
+@solid
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+def fan_out_pipeline(n: int) -> PipelineDefinition:
+    @pipeline(name=f"fan_out_{n}")
+    def fan_out() -> None:
+        root = source()
+        total([increment.alias(f"increment_{i}")(root) for i in range(n)])
+
+    return fan_out
+
+
+def chain_pipeline(n: int) -> PipelineDefinition:
+    @pipeline(name=f"chain_{n}")
+    def chain() -> None:
+        value = source()
+        for i in range(n - 2):
+            value = increment.alias(f"increment_{i}")(value)
+        total([value])
+
+    return chain
+
+
+def fan_out_by_hand(n: int) -> int:
+    root = source.fn()
+    return total.fn([increment.fn(root) for _ in range(n)])
+
+
+def chain_by_hand(n: int) -> int:
+    value = source.fn()
+    for _ in range(n - 2):
+        value = increment.fn(value)
+    return total.fn([value])
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(
+    name: str, definition: PipelineDefinition, by_hand: Callable[[], int], n: int, repetitions: int
+) -> None:
+    with tempfile.TemporaryDirectory() as home:
+        instance = Instance(home)
+        run = lambda: execute_pipeline(definition, instance=instance)  # noqa: E731
+        expected = by_hand()
+        result = run()
+        assert result.success and result.output_for("total") == expected
+        engine, plain = [], []
+        for _ in range(repetitions):
+            engine.append(_timed(run))
+            plain.append(_timed(by_hand))
+        events = len(result.events)
+    engine_s, plain_s = statistics.median(engine), statistics.median(plain)
+    overhead_ms = (engine_s - plain_s) / n * 1000
+    print(
+        f"{name:<14} {n:>6} solids  engine {engine_s * 1000:9.1f} ms "
+        f"(spread {min(engine) * 1000:.1f}-{max(engine) * 1000:.1f})  "
+        f"plain calls {plain_s * 1000:7.3f} ms  overhead {overhead_ms:.3f} ms/solid  "
+        f"{n / engine_s:8.0f} solids/s  {events} events/run"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--solids", type=int, default=1000)
+    parser.add_argument("--repetitions", type=int, default=5)
+    args = parser.parse_args()
+    n = args.solids
+    print(
+        f"in-process executor, event log on (SQLite), median of {args.repetitions} after a warm-up"
+    )
+    measure(
+        "fan-out 1-N-1",
+        fan_out_pipeline(n - 2),
+        lambda: fan_out_by_hand(n - 2),
+        n,
+        args.repetitions,
+    )
+    measure("chain", chain_pipeline(n), lambda: chain_by_hand(n), n, args.repetitions)
+
+
+if __name__ == "__main__":
+    main()

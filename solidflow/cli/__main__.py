@@ -1,0 +1,3 @@
+from solidflow.cli import main
+
+main(prog_name="solidflow")

@@ -1,0 +1,48 @@
+"""run_config from YAML files, merged in order, and key=value tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from solidflow.errors import ConfigError
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` merged into `base`: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_run_config(paths: Iterable[str]) -> dict[str, Any]:
+    """The run_config made of the YAML files `paths`, later files overriding earlier ones."""
+    merged: dict[str, Any] = {}
+    for path in paths:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ConfigError([("", f"cannot read config file {path}: {exc.strerror}")]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError([("", f"config file {path} is not valid YAML: {exc}")]) from None
+        if not isinstance(loaded, Mapping):
+            raise ConfigError([("", f"config file {path} must hold a mapping at the top level")])
+        merged = deep_merge(merged, loaded)
+    return merged
+
+
+def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
+    tags = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError([("tags", f"tag {pair!r} must look like key=value")])
+        tags[key] = value
+    return tags

@@ -1,0 +1,93 @@
+"""Load a pipeline from a target: "path/to/file.py:name", "package.module:name", or without
+":name" when the file or module defines exactly one pipeline."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from solidflow.definitions.pipeline import PipelineDefinition
+from solidflow.errors import DefinitionError, TargetError
+
+
+def _split(target: str) -> tuple[str, str | None]:
+    location, sep, name = target.rpartition(":")
+    if not sep or not location or "/" in name or name.endswith(".py"):
+        return target, None
+    return location, name
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" ({exc.filename}, line {exc.lineno})"
+    if frames:
+        return f" ({frames[-1].filename}, line {frames[-1].lineno})"
+    return ""
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise TargetError(f"no such file: {path}")
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    module_name = f"solidflow_target_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise TargetError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec.loader.exec_module(module)
+    return module
+
+
+def _import(location: str) -> ModuleType:
+    try:
+        if location.endswith(".py") or "/" in location:
+            return _import_file(Path(location).resolve())
+        if "" not in sys.path and "." not in sys.path:
+            sys.path.insert(0, "")
+        return importlib.import_module(location)
+    except (TargetError, DefinitionError):
+        raise
+    except ModuleNotFoundError as exc:
+        if exc.name and location.startswith(exc.name):
+            raise TargetError(f"no module named '{location}'") from None
+        raise TargetError(
+            f"could not load '{location}': {type(exc).__name__}: {exc}{_where(exc)}"
+        ) from None
+    except Exception as exc:
+        raise TargetError(
+            f"could not load '{location}': {type(exc).__name__}: {exc}{_where(exc)}"
+        ) from None
+
+
+def load_pipeline(target: str) -> tuple[PipelineDefinition, str]:
+    """The pipeline named by `target`, and the target in a form that loads it from anywhere."""
+    location, name = _split(target)
+    module = _import(location)
+    pipelines = {
+        attr: value for attr, value in vars(module).items() if isinstance(value, PipelineDefinition)
+    }
+    if name is None:
+        if len(pipelines) != 1:
+            found = ", ".join(sorted(pipelines)) or "none"
+            raise TargetError(
+                f"'{location}' defines {len(pipelines)} pipelines ({found}); name one as "
+                f"'{location}:<pipeline>'"
+            )
+        name = next(iter(pipelines))
+    value = getattr(module, name, None)
+    if not isinstance(value, PipelineDefinition):
+        found = ", ".join(sorted(pipelines)) or "none"
+        what = "no attribute" if value is None else f"'{name}' is not a pipeline:"
+        raise TargetError(f"'{location}' has {what} '{name}' (pipelines there: {found})")
+    if location.endswith(".py") or "/" in location:
+        location = str(Path(location).resolve())
+    return value, f"{location}:{name}"

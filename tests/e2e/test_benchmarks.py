@@ -1,0 +1,35 @@
+"""The benchmark scripts run and print their figures (timings themselves are not asserted)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def test_in_process_overhead_benchmark_prints_both_workloads(tmp_path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "in_process_overhead.py"),
+            "--solids",
+            "40",
+            "--repetitions",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    rows = [line for line in done.stdout.splitlines() if "solids/s" in line]
+    assert [row.split()[0] for row in rows] == ["fan-out", "chain"]
+    for row in rows:
+        assert re.search(r"\b40 solids\b", row)
+        assert re.search(r"overhead -?\d+\.\d+ ms/solid", row)
+        # start, input check, output check and success per solid (the source has no input),
+        # plus the run's start and end
+        assert f"{4 * 40 + 1} events/run" in row

@@ -1,0 +1,69 @@
+"""The wheel installs `solidflow` only; engine, resources and integrations live inside it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path / "dist"),
+            "--quiet",
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    [wheel] = (tmp_path / "dist").glob("solidflow-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names}
+    assert {t for t in top_level if not t.endswith(".dist-info")} == {"solidflow"}
+    for module in (
+        "engine/scheduler.py",
+        "engine/events/sqlite.py",
+        "resources/file_cache.py",
+        "integrations/tables.py",
+    ):
+        assert f"solidflow/{module}" in names
+
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--quiet",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+    )
+    installed = {path.name for path in target.iterdir() if not path.name.endswith(".dist-info")}
+    assert installed - {"bin"} == {"solidflow"}  # bin/ holds the console script
+    probe = (
+        "import importlib.util, sys\n"
+        f"sys.path.insert(0, {str(target)!r})\n"
+        "import solidflow.engine.scheduler, solidflow.resources, solidflow.integrations\n"
+        f"assert solidflow.engine.__file__.startswith({str(target)!r}), solidflow.engine.__file__\n"
+        "print([importlib.util.find_spec(n) for n in ('engine', 'resources', 'integrations')])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
+    )
+    assert done.stdout.strip() == "[None, None, None]"
