@@ -9,20 +9,22 @@ from typing import Any
 from pydantic import ValidationError
 
 from solidflow.definitions.config import Config
-from solidflow.definitions.events import DEFAULT_OUTPUT, ExpectationResult, Materialization
+from solidflow.definitions.events import DEFAULT_OUTPUT
+from solidflow.definitions.graph import FromValue
 from solidflow.definitions.resource import ResourceDefinition, as_resource_definition
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventRecord
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.plan import FromConfigValue
 from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
-from solidflow.engine.results import expectations_in, materializations_in
+from solidflow.engine.results import StepEvents
 from solidflow.engine.step_runner import StepResult, StepTask, run_step
 from solidflow.errors import ConfigError, DefinitionError, StepFailure
 
 
-class SolidExecutionResult:
+class SolidExecutionResult(StepEvents):
     """The outcome of `execute_solid`."""
+
+    __slots__ = ("_result", "events")
 
     def __init__(self, result: StepResult, events: list[EventRecord]) -> None:
         self._result = result
@@ -35,14 +37,6 @@ class SolidExecutionResult:
     @property
     def failure_message(self) -> str | None:
         return self._result.message
-
-    @property
-    def materializations(self) -> list[Materialization]:
-        return materializations_in(self.events)
-
-    @property
-    def expectation_results(self) -> list[ExpectationResult]:
-        return expectations_in(self.events)
 
     def output_value(self, name: str = DEFAULT_OUTPUT) -> Any:
         """The value the solid produced for output `name`."""
@@ -132,7 +126,7 @@ def execute_solid(
         step_key=solid.name,
         solid=solid,
         config=config_value,
-        inputs={name: FromConfigValue(value) for name, value in inputs.items()},
+        inputs={name: FromValue(value) for name, value in inputs.items()},
         handles={},
     )
     try:

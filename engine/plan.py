@@ -4,38 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from solidflow.definitions.config import Config
-from solidflow.definitions.graph import FanIn, FromOutput, FromValue
+from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.run_config import ResolvedRunConfig
 
-
-@dataclass(frozen=True, slots=True)
-class FromStepOutput:
-    """The input is output `output` of step `step` of the same run."""
-
-    step: str
-    output: str
-
-
-@dataclass(frozen=True, slots=True)
-class FromStepOutputs:
-    """The input is a list of several step outputs (fan-in), in order."""
-
-    sources: tuple[FromStepOutput, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class FromConfigValue:
-    """The input is a fixed value: given in run_config, or a composite input's default."""
-
-    value: Any
-
-
-StepInputSource = FromStepOutput | FromStepOutputs | FromConfigValue
+StepInputSource = InputBinding
+"""Where a step input comes from: another step's output (the node name is the step key), a list
+of outputs (fan-in), or a fixed value (from run_config or a composite input's default)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,11 +30,11 @@ class ExecutionStep:
         """Each input's source as text, for plans shown to people."""
         described = {}
         for name, source in self.inputs.items():
-            if isinstance(source, FromStepOutput):
-                described[name] = f"{source.step}.{source.output}"
-            elif isinstance(source, FromStepOutputs):
+            if isinstance(source, FromOutput):
+                described[name] = f"{source.node}.{source.output}"
+            elif isinstance(source, FanIn):
                 described[name] = (
-                    "[" + ", ".join(f"{s.step}.{s.output}" for s in source.sources) + "]"
+                    "[" + ", ".join(f"{s.node}.{s.output}" for s in source.sources) + "]"
                 )
             else:
                 described[name] = "value from run_config"
@@ -87,21 +65,13 @@ class ExecutionPlan:
         return children
 
 
-def _source(binding: FromOutput | FanIn | FromValue) -> StepInputSource:
-    if isinstance(binding, FromOutput):
-        return FromStepOutput(binding.node, binding.output)
-    if isinstance(binding, FanIn):
-        return FromStepOutputs(tuple(FromStepOutput(s.node, s.output) for s in binding.sources))
-    return FromConfigValue(binding.value)
-
-
 def _upstream(sources: Mapping[str, StepInputSource]) -> tuple[str, ...]:
     keys: list[str] = []
     for source in sources.values():
-        if isinstance(source, FromStepOutput):
-            keys.append(source.step)
-        elif isinstance(source, FromStepOutputs):
-            keys.extend(s.step for s in source.sources)
+        if isinstance(source, FromOutput):
+            keys.append(source.node)
+        elif isinstance(source, FanIn):
+            keys.extend(s.node for s in source.sources)
     return tuple(dict.fromkeys(keys))
 
 
@@ -124,9 +94,9 @@ def build_plan(
         sources: dict[str, StepInputSource] = {}
         for input_name, binding in node.inputs.items():
             if input_name not in given:
-                sources[input_name] = _source(binding)
+                sources[input_name] = binding
         for input_name, value in given.items():
-            sources[input_name] = FromConfigValue(value)
+            sources[input_name] = FromValue(value)
         steps[name] = ExecutionStep(
             key=name,
             solid=node.solid,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,31 +12,40 @@ from solidflow.engine.runs import RunStatus
 from solidflow.engine.scheduler import SchedulerState, StepStatus
 
 
-def materializations_in(events: Sequence[EventRecord]) -> list[Materialization]:
-    return [
-        Materialization(
-            e.payload["asset_key"], e.payload.get("metadata") or {}, e.payload.get("description")
-        )
-        for e in events
-        if e.type is EventType.MATERIALIZATION
-    ]
+class StepEvents:
+    """Materializations and expectation results read from a solid's `events`."""
 
+    __slots__ = ()
+    events: list[EventRecord]
 
-def expectations_in(events: Sequence[EventRecord]) -> list[ExpectationResult]:
-    return [
-        ExpectationResult(
-            e.payload["success"],
-            e.payload["label"],
-            e.payload.get("metadata") or {},
-            e.payload.get("description"),
-        )
-        for e in events
-        if e.type is EventType.EXPECTATION
-    ]
+    @property
+    def materializations(self) -> list[Materialization]:
+        return [
+            Materialization(
+                e.payload["asset_key"],
+                e.payload.get("metadata") or {},
+                e.payload.get("description"),
+            )
+            for e in self.events
+            if e.type is EventType.MATERIALIZATION
+        ]
+
+    @property
+    def expectation_results(self) -> list[ExpectationResult]:
+        return [
+            ExpectationResult(
+                e.payload["success"],
+                e.payload["label"],
+                e.payload.get("metadata") or {},
+                e.payload.get("description"),
+            )
+            for e in self.events
+            if e.type is EventType.EXPECTATION
+        ]
 
 
 @dataclass(frozen=True, slots=True)
-class SolidRunResult:
+class SolidRunResult(StepEvents):
     """How one solid fared in a run."""
 
     solid: str
@@ -51,14 +60,6 @@ class SolidRunResult:
     @property
     def skipped(self) -> bool:
         return self.status is StepStatus.SKIPPED
-
-    @property
-    def materializations(self) -> list[Materialization]:
-        return materializations_in(self.events)
-
-    @property
-    def expectation_results(self) -> list[ExpectationResult]:
-        return expectations_in(self.events)
 
 
 class PipelineRunResult:

@@ -11,12 +11,13 @@ from typing import Any
 
 from solidflow.definitions.config import Config
 from solidflow.definitions.events import ExpectationResult, Materialization, Output
+from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.definitions.types import DataType
 from solidflow.engine.context import Emit, SolidExecutionContext, SolidLogger
 from solidflow.engine.errors_info import ErrorInfo, error_info
 from solidflow.engine.events.records import EventType, to_plain
-from solidflow.engine.plan import FromStepOutput, FromStepOutputs, StepInputSource
+from solidflow.engine.plan import StepInputSource
 from solidflow.engine.resource_manager import ResourceInitError, ResourceManager
 
 OutputAddress = tuple[str, str]
@@ -42,10 +43,10 @@ class StepTask:
         """Each input's value, with `fetch` turning a handle into the value it refers to."""
         values: dict[str, Any] = {}
         for name, source in self.inputs.items():
-            if isinstance(source, FromStepOutput):
-                values[name] = fetch(self.handles[(source.step, source.output)])
-            elif isinstance(source, FromStepOutputs):
-                values[name] = [fetch(self.handles[(s.step, s.output)]) for s in source.sources]
+            if isinstance(source, FromOutput):
+                values[name] = fetch(self.handles[(source.node, source.output)])
+            elif isinstance(source, FanIn):
+                values[name] = [fetch(self.handles[(s.node, s.output)]) for s in source.sources]
             else:
                 values[name] = source.value
         return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,14 +11,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _source_copy(destination: Path) -> None:
+    """The files the wheel is built from, copied so that the build leaves the checkout alone."""
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, destination / name)
+    for package in ("solidflow", "engine", "resources", "integrations"):
+        shutil.copytree(
+            ROOT / package, destination / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
+
+
 def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    _source_copy(source)
     subprocess.run(
         [
             sys.executable,
             "-m",
             "pip",
             "wheel",
-            str(ROOT),
+            str(source),
             "--no-deps",
             "--no-build-isolation",
             "-w",

@@ -11,9 +11,9 @@ import cloudpickle
 import pytest
 
 from solidflow import Config, Materialization, Output, resource, solid
+from solidflow.definitions.graph import FromOutput, FromValue
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.plan import FromConfigValue, FromStepOutput
 from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
 from solidflow.engine.step_runner import StepResult, StepTask, run_step
 
@@ -80,7 +80,7 @@ def scale_task() -> tuple[StepTask, dict[str, ResourceSpec]]:
         step_key="outer.scale",
         solid=scale,
         config=Scale(factor=3),
-        inputs={"rows": FromStepOutput("load", "result"), "extra": FromConfigValue(5)},
+        inputs={"rows": FromOutput("load", "result"), "extra": FromValue(5)},
         handles={("load", "result"): [1, 2, 3]},
     )
     return task, {"offset": ResourceSpec(definition=offset, config=Base(base=100))}
@@ -146,7 +146,7 @@ def test_failed_step_result_crosses_back_with_its_exception(
         step_key="check",
         solid=check,
         config=Limit(maximum=2),
-        inputs={"rows": FromStepOutput("load", "result")},
+        inputs={"rows": FromOutput("load", "result")},
         handles={("load", "result"): [1, 2, 3]},
     )
     here, here_events, _, _ = execute(task, {})
