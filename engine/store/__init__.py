@@ -1,0 +1,20 @@
+"""The intermediate store: every step output of every run, stored once under an opaque hex
+key, with a sidecar record of what it is and who produced it."""
+
+from solidflow.engine.store.records import (
+    OutputCorrupt,
+    OutputMissing,
+    OutputStatus,
+    StoredOutput,
+    StoreError,
+)
+from solidflow.engine.store.store import IntermediateStore
+
+__all__ = [
+    "IntermediateStore",
+    "OutputCorrupt",
+    "OutputMissing",
+    "OutputStatus",
+    "StoreError",
+    "StoredOutput",
+]

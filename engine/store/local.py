@@ -1,0 +1,323 @@
+"""The intermediate store in a local directory: one file per output, read memory-mapped,
+with small non-Arrow outputs packed into one SQLite database.
+
+Layout under the root: `<key[:2]>/<key>.arrow` or `.bin` (the data), `<key[:2]>/<key>.meta`
+(the sidecar) and `packed.db` (table `outputs(key, sidecar, data)`). Files are written under
+a temporary name, synced and renamed, data first; the sidecar is the commit point. Renames
+happen under a lock on the directory, after checking that no valid output is there, so a
+valid output is never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from solidflow.engine.sqlite_files import directory_lock, open_shared_database
+from solidflow.engine.store.records import (
+    Assessment,
+    HashingSink,
+    OutputStatus,
+    StoredOutput,
+    assess_buffer,
+    checksums,
+    missing,
+    pack_sidecar,
+    read_sidecar,
+    unpack_sidecar,
+)
+from solidflow.engine.store.serialization import ARROW, Encoded
+
+PACK_LIMIT = 64 * 1024
+PENDING_LIMIT = 500
+_QUERY_CHUNK = 10_000
+_DATA_SUFFIXES = (".arrow", ".bin")
+_CREATE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, sidecar BLOB NOT NULL,"
+    " data BLOB NOT NULL)"
+)
+_DELETE_ROW = "DELETE FROM outputs WHERE key = ? RETURNING length(sidecar) + length(data)"
+
+
+def _assess_row(key: str, sidecar: bytes, data: bytes) -> Assessment:
+    record = read_sidecar(key, sidecar)
+    return record if isinstance(record, Assessment) else assess_buffer(record, data)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def _write_synced(path: str, size: int, write: Callable[[HashingSink], None]) -> tuple[str, str]:
+    """Create the file `path` with the `size` bytes `write` writes to a sink, sync it and
+    return their sampled and full checksums."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with HashingSink(size, lambda view: _write_all(fd, view)) as sink:
+            write(sink)
+            os.fsync(fd)
+            return sink.finish()
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStore:
+    """Stored outputs under a local directory, shared safely by the processes of a host.
+
+    Packed outputs are buffered per process until `flush`; each process opens its own
+    database connection (again after a fork, dropping the parent's buffered outputs).
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
+        self.db_path = os.path.join(self.root, "packed.db")
+        self._lock = threading.Lock()
+        # Packed outputs not yet flushed: key -> (record, sidecar, data).
+        self._pending: dict[str, tuple[StoredOutput, bytes, bytes]] = {}
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        # Connections inherited through fork belong to the parent: never close them here.
+        self._inherited: list[sqlite3.Connection] = []
+
+    def __repr__(self) -> str:
+        return f"LocalStore({self.root!r})"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._pid != os.getpid():
+            if self._conn is not None:
+                self._inherited.append(self._conn)
+            self._conn = None
+            self._pending = {}
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
+        with self._lock:
+            yield
+
+    def _existing_db(self) -> sqlite3.Connection | None:
+        """The connection to the packed database, None if there is none. Call with the lock held."""
+        if self._conn is None and not os.path.exists(self.db_path):
+            return None
+        return self._db()
+
+    def _db(self) -> sqlite3.Connection:
+        """The process's connection to the packed database. Call with the lock held."""
+        if self._conn is None:
+            self._conn = open_shared_database(
+                self.db_path, "FULL", lambda conn: conn.execute(_CREATE_TABLE)
+            )
+        return self._conn
+
+    def _packed_rows(self, keys: Sequence[str]) -> dict[str, tuple[bytes, bytes]]:
+        """The stored (sidecar, data) rows of `keys`. Call with the lock held."""
+        conn = self._existing_db()
+        rows: dict[str, tuple[bytes, bytes]] = {}
+        if conn is None:
+            return rows
+        for start in range(0, len(keys), _QUERY_CHUNK):
+            chunk = keys[start : start + _QUERY_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT key, sidecar, data FROM outputs WHERE key IN ({marks})"
+            rows.update((key, (sidecar, data)) for key, sidecar, data in conn.execute(query, chunk))
+        return rows
+
+    def _paths(self, key: str) -> tuple[str, str]:
+        """The directory of `key`'s files and its sidecar path."""
+        directory = os.path.join(self.root, key[:2])
+        return directory, os.path.join(directory, f"{key}.meta")
+
+    def _data_path(self, key: str, serializer: str) -> str:
+        suffix = ".arrow" if serializer == ARROW else ".bin"
+        return os.path.join(self.root, key[:2], f"{key}{suffix}")
+
+    def _open_file(self, key: str) -> tuple[Assessment, pa.Buffer | None]:
+        """The assessment of `key`'s files and, when PRESENT, its data, memory-mapped."""
+        try:
+            with open(self._paths(key)[1], "rb") as file:
+                record = read_sidecar(key, file.read())
+        except FileNotFoundError:
+            record = read_sidecar(key, None)
+        if isinstance(record, Assessment):
+            return record, None
+        try:
+            data = pa.memory_map(self._data_path(key, record.serializer)).read_buffer()
+        except FileNotFoundError:
+            return missing("no data file"), None
+        found = assess_buffer(record, data)
+        return found, data if found.present else None
+
+    def _find(self, key: str, row: tuple[bytes, bytes] | None) -> tuple[Assessment, Any]:
+        """The best of `key`'s packed `row` and its files, with its data when PRESENT."""
+        if row is None:
+            return self._open_file(key)
+        packed = _assess_row(key, *row)
+        if packed.status is OutputStatus.PRESENT:
+            return packed, row[1]
+        found, data = self._open_file(key)
+        return (packed, None) if found.status is OutputStatus.MISSING else (found, data)
+
+    def assess(self, keys: Sequence[str]) -> dict[str, Assessment]:
+        """The assessment of each key, with one database query for the packed ones."""
+        with self._locked():
+            pending = {key: self._pending[key][0] for key in keys if key in self._pending}
+            rows = self._packed_rows([key for key in keys if key not in pending])
+        result = {}
+        for key in keys:
+            present = Assessment(status=OutputStatus.PRESENT, record=pending.get(key))
+            result[key] = present if key in pending else self._find(key, rows.get(key))[0]
+        return result
+
+    def load(self, key: str) -> tuple[Assessment, Any]:
+        """The assessment of `key` and, when PRESENT, its data (a buffer)."""
+        with self._locked():
+            if key in self._pending:
+                record, _, data = self._pending[key]
+                return Assessment(status=OutputStatus.PRESENT, record=record), data
+            row = self._packed_rows([key]).get(key)
+        return self._find(key, row)
+
+    def write(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput:
+        """Store `encoded` under `key` unless a valid output is stored there already, and
+        return the sidecar: `describe(bytes=, checksum=, full_checksum=, location=)`."""
+        payload = encoded.payload
+        if payload is None or len(payload) > PACK_LIMIT:
+            return self._write_file(key, encoded, describe)
+        checksum, full = checksums(payload)
+        location = f"packed:{self.db_path}"
+        record = describe(
+            bytes=len(payload), checksum=checksum, full_checksum=full, location=location
+        )
+        sidecar = pack_sidecar(record)
+        with self._locked():
+            self._pending[key] = (record, sidecar, payload)
+            if len(self._pending) >= PENDING_LIMIT:
+                self._flush_pending()
+        return record
+
+    def _write_file(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput:
+        directory, meta = self._paths(key)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, exist_ok=True)
+            _fsync_dir(self.root)
+        final = self._data_path(key, encoded.serializer)
+        token = secrets.token_hex(8)
+        data_tmp = os.path.join(directory, f".{key}.{token}.data.tmp")
+        meta_tmp = os.path.join(directory, f".{key}.{token}.meta.tmp")
+        try:
+            size = encoded.size()
+            checksum, full = _write_synced(data_tmp, size, encoded.write_to)
+            record = describe(bytes=size, checksum=checksum, full_checksum=full, location=final)
+            sidecar = pack_sidecar(record)
+            _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
+            with directory_lock(directory):
+                existing = self._open_file(key)[0].present
+                if existing is not None:
+                    return existing
+                os.replace(data_tmp, final)
+                os.replace(meta_tmp, meta)
+                _fsync_dir(directory)
+            return record
+        finally:
+            for tmp in (data_tmp, meta_tmp):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    def records(self) -> list[StoredOutput]:
+        """The sidecars of all stored outputs, not checked."""
+        with self._locked():
+            found = {key: record for key, (record, _, _) in self._pending.items()}
+            conn = self._existing_db()
+            rows = [] if conn is None else conn.execute("SELECT key, sidecar FROM outputs")
+            for key, sidecar in rows:
+                with contextlib.suppress(ValueError):
+                    found.setdefault(key, unpack_sidecar(sidecar, key))
+        for meta in glob.glob(os.path.join(glob.escape(self.root), "??", "*.meta")):
+            key = os.path.basename(meta).removesuffix(".meta")
+            with contextlib.suppress(FileNotFoundError, ValueError), open(meta, "rb") as file:
+                found.setdefault(key, unpack_sidecar(file.read(), key))
+        return list(found.values())
+
+    def delete(self, key: str) -> int:
+        """Remove `key`'s output wherever it is stored; the number of bytes freed."""
+        freed = 0
+        with self._locked():
+            pending = self._pending.pop(key, None)
+            freed += 0 if pending is None else len(pending[2])
+            conn = self._existing_db()
+            if conn is not None:
+                freed += sum(size for (size,) in conn.execute(_DELETE_ROW, (key,)))
+        directory, meta = self._paths(key)
+        if not os.path.isdir(directory):
+            return freed
+        data = (os.path.join(directory, f"{key}{suffix}") for suffix in _DATA_SUFFIXES)
+        with directory_lock(directory):
+            for path in (meta, *data):
+                with contextlib.suppress(FileNotFoundError):
+                    size = os.stat(path).st_size
+                    os.unlink(path)
+                    freed += size
+        return freed
+
+    def _flush_pending(self) -> None:
+        """Insert the pending packed outputs in one transaction. Call with the lock held."""
+        if not self._pending:
+            return
+        rows = [(key, sidecar, data) for key, (_, sidecar, data) in self._pending.items()]
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO outputs (key, sidecar, data) VALUES (?, ?, ?)", rows
+            )
+            if conn.total_changes - before < len(rows):
+                # Some keys were stored already: replace those stored rows that are not valid.
+                stored = self._packed_rows([key for key, _, _ in rows])
+                conn.executemany(
+                    "UPDATE outputs SET sidecar = ?, data = ? WHERE key = ?",
+                    [
+                        (sidecar, data, key)
+                        for key, sidecar, data in rows
+                        if key in stored and not _assess_row(key, *stored[key]).present
+                    ],
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self._pending.clear()
+
+    def flush(self) -> None:
+        """Make the pending packed outputs durable."""
+        with self._locked():
+            self._flush_pending()
+
+    def close(self) -> None:
+        """Flush, then close the database connection."""
+        with self._locked():
+            self._flush_pending()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -1,0 +1,170 @@
+"""The intermediate store on any fsspec filesystem (object stores, memory://, ...).
+
+Layout as in the local store, without the packed database: every output is a data file
+`<key[:2]>/<key>.arrow` or `.bin` and a sidecar `<key[:2]>/<key>.meta`. Files are written
+under a temporary name and moved into place where the filesystem can move files, else written
+in place; the sidecar always comes last. A writer checks just before committing that no valid
+output is stored, but without a lock two writers of one key may interleave: a reader can then
+briefly see CORRUPT (and recompute), never a PRESENT output whose data fails its sidecar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+
+from solidflow.engine.store.records import (
+    Assessment,
+    HashingSink,
+    StoredOutput,
+    assess,
+    assess_buffer,
+    missing,
+    pack_sidecar,
+    read_sidecar,
+    unpack_sidecar,
+)
+from solidflow.engine.store.serialization import ARROW, Encoded
+
+_DATA_SUFFIXES = (".arrow", ".bin")
+
+
+def _can_move(fs: AbstractFileSystem) -> bool:
+    """Whether `fs` implements moving or copying files (the generic `mv` copies)."""
+    kind = type(fs)
+    return kind.mv is not AbstractFileSystem.mv or kind.cp_file is not AbstractFileSystem.cp_file
+
+
+class FsspecStore:
+    """Stored outputs under an fsspec URL; reads go through `fs.open`, without memory mapping."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.fs, root = url_to_fs(url, **(storage_options or {}))
+        self.root = root.rstrip("/")
+        self._moves = _can_move(self.fs)
+
+    def __repr__(self) -> str:
+        return f"FsspecStore({self.fs.unstrip_protocol(self.root)!r})"
+
+    def _paths(self, key: str) -> tuple[str, str]:
+        """The directory of `key`'s files and its sidecar path."""
+        directory = f"{self.root}/{key[:2]}"
+        return directory, f"{directory}/{key}.meta"
+
+    def _data_path(self, key: str, serializer: str) -> str:
+        return f"{self.root}/{key[:2]}/{key}{'.arrow' if serializer == ARROW else '.bin'}"
+
+    def _assess(self, key: str, sidecar: bytes | None) -> Assessment:
+        """The assessment of `key`'s files, reading only the sampled ranges of the data."""
+        record = read_sidecar(key, sidecar)
+        if isinstance(record, Assessment):
+            return record
+        try:
+            file = self.fs.open(self._data_path(key, record.serializer), "rb")
+        except FileNotFoundError:
+            return missing("no data file")
+        with file:
+
+            def read(offset: int, length: int) -> bytes:
+                file.seek(offset)
+                return file.read(length)
+
+            return assess(record, file.size, read, file)
+
+    def _read_sidecar(self, key: str) -> bytes | None:
+        try:
+            return self.fs.cat_file(self._paths(key)[1])
+        except FileNotFoundError:
+            return None
+
+    def assess(self, keys: Sequence[str]) -> dict[str, Assessment]:
+        """The assessment of each key; the sidecars are fetched in one batch."""
+        paths = [self._paths(key)[1] for key in keys]
+        sidecars = self.fs.cat(paths, on_error="omit") if paths else {}
+        return {
+            key: self._assess(key, sidecars.get(path))
+            for key, path in zip(keys, paths, strict=True)
+        }
+
+    def load(self, key: str) -> tuple[Assessment, Any]:
+        """The assessment of `key` and, when PRESENT, its data (bytes)."""
+        record = read_sidecar(key, self._read_sidecar(key))
+        if isinstance(record, Assessment):
+            return record, None
+        try:
+            data = self.fs.cat_file(self._data_path(key, record.serializer))
+        except FileNotFoundError:
+            return missing("no data file"), None
+        found = assess_buffer(record, data)
+        return found, data if found.present else None
+
+    def write(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput:
+        """Store `encoded` under `key` unless a valid output is stored there already, and
+        return the sidecar: `describe(bytes=, checksum=, full_checksum=, location=)`."""
+        directory, meta = self._paths(key)
+        final = self._data_path(key, encoded.serializer)
+        self.fs.makedirs(directory, exist_ok=True)
+        token = secrets.token_hex(8)
+        data_tmp = f"{directory}/.{key}.{token}.data.tmp" if self._moves else final
+        meta_tmp = f"{directory}/.{key}.{token}.meta.tmp" if self._moves else meta
+        try:
+            size = encoded.size()
+            with self.fs.open(data_tmp, "wb") as file, HashingSink(size, file.write) as sink:
+                encoded.write_to(sink)
+            checksum, full = sink.finish()
+            location = self.fs.unstrip_protocol(final)
+            record = describe(bytes=size, checksum=checksum, full_checksum=full, location=location)
+            if self._moves:
+                self.fs.pipe_file(meta_tmp, pack_sidecar(record))
+                existing = self.assess([key])[key].present
+                if existing is not None:
+                    return existing
+                self.fs.mv(data_tmp, final)
+                self.fs.mv(meta_tmp, meta)
+            else:
+                self.fs.pipe_file(meta, pack_sidecar(record))
+            return record
+        finally:
+            if self._moves:
+                self._remove_quietly((data_tmp, meta_tmp))
+
+    def _remove_quietly(
+        self, paths: Sequence[str], measure: Callable[[str], int] | None = None
+    ) -> int:
+        """Remove the existing files of `paths`; the sum of `measure` over them."""
+        total = 0
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                size = 0 if measure is None else measure(path)
+                self.fs.rm_file(path)
+                total += size
+        return total
+
+    def records(self) -> list[StoredOutput]:
+        """The sidecars of all stored outputs (not checked)."""
+        paths = self.fs.glob(f"{self.root}/*/*.meta")
+        sidecars = self.fs.cat(paths, on_error="omit") if paths else {}
+        found = []
+        for path, sidecar in sidecars.items():
+            with contextlib.suppress(ValueError):
+                found.append(unpack_sidecar(sidecar, path.rsplit("/", 1)[-1].removesuffix(".meta")))
+        return found
+
+    def delete(self, key: str) -> int:
+        """Remove `key`'s sidecar, then its data; the number of bytes freed."""
+        directory, meta = self._paths(key)
+        paths = (meta, *(f"{directory}/{key}{suffix}" for suffix in _DATA_SUFFIXES))
+        return self._remove_quietly(paths, self.fs.size)
+
+    def flush(self) -> None:
+        """Nothing to do: every output is written when it is put."""
+
+    def close(self) -> None:
+        """Nothing to do: the filesystem instance is shared (fsspec caches it)."""

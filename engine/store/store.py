@@ -1,0 +1,166 @@
+"""IntermediateStore: every step output of every run, stored once and addressed by key."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import time
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Protocol
+
+import pyarrow as pa
+from fsspec.core import split_protocol
+
+from solidflow.engine.store.local import LocalStore
+from solidflow.engine.store.records import (
+    Assessment,
+    OutputCorrupt,
+    OutputMissing,
+    OutputStatus,
+    StoredOutput,
+    full_checksum,
+)
+from solidflow.engine.store.remote import FsspecStore
+from solidflow.engine.store.serialization import (
+    ARROW,
+    Encoded,
+    decode_arrow,
+    decode_payload,
+    encode,
+)
+
+_KEY = re.compile(r"[0-9a-f]{2,}")
+_LOCAL_PROTOCOLS = (None, "file", "local")
+
+
+class _Backend(Protocol):
+    def assess(self, keys: Sequence[str]) -> dict[str, Assessment]: ...
+    def load(self, key: str) -> tuple[Assessment, Any]: ...
+    def write(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput: ...
+    def records(self) -> list[StoredOutput]: ...
+    def delete(self, key: str) -> int: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _check_key(key: str) -> str:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(f"invalid output key {key!r}: must be a lowercase hex string")
+    return key
+
+
+class IntermediateStore:
+    """Step outputs stored once by the process that produced them and never overwritten.
+
+    Args:
+        root: a local directory (a plain path or a file:// URL), or any fsspec URL such as
+            memory://... or s3://bucket/prefix.
+        storage_options: passed to the fsspec filesystem of a URL root.
+
+    Arrow-compatible values (Arrow tables and record batches, pandas and polars data frames,
+    numeric numpy arrays) are stored as Arrow IPC files and loaded zero-copy from local disk
+    (so numpy arrays other than boolean ones load read-only). Plain data (None, bool, int, float, str, bytes and lists
+    and str-keyed dicts of them) is stored as msgpack, anything else with cloudpickle. In a
+    local root, msgpack and pickle outputs of up to 64 KiB are packed into one SQLite database
+    and written on `flush` (or every 500 outputs); until then only this process sees them.
+
+    `check` and `get` detect damage cheaply by size and a checksum of up to ~2 MiB of samples;
+    `verify` checks a checksum of the whole data.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], storage_options: dict | None = None) -> None:
+        self.root = os.fspath(root)
+        protocol, path = split_protocol(self.root)
+        self._backend: _Backend
+        if protocol in _LOCAL_PROTOCOLS:
+            self._backend = LocalStore(path)
+        else:
+            self._backend = FsspecStore(self.root, storage_options)
+
+    def __repr__(self) -> str:
+        return f"IntermediateStore({self.root!r})"
+
+    def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        run_id: str,
+        step: str,
+        output: str,
+        lineage: dict | None = None,
+    ) -> StoredOutput:
+        """Store `value` under `key` and return its sidecar. If a valid output is already
+        stored under `key`, write nothing and return that output's sidecar."""
+        existing = self._backend.assess([_check_key(key)])[key].present
+        if existing is not None:
+            return existing
+        encoded = encode(value)
+        describe = functools.partial(
+            StoredOutput,
+            key=key,
+            serializer=encoded.serializer,
+            python_type=encoded.python_type,
+            schema=encoded.schema,
+            rows=encoded.rows,
+            run_id=run_id,
+            step=step,
+            output=output,
+            created=time.time(),
+            lineage=dict(lineage or {}),
+        )
+        return self._backend.write(key, encoded, describe)
+
+    def get(self, key: str) -> Any:
+        """The value stored under `key`; OutputMissing or OutputCorrupt if it cannot be loaded."""
+        found, data = self._backend.load(_check_key(key))
+        record = found.present
+        if record is None:
+            if found.status is OutputStatus.CORRUPT:
+                raise OutputCorrupt(f"the output stored under key {key} is corrupt: {found.reason}")
+            raise OutputMissing(f"no output is stored under key {key}: {found.reason}")
+        if record.serializer == ARROW:
+            return decode_arrow(pa.ipc.open_file(data), record.python_type)
+        return decode_payload(record.serializer, data)
+
+    def check(self, keys: Collection[str]) -> dict[str, tuple[OutputStatus, str | None]]:
+        """The status of each key and, unless PRESENT, the reason (cheap: see the class)."""
+        found = self._backend.assess([_check_key(key) for key in keys])
+        return {key: (assessment.status, assessment.reason) for key, assessment in found.items()}
+
+    def info(self, key: str) -> StoredOutput | None:
+        """The sidecar of the output stored under `key`, or None if it is not PRESENT."""
+        return self._backend.assess([_check_key(key)])[key].present
+
+    def list(self, run_id: str | None = None) -> list[StoredOutput]:
+        """The sidecars of all stored outputs (or of those produced by run `run_id`), newest
+        first. Damaged outputs are listed too, so that they can be deleted."""
+        records = self._backend.records()
+        if run_id is not None:
+            records = [record for record in records if record.run_id == run_id]
+        return sorted(records, key=lambda record: record.created, reverse=True)
+
+    def delete(self, key: str) -> int:
+        """Remove the data and sidecar stored under `key`; the number of bytes freed."""
+        return self._backend.delete(_check_key(key))
+
+    def verify(self, key: str) -> tuple[OutputStatus, str | None]:
+        """The status of `key` after also checking the checksum of the whole data."""
+        found, data = self._backend.load(_check_key(key))
+        record = found.present
+        if record is None:
+            return found.status, found.reason
+        if full_checksum(data) != record.full_checksum:
+            return OutputStatus.CORRUPT, "full checksum differs from the sidecar's"
+        return OutputStatus.PRESENT, None
+
+    def flush(self) -> None:
+        """Make pending packed outputs durable and visible to other processes."""
+        self._backend.flush()
+
+    def close(self) -> None:
+        """Flush and release the store's connections."""
+        self._backend.close()
