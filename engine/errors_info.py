@@ -41,5 +41,13 @@ def error_info(exc: BaseException) -> ErrorInfo:
         frame for frame in traceback.extract_tb(exc.__traceback__) if not _is_own_frame(frame)
     ]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-    lines.extend(traceback.format_exception_only(type(exc), exc))
-    return ErrorInfo(error_class=type(exc).__name__, message=str(exc), traceback="".join(lines))
+    message = _safe_str(exc)
+    lines.append(f"{type(exc).__name__}: {message}\n" if message else f"{type(exc).__name__}\n")
+    return ErrorInfo(error_class=type(exc).__name__, message=message, traceback="".join(lines))
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception as broken:  # an exception whose __str__ itself raises
+        return f"<message unavailable: __str__ raised {type(broken).__name__}>"

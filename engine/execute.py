@@ -4,112 +4,31 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from solidflow.definitions.config import Config
-from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.engine.events.records import EventRecord, EventType, to_plain
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.executors import EXECUTORS, Executor, RunSpec
+from solidflow.engine.executors import Executor, RunSpec
 from solidflow.engine.instance import Instance
-from solidflow.engine.plan import ExecutionPlan, build_plan
+from solidflow.engine.memoization import StepKeys, memoized_steps, plan_keys
+from solidflow.engine.prepare import (
+    PreparedRun,
+    Selection,
+    pipeline_target,
+    prepare_run,
+    store_location,
+)
 from solidflow.engine.resource_manager import ResourceSpec
 from solidflow.engine.results import PipelineRunResult
-from solidflow.engine.run_config import ResolvedRunConfig, run_config_model, validate_run_config
 from solidflow.engine.runs import RunRecord, RunStatus, current_process_token
 from solidflow.engine.scheduler import Scheduler, SchedulerState, StepStatus
-from solidflow.engine.selection import select_steps
+from solidflow.engine.store import IntermediateStore
 from solidflow.errors import ConfigError, DefinitionError, SelectionError, StepFailure
-
-Selection = str | Sequence[str] | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PreparedRun:
-    """A run that passed validation: its mode, plan, config and executor."""
-
-    mode: Mode
-    plan: ExecutionPlan
-    config: ResolvedRunConfig
-    executor: type[Executor]
-
-
-def _mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
-    try:
-        return pipeline.mode(name)
-    except KeyError:
-        raise ConfigError(
-            [
-                (
-                    "mode",
-                    f"unknown mode '{name}'; pipeline '{pipeline.name}' has modes: "
-                    + ", ".join(pipeline.mode_names),
-                )
-            ]
-        ) from None
-
-
-def _executor_schemas() -> dict[str, type[Config]]:
-    return {name: cls.config_schema for name, cls in EXECUTORS.items()}
-
-
-def _selected(pipeline: PipelineDefinition, solid_selection: Selection) -> frozenset[str]:
-    if solid_selection is None:
-        return frozenset(pipeline.nodes)
-    return select_steps(solid_selection, pipeline.upstream())
-
-
-def _executor_name(
-    executor: str | None, run_config: Mapping[str, Any] | None, instance: Instance
-) -> str:
-    execution = run_config.get("execution") if isinstance(run_config, Mapping) else None
-    if executor is None and isinstance(execution, Mapping) and len(execution) == 1:
-        executor = next(iter(execution))
-    name = executor or instance.config.default_executor
-    if name not in EXECUTORS:
-        raise ConfigError(
-            [("execution", f"unknown executor '{name}'; available: {', '.join(EXECUTORS)}")]
-        )
-    return name
-
-
-def prepare_run(
-    pipeline: PipelineDefinition,
-    run_config: Mapping[str, Any] | None,
-    mode: str | None,
-    solid_selection: Selection,
-    executor: str | None,
-    instance: Instance,
-) -> PreparedRun:
-    """Validate everything about a run before it starts; raises ConfigError or SelectionError."""
-    if not isinstance(pipeline, PipelineDefinition):
-        raise DefinitionError(f"expected a pipeline defined with @pipeline, got {pipeline!r}")
-    chosen_mode = _mode(pipeline, mode)
-    selected = _selected(pipeline, solid_selection)
-    executor_name = _executor_name(executor, run_config, instance)
-    resolved = validate_run_config(run_config, pipeline, chosen_mode, selected, _executor_schemas())
-    plan = build_plan(pipeline, chosen_mode.name, resolved, selected)
-    return PreparedRun(
-        mode=chosen_mode, plan=plan, config=resolved, executor=EXECUTORS[executor_name]
-    )
-
-
-def pipeline_target(pipeline: PipelineDefinition) -> str | None:
-    """'module:name' (or 'file.py:name' for scripts) from which the pipeline can be loaded."""
-    fn = pipeline.fn
-    module = sys.modules.get(getattr(fn, "__module__", ""), None)
-    if module is None or getattr(module, fn.__name__, None) is not pipeline:
-        return None
-    if module.__name__ == "__main__":
-        path = getattr(module, "__file__", None)
-        return f"{path}:{fn.__name__}" if path else None
-    return f"{module.__name__}:{fn.__name__}"
 
 
 class _Run:
@@ -142,7 +61,19 @@ def _outcome(state: SchedulerState, teardown_failures: list[str]) -> tuple[RunSt
         return RunStatus.FAILURE, message
     if teardown_failures:
         return RunStatus.FAILURE, "; ".join(teardown_failures)
+    memoized = len(state.keys_with(StepStatus.MEMOIZED))
+    if memoized:
+        return RunStatus.SUCCESS, f"{total - memoized} steps succeeded, {memoized} memoized"
     return RunStatus.SUCCESS, f"{total} steps succeeded"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOrigin:
+    """Where a re-execution comes from: its parent run and that run's stored outputs."""
+
+    parent_run_id: str
+    root_run_id: str
+    external: Mapping[tuple[str, str], str]
 
 
 def execute_pipeline(
@@ -155,35 +86,70 @@ def execute_pipeline(
     raise_on_error: bool = False,
     tags: Mapping[str, str] | None = None,
     *,
+    memoize: bool | None = None,
     target: str | None = None,
     on_event: Callable[[EventRecord], None] | None = None,
 ) -> PipelineRunResult:
     """Run a pipeline and record it in the instance's event log.
 
+    Every step output is stored under its key. With `memoize` (default: the instance's
+    `memoize` setting) a step whose outputs are all stored is not run (STEP_MEMOIZED).
     `executor` defaults to the one named in run_config's `execution` section, else the
     instance's default. `target` records how to load the pipeline again (derived from the
     pipeline's module when omitted); `on_event` is called with every event as it happens.
     Raises ConfigError or SelectionError (after recording the run as failed) before any
     step runs, and StepFailure when a step fails and `raise_on_error` is set.
     """
-    instance = instance if instance is not None else Instance()
+    return run_pipeline(
+        pipeline,
+        run_config,
+        mode,
+        solid_selection,
+        executor,
+        instance if instance is not None else Instance(),
+        raise_on_error=raise_on_error,
+        tags=tags,
+        memoize=memoize,
+        target=target,
+        on_event=on_event,
+        origin=None,
+    )
+
+
+def run_pipeline(
+    pipeline: PipelineDefinition,
+    run_config: Mapping[str, Any] | None,
+    mode: str | None,
+    solid_selection: Selection,
+    executor: str | None,
+    instance: Instance,
+    *,
+    raise_on_error: bool,
+    tags: Mapping[str, str] | None,
+    memoize: bool | None,
+    target: str | None,
+    on_event: Callable[[EventRecord], None] | None,
+    origin: RunOrigin | None,
+) -> PipelineRunResult:
+    """execute_pipeline, and the re-execution of an earlier run when `origin` is given."""
+    if not isinstance(pipeline, PipelineDefinition):
+        raise DefinitionError(f"expected a pipeline defined with @pipeline, got {pipeline!r}")
     run_id = uuid.uuid4().hex
-    is_pipeline = isinstance(pipeline, PipelineDefinition)
-    run_tags = {str(key): str(value) for key, value in (tags or {}).items()}
+    run_tags = {str(key): str(value) for key, value in {**pipeline.tags, **(tags or {})}.items()}
     sink = EventSink(run_id, instance.storage, listeners=[on_event] if on_event else ())
     instance.add_run(
         RunRecord(
             run_id=run_id,
-            pipeline_name=getattr(pipeline, "name", "?"),
+            pipeline_name=pipeline.name,
             status=RunStatus.STARTED,
             start_time=time.time(),
             end_time=None,
             tags=run_tags,
-            mode=mode or (pipeline.modes[0].name if is_pipeline else ""),
-            target=target or (pipeline_target(pipeline) if is_pipeline else None),
+            mode=mode or pipeline.modes[0].name,
+            target=target or pipeline_target(pipeline),
             run_config=to_plain(dict(run_config)) if isinstance(run_config, Mapping) else {},
-            parent_run_id=None,
-            root_run_id=None,
+            parent_run_id=origin.parent_run_id if origin else None,
+            root_run_id=origin.root_run_id if origin else None,
             pid=os.getpid(),
             hostname=socket.gethostname(),
             process_start=current_process_token(),
@@ -191,12 +157,39 @@ def execute_pipeline(
     )
     run = _Run(instance, sink, run_id)
     try:
-        prepared = prepare_run(pipeline, run_config, mode, solid_selection, executor, instance)
+        prepared = prepare_run(
+            pipeline,
+            run_config,
+            mode,
+            solid_selection,
+            executor,
+            instance,
+            origin.external if origin else None,
+        )
     except (ConfigError, SelectionError, DefinitionError) as error:
         error.run_id = run_id  # type: ignore[attr-defined]
         run.end(RunStatus.FAILURE, str(error))
         raise
-    return _drive(run, pipeline, prepared, run_tags, raise_on_error)
+    should_memoize = instance.config.memoize if memoize is None else memoize
+    return _drive(run, pipeline, prepared, run_tags, should_memoize, raise_on_error)
+
+
+def _memoized_payloads(
+    keys: Mapping[str, StepKeys], memoized: set[str], store: IntermediateStore
+) -> dict[str, dict[str, Any]]:
+    payloads = {}
+    for step in (key for key in keys if key in memoized):
+        step_keys = keys[step]
+        first = store.info(next(iter(step_keys.output_keys.values())))
+        source_run = first.run_id if first is not None else None
+        payloads[step] = {
+            "message": f"outputs already stored by run {source_run}",
+            "source_run": source_run,
+            "output_keys": dict(step_keys.output_keys),
+            "step_key": step_keys.step_key,
+            "lineage": step_keys.lineage.as_dict(),
+        }
+    return payloads
 
 
 def _drive(
@@ -204,6 +197,7 @@ def _drive(
     pipeline: PipelineDefinition,
     prepared: PreparedRun,
     tags: Mapping[str, str],
+    memoize: bool,
     raise_on_error: bool,
 ) -> PipelineRunResult:
     plan = prepared.plan
@@ -217,33 +211,19 @@ def _drive(
             "executor": prepared.executor.name,
             "steps": list(plan.steps),
             "tags": dict(tags),
+            "memoize": memoize,
+            "external": [[step, output, key] for (step, output), key in plan.external.items()],
         },
     )
     executor = prepared.executor()
-    specs = {
-        key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
-        for key, definition in prepared.mode.resource_definitions().items()
-        if key in plan.resource_keys
-    }
-    config = prepared.executor.config_schema.model_validate(
-        prepared.config.execution.get(prepared.executor.name, {})
-    )
-    executor.init(
-        RunSpec(run_id=run.run_id, pipeline_name=pipeline.name, resources=specs, config=config),
-        run.sink,
-    )
-    scheduler = Scheduler(plan, executor, run.sink, run.run_id)
     try:
-        state = scheduler.run()
+        state, teardown_failures = _execute(run, prepared, executor, memoize)
     except KeyboardInterrupt:
-        executor.finalize()
         run.end(RunStatus.CANCELED, "run canceled by the user")
         raise
     except BaseException as error:
-        executor.finalize()
         run.end(RunStatus.FAILURE, f"engine error: {type(error).__name__}: {error}")
         raise
-    teardown_failures = executor.finalize()
     status, message = _outcome(state, teardown_failures)
     run.end(status, message, failed_steps=state.keys_with(StepStatus.FAILED))
     result = PipelineRunResult(
@@ -259,6 +239,47 @@ def _drive(
     return result
 
 
+def _execute(
+    run: _Run, prepared: PreparedRun, executor: Executor, memoize: bool
+) -> tuple[SchedulerState, list[str]]:
+    """Plan keys, find memoized steps and run the rest; the executor is always finalized."""
+    plan = prepared.plan
+
+    def warn(step: str | None, message: str) -> None:
+        run.sink.emit(EventType.LOG, step, {"level": "WARNING", "message": message})
+
+    store_root, store_options = store_location(prepared, run.instance)
+    store = IntermediateStore(store_root, store_options)
+    try:
+        keys = plan_keys(plan, warn)
+        memoized = memoized_steps(keys, store, warn) if memoize else set()
+        payloads = _memoized_payloads(keys, memoized, store)
+    finally:
+        store.close()
+    specs = {
+        key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
+        for key, definition in prepared.mode.resource_definitions().items()
+        if key in plan.resource_keys
+    }
+    config = prepared.executor.config_schema.model_validate(
+        prepared.config.execution.get(prepared.executor.name, {})
+    )
+    spec = RunSpec(
+        run_id=run.run_id,
+        pipeline_name=plan.pipeline_name,
+        resources=specs,
+        config=config,
+        store_root=store_root,
+        store_options=store_options,
+    )
+    executor.init(spec, run.sink)
+    try:
+        state = Scheduler(plan, executor, run.sink, run.run_id, keys, payloads).run()
+    finally:
+        teardown_failures = executor.finalize()
+    return state, teardown_failures
+
+
 def _raise_failure(run_id: str, state: SchedulerState, message: str) -> None:
     for key in state.keys_with(StepStatus.FAILED):
         step_result = state.results[key]
@@ -266,13 +287,3 @@ def _raise_failure(run_id: str, state: SchedulerState, message: str) -> None:
             step_result.message or message, step=key, run_id=run_id, original=step_result.exception
         ) from step_result.exception
     raise StepFailure(message, step=None, run_id=run_id, original=None)
-
-
-def config_schema(
-    pipeline: PipelineDefinition, mode: str | None = None, solid_selection: Selection = None
-) -> dict[str, Any]:
-    """The JSON Schema of the pipeline's whole run_config (for `mode` and the selection)."""
-    chosen_mode = _mode(pipeline, mode)
-    selected = _selected(pipeline, solid_selection)
-    model, _ = run_config_model(pipeline, chosen_mode, selected, _executor_schemas())
-    return model.model_json_schema(by_alias=True)

@@ -114,6 +114,8 @@ def execute_solid(
     ]
     if problems:
         raise ConfigError(problems)
+    if solid.config_schema is None and config is not None:
+        raise ConfigError([("config", f"solid '{solid.name}' takes no config")])
     config_value = (
         _validated(solid.config_schema, config, "config") if solid.config_schema else None
     )

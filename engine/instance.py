@@ -167,12 +167,14 @@ class Instance:
     def store_events(self, records: Sequence[EventRecord]) -> None:
         self.storage.store_events(records)
 
-    def runs(self, status: RunStatus | None = None, limit: int | None = None) -> list[RunRecord]:
+    def runs(
+        self, status: RunStatus | str | None = None, limit: int | None = None
+    ) -> list[RunRecord]:
         """Runs (only those in `status` if given), newest first; dead runs are failed first."""
         for run in self.storage.get_runs(RunStatus.STARTED):
             if self._process_gone(run):
                 self._fail_dead_run(run)
-        return self.storage.get_runs(status, limit)
+        return self.storage.get_runs(None if status is None else RunStatus(status), limit)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id (failed first if it is dead), None if there is none."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from solidflow.definitions.config import Config
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding
@@ -16,6 +16,12 @@ StepInputSource = InputBinding
 of outputs (fan-in), or a fixed value (from run_config or a composite input's default)."""
 
 
+def addresses_read(sources: Mapping[str, StepInputSource]) -> list[tuple[str, str]]:
+    """The (step, output) addresses that the input sources name, without repeats."""
+    addresses = ((s.node, s.output) for source in sources.values() for s in source.sources)
+    return list(dict.fromkeys(addresses))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionStep:
     """One solid to run: its key, definition, validated config and where each input comes from."""
@@ -25,6 +31,10 @@ class ExecutionStep:
     config: Config | None
     inputs: Mapping[str, StepInputSource]
     upstream: tuple[str, ...]
+
+    def reads(self) -> list[tuple[str, str]]:
+        """The (step, output) addresses of every output this step reads."""
+        return addresses_read(self.inputs)
 
     def describe_inputs(self) -> dict[str, str]:
         """Each input's source as text, for plans shown to people."""
@@ -48,6 +58,8 @@ class ExecutionPlan:
     pipeline_name: str
     mode: str
     steps: Mapping[str, ExecutionStep]
+    external: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """Store keys of outputs that steps read from outside the plan (an earlier run's outputs)."""
 
     @property
     def resource_keys(self) -> frozenset[str]:
@@ -65,26 +77,18 @@ class ExecutionPlan:
         return children
 
 
-def _upstream(sources: Mapping[str, StepInputSource]) -> tuple[str, ...]:
-    keys: list[str] = []
-    for source in sources.values():
-        if isinstance(source, FromOutput):
-            keys.append(source.node)
-        elif isinstance(source, FanIn):
-            keys.extend(s.node for s in source.sources)
-    return tuple(dict.fromkeys(keys))
-
-
 def build_plan(
     pipeline: PipelineDefinition,
     mode: str,
     resolved: ResolvedRunConfig,
     selected: Collection[str],
+    external: Mapping[tuple[str, str], str] | None = None,
 ) -> ExecutionPlan:
     """One step per selected node, inputs from run_config where given, else from the graph.
 
-    run_config validation guarantees that every input of a selected step whose upstream is not
-    selected has a value.
+    `external` maps outputs of unselected nodes to store keys (an earlier run's outputs).
+    run_config validation guarantees that every other input of a selected step whose upstream
+    is not selected has a value.
     """
     steps: dict[str, ExecutionStep] = {}
     for name, node in pipeline.nodes.items():
@@ -97,11 +101,14 @@ def build_plan(
                 sources[input_name] = binding
         for input_name, value in given.items():
             sources[input_name] = FromValue(value)
+        upstream = dict.fromkeys(step for step, _ in addresses_read(sources) if step in selected)
         steps[name] = ExecutionStep(
             key=name,
             solid=node.solid,
             config=resolved.solid_configs.get(name),
             inputs=sources,
-            upstream=_upstream(sources),
+            upstream=tuple(upstream),
         )
-    return ExecutionPlan(pipeline_name=pipeline.name, mode=mode, steps=steps)
+    return ExecutionPlan(
+        pipeline_name=pipeline.name, mode=mode, steps=steps, external=dict(external or {})
+    )

@@ -108,7 +108,7 @@ class ResourceManager:
                 next(generator)
             except StopIteration:
                 message = None
-            except Exception as exc:
+            except BaseException as exc:  # one failing teardown never skips the others
                 info = error_info(exc)
                 message = f"resource '{key}' teardown failed: {info.error_class}: {info.message}"
             else:

@@ -55,7 +55,12 @@ class SolidRunResult(StepEvents):
 
     @property
     def success(self) -> bool:
-        return self.status is StepStatus.SUCCEEDED
+        """True when the solid ran and succeeded, or its outputs were memoized."""
+        return self.status in (StepStatus.SUCCEEDED, StepStatus.MEMOIZED)
+
+    @property
+    def memoized(self) -> bool:
+        return self.status is StepStatus.MEMOIZED
 
     @property
     def skipped(self) -> bool:
@@ -109,7 +114,7 @@ class PipelineRunResult:
     def output_for(self, solid: str, output: str = DEFAULT_OUTPUT) -> Any:
         """The value `solid` produced for `output`."""
         status = self._status_of(solid)
-        if status is not StepStatus.SUCCEEDED:
+        if status not in (StepStatus.SUCCEEDED, StepStatus.MEMOIZED):
             raise ValueError(
                 f"solid '{solid}' did not succeed in run {self.run_id} ({status.value})"
             )

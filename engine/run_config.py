@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import functools
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from solidflow.definitions.config import Config
-from solidflow.definitions.graph import FromOutput
+from solidflow.definitions.graph import InputBinding
 from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.errors import ConfigError
@@ -18,6 +18,9 @@ from solidflow.errors import ConfigError
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    field_by_key: ClassVar[dict[str, str]] = {}
+    """The attribute name of each key of this section of run_config."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +31,14 @@ class ResolvedRunConfig:
     input_values: Mapping[str, Mapping[str, Any]]
     resource_configs: Mapping[str, Config | None]
     execution: Mapping[str, Mapping[str, Any]]
+    storage: StorageSettings | None = None
+
+
+class StorageSettings(Config):
+    """Where this run keeps step outputs, instead of the instance's storage root."""
+
+    root: str
+    storage_options: dict[str, Any] = {}
 
 
 def _is_required(schema: type[BaseModel]) -> bool:
@@ -54,21 +65,27 @@ def _model(name: str, fields: Mapping[str, Any]) -> type[BaseModel]:
         f"f{index}": (Annotated[annotation, Field(alias=key)], info)
         for index, (key, (annotation, info)) in enumerate(fields.items())
     }
-    return create_model(name, __base__=_Section, **definitions)
+    model = create_model(name, __base__=_Section, **definitions)
+    model.field_by_key = {key: f"f{index}" for index, key in enumerate(fields)}
+    return model
 
 
-def _upstream_unselected(binding: Any, selected: Collection[str]) -> list[str]:
-    sources = (
-        [binding] if isinstance(binding, FromOutput) else list(getattr(binding, "sources", ()))
-    )
-    return [source.node for source in sources if source.node not in selected]
+def _upstream_unselected(binding: InputBinding, available: Collection[str]) -> list[str]:
+    return [source.node for source in binding.sources if source.node not in available]
 
 
 class _SchemaBuilder:
-    def __init__(self, pipeline: PipelineDefinition, mode: Mode, selected: Collection[str]) -> None:
+    def __init__(
+        self,
+        pipeline: PipelineDefinition,
+        mode: Mode,
+        selected: Collection[str],
+        provided: Collection[str],
+    ) -> None:
         self.pipeline = pipeline
         self.mode = mode
         self.selected = frozenset(selected)
+        self.available = self.selected | frozenset(provided)
         self.hints: dict[str, str] = {}
 
     def solid_entry(self, node_name: str) -> tuple[Any, bool]:
@@ -84,7 +101,7 @@ class _SchemaBuilder:
         inputs: dict[str, Any] = {}
         for input_def in node.solid.inputs:
             binding = node.inputs.get(input_def.name)
-            missing_upstream = _upstream_unselected(binding, self.selected) if binding else []
+            missing_upstream = _upstream_unselected(binding, self.available) if binding else []
             if binding is None:
                 inputs[input_def.name] = _field(Any, False, "overrides the default")
             elif missing_upstream:
@@ -145,8 +162,17 @@ class _SchemaBuilder:
         )
         return _model(
             f"{self.pipeline.name}_run_config",
-            {"solids": solids, "resources": resources, "execution": _field(execution, False)},
+            {
+                "solids": solids,
+                "resources": resources,
+                "execution": _field(execution, False),
+                "storage": _field(StorageSettings, False),
+            },
         )
+
+
+_MODELS_KEPT = 32
+_MODELS: OrderedDict[tuple[Any, ...], tuple[Any, type[BaseModel], dict[str, str]]] = OrderedDict()
 
 
 def run_config_model(
@@ -154,10 +180,30 @@ def run_config_model(
     mode: Mode,
     selected: Collection[str],
     executors: Mapping[str, type[Config]],
+    provided: Collection[str] = (),
 ) -> tuple[type[BaseModel], dict[str, str]]:
-    """The pydantic model of the whole run_config, and extra hints for missing fields by path."""
-    builder = _SchemaBuilder(pipeline, mode, selected)
-    return builder.build(executors), builder.hints
+    """The pydantic model of the whole run_config, and extra hints for missing fields by path.
+
+    `provided` names unselected nodes whose outputs an earlier run stored (re-execution).
+    Models are remembered for the most recent pipelines, since building one is costly.
+    """
+    key = (
+        id(pipeline),
+        mode.name,
+        frozenset(selected),
+        frozenset(provided),
+        tuple(executors.items()),
+    )
+    cached = _MODELS.get(key)
+    if cached is not None and cached[0] is pipeline:
+        _MODELS.move_to_end(key)
+        return cached[1], cached[2]
+    builder = _SchemaBuilder(pipeline, mode, selected, provided)
+    model = builder.build(executors)
+    _MODELS[key] = (pipeline, model, builder.hints)
+    while len(_MODELS) > _MODELS_KEPT:
+        _MODELS.popitem(last=False)
+    return model, builder.hints
 
 
 def _model_field(model: Any, key: str) -> Any:
@@ -214,16 +260,10 @@ def _problems(
     return problems
 
 
-@functools.lru_cache(maxsize=4096)
-def _field_names(model: type[BaseModel]) -> dict[str, str]:
-    """Alias -> attribute name of the model's fields."""
-    return {info.alias or name: name for name, info in model.model_fields.items()}
-
-
 def _section(instance: BaseModel | None, key: str) -> Any:
     if instance is None:
         return None
-    name = _field_names(type(instance)).get(key)
+    name = type(instance).field_by_key.get(key)
     return None if name is None else getattr(instance, name)
 
 
@@ -251,13 +291,14 @@ def validate_run_config(
     mode: Mode,
     selected: Collection[str],
     executors: Mapping[str, type[Config]],
+    provided: Collection[str] = (),
 ) -> ResolvedRunConfig:
     """Check run_config; raise ConfigError listing every problem with its dotted path."""
     if run_config is None:
         run_config = {}
     if not isinstance(run_config, Mapping):
         raise ConfigError([("", f"run_config must be a mapping, got {type(run_config).__name__}")])
-    model, hints = run_config_model(pipeline, mode, selected, executors)
+    model, hints = run_config_model(pipeline, mode, selected, executors, provided)
     try:
         validated = model.model_validate(dict(run_config))
     except ValidationError as error:
@@ -309,4 +350,5 @@ def validate_run_config(
         input_values=input_values,
         resource_configs=resource_configs,
         execution=execution,
+        storage=_section(validated, "storage"),
     )

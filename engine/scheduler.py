@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor
+from solidflow.engine.memoization import StepKeys, StoredRef
 from solidflow.engine.plan import ExecutionPlan
 from solidflow.engine.step_runner import OutputAddress, StepResult, StepTask
 
@@ -20,6 +22,7 @@ class StepStatus(str, Enum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
+    MEMOIZED = "MEMOIZED"
 
 
 @dataclass(slots=True)
@@ -35,22 +38,50 @@ class SchedulerState:
 
 
 class Scheduler:
-    """A state machine over step keys: pending -> running -> succeeded | failed | skipped."""
+    """A state machine over step keys: pending -> running -> succeeded | failed | skipped,
+    or memoized from the start.
+
+    `keys` are the steps' memoization keys; `memoized` maps the steps that need not run to
+    the payload of their STEP_MEMOIZED event.
+    """
 
     def __init__(
-        self, plan: ExecutionPlan, executor: Executor, sink: EventSink, run_id: str
+        self,
+        plan: ExecutionPlan,
+        executor: Executor,
+        sink: EventSink,
+        run_id: str,
+        keys: Mapping[str, StepKeys],
+        memoized: Mapping[str, dict[str, Any]],
     ) -> None:
         self._plan = plan
         self._executor = executor
         self._sink = sink
         self._run_id = run_id
+        self._keys = keys
+        self._memoized = memoized
         self._children = plan.downstream()
         self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
         self.state = SchedulerState(status=dict.fromkeys(plan.steps, StepStatus.PENDING))
+        self.state.handles.update(
+            {address: StoredRef(key) for address, key in plan.external.items()}
+        )
 
     def run(self) -> SchedulerState:
         """Run the plan to the end; returns the final state."""
-        ready = deque(key for key, waiting in self._waiting_on.items() if not waiting)
+        for key, payload in self._memoized.items():
+            self.state.status[key] = StepStatus.MEMOIZED
+            for output, output_key in self._keys[key].output_keys.items():
+                self.state.handles[(key, output)] = StoredRef(output_key)
+            self._sink.emit(EventType.STEP_MEMOIZED, key, payload)
+            for child in self._children[key]:
+                self._waiting_on[child].discard(key)
+        self._sink.flush()
+        ready = deque(
+            key
+            for key, waiting in self._waiting_on.items()
+            if not waiting and self.state.status[key] is StepStatus.PENDING
+        )
         running = 0
         while ready or running:
             while ready and self._executor.can_submit():
@@ -64,11 +95,8 @@ class Scheduler:
     def _submit(self, key: str) -> None:
         step = self._plan.steps[key]
         handles = self.state.handles
-        needed = {
-            address: handles[address]
-            for parent in step.upstream
-            for address in self._addresses_of(parent)
-        }
+        needed = {address: handles[address] for address in step.reads()}
+        step_keys = self._keys.get(key)
         self.state.status[key] = StepStatus.RUNNING
         self._executor.submit(
             StepTask(
@@ -79,11 +107,11 @@ class Scheduler:
                 config=step.config,
                 inputs=step.inputs,
                 handles=needed,
+                output_keys=step_keys.output_keys if step_keys else {},
+                memo_key=step_keys.step_key if step_keys else None,
+                lineage=step_keys.lineage.as_dict() if step_keys else None,
             )
         )
-
-    def _addresses_of(self, step_key: str) -> list[OutputAddress]:
-        return [(step_key, name) for name in self._plan.steps[step_key].solid.output_names]
 
     def _finish(self, result: StepResult, ready: deque[str]) -> None:
         key = result.step_key

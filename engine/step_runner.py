@@ -19,6 +19,7 @@ from solidflow.engine.errors_info import ErrorInfo, error_info
 from solidflow.engine.events.records import EventType, to_plain
 from solidflow.engine.plan import StepInputSource
 from solidflow.engine.resource_manager import ResourceInitError, ResourceManager
+from solidflow.engine.store import IntermediateStore
 
 OutputAddress = tuple[str, str]
 
@@ -29,6 +30,8 @@ class StepTask:
 
     `inputs` says where each input comes from; `handles` maps the (step, output) addresses it
     names to executor-specific references (the values themselves in-process, object refs on Ray).
+    `output_keys` are the store keys the outputs are written under; `memo_key` and `lineage`
+    are the step's key and what it is made of.
     """
 
     run_id: str
@@ -38,6 +41,9 @@ class StepTask:
     config: Config | None
     inputs: Mapping[str, StepInputSource]
     handles: Mapping[OutputAddress, Any]
+    output_keys: Mapping[str, str] = field(default_factory=dict)
+    memo_key: str | None = None
+    lineage: Mapping[str, Any] | None = None
 
     def input_values(self, fetch: Callable[[Any], Any]) -> dict[str, Any]:
         """Each input's value, with `fetch` turning a handle into the value it refers to."""
@@ -78,29 +84,54 @@ class _StepError(Exception):
         self.exception = exception
 
 
-def _check(
-    data_type: DataType, value: Any, side: str, name: str, task: StepTask, emit: Emit
-) -> None:
-    """Type-check an input or output (`side`), record the outcome, raise when it fails."""
+def _type_check(
+    data_type: DataType, value: Any, side: str, name: str, task: StepTask
+) -> tuple[dict[str, Any], str | None]:
+    """Type-check an input or output (`side`): the event payload, and the failure message."""
     outcome = data_type.type_check(value)
     payload: dict[str, Any] = {side: name, "type": data_type.name, "type_check": outcome.success}
     if outcome.description:
         payload["description"] = outcome.description
     if outcome.metadata:
         payload["metadata"] = to_plain(dict(outcome.metadata))
-    emit(EventType.STEP_INPUT if side == "input" else EventType.STEP_OUTPUT, task.step_key, payload)
-    if not outcome.success:
-        raise _StepError(
-            f"solid '{task.step_key}' {side} '{name}': expected {data_type.name}, "
-            f"type check failed: {outcome.description}",
-            "type_check",
+    if outcome.success:
+        return payload, None
+    return payload, (
+        f"solid '{task.step_key}' {side} '{name}': expected {data_type.name}, "
+        f"type check failed: {outcome.description}"
+    )
+
+
+def _store_output(
+    task: StepTask, name: str, value: Any, store: IntermediateStore | None, emit: Emit
+) -> dict[str, Any]:
+    """Persist one output under its key; what the STEP_OUTPUT event says about it."""
+    key = task.output_keys.get(name)
+    if store is None or key is None:
+        return {}
+    try:
+        stored = store.put(
+            key, value, run_id=task.run_id, step=task.step_key, output=name, lineage=task.lineage
         )
+    except Exception as exc:
+        emit(
+            EventType.LOG,
+            task.step_key,
+            {
+                "level": "WARNING",
+                "message": f"output '{name}' of solid '{task.step_key}' could not be stored "
+                f"({type(exc).__name__}: {exc}); later runs cannot reuse it",
+            },
+        )
+        return {"key": key, "stored": False}
+    return {"key": key, "stored": True, "serializer": stored.serializer, "bytes": stored.bytes}
 
 
 def _collect_outputs(
     solid: SolidDefinition, returned: Any, task: StepTask, emit: Emit
-) -> dict[str, Any]:
-    outputs: dict[str, Any] = {}
+) -> dict[str, Output]:
+    """Every declared output, as the Output the body produced (returned or yielded)."""
+    outputs: dict[str, Output] = {}
     names = solid.output_names
 
     def accept(item: Any) -> None:
@@ -115,7 +146,7 @@ def _collect_outputs(
                 raise _StepError(
                     f"solid '{task.step_key}' produced output '{item.name}' twice", "output"
                 )
-            outputs[item.name] = item.value
+            outputs[item.name] = item
         elif isinstance(item, Materialization):
             emit(
                 EventType.MATERIALIZATION,
@@ -150,7 +181,7 @@ def _collect_outputs(
     elif isinstance(returned, Output):
         accept(returned)
     elif len(names) == 1:
-        outputs[names[0]] = returned
+        outputs[names[0]] = Output(returned, names[0])
     else:
         if not isinstance(returned, tuple) or len(returned) != len(names):
             raise _StepError(
@@ -173,6 +204,7 @@ def _attempt(
     resources: ResourceManager,
     emit: Emit,
     retry_number: int,
+    store: IntermediateStore | None,
 ) -> dict[str, Any]:
     solid = task.solid
     try:
@@ -182,7 +214,10 @@ def _attempt(
     except ResourceInitError as failure:
         raise _StepError(str(failure), "resource_init", failure.info, failure.__cause__) from None
     for name, value in input_values.items():
-        _check(solid.input(name).data_type, value, "input", name, task, emit)
+        payload, failure = _type_check(solid.input(name).data_type, value, "input", name, task)
+        emit(EventType.STEP_INPUT, task.step_key, payload)
+        if failure:
+            raise _StepError(failure, "type_check")
     kwargs = dict(input_values)
     if solid.takes_config:
         kwargs["config"] = task.config
@@ -199,23 +234,37 @@ def _attempt(
         returned = solid.fn(context, **kwargs)
     else:
         returned = solid.fn(**kwargs)
-    outputs = _collect_outputs(solid, returned, task, emit)
+    produced = _collect_outputs(solid, returned, task, emit)
+    outputs = {}
     for output in solid.outputs:
-        _check(output.data_type, outputs[output.name], "output", output.name, task, emit)
+        value = outputs[output.name] = produced[output.name].value
+        payload, failure = _type_check(output.data_type, value, "output", output.name, task)
+        if produced[output.name].metadata:
+            payload["output_metadata"] = to_plain(dict(produced[output.name].metadata))
+        if failure is None:
+            payload.update(_store_output(task, output.name, value, store, emit))
+        emit(EventType.STEP_OUTPUT, task.step_key, payload)
+        if failure:
+            raise _StepError(failure, "type_check")
     return outputs
 
 
 def run_step(
-    task: StepTask, input_values: Mapping[str, Any], resources: ResourceManager, emit: Emit
+    task: StepTask,
+    input_values: Mapping[str, Any],
+    resources: ResourceManager,
+    emit: Emit,
+    store: IntermediateStore | None = None,
 ) -> StepResult:
-    """Run the step's solid with retries per its RetryPolicy; never raises for step failures."""
+    """Run the step's solid with retries per its RetryPolicy and store its outputs under their
+    keys; never raises for step failures."""
     policy = task.solid.retry
     retry_number = 0
     while True:
         started = time.perf_counter()
         emit(EventType.STEP_START, task.step_key, {"attempt": retry_number + 1, "pid": os.getpid()})
         try:
-            outputs = _attempt(task, input_values, resources, emit, retry_number)
+            outputs = _attempt(task, input_values, resources, emit, retry_number, store)
         except _StepError as failure:
             return _failed(task, emit, str(failure), failure.kind, failure.info, failure.exception)
         except KeyboardInterrupt:
@@ -223,7 +272,7 @@ def run_step(
                 task, emit, f"solid '{task.step_key}' was interrupted", "interrupted", None, None
             )
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a solid fails only its step
             info = error_info(exc)
             if policy is not None and retry_number < policy.max_retries:
                 retry_number += 1
@@ -242,11 +291,10 @@ def run_step(
                 continue
             message = f"solid '{task.step_key}' raised {info.error_class}: {info.message}"
             return _failed(task, emit, message, "user_code", info, exc)
-        emit(
-            EventType.STEP_SUCCESS,
-            task.step_key,
-            {"duration_ms": round((time.perf_counter() - started) * 1000, 3)},
-        )
+        success: dict[str, Any] = {"duration_ms": round((time.perf_counter() - started) * 1000, 3)}
+        if task.lineage is not None:
+            success.update(step_key=task.memo_key, lineage=task.lineage)
+        emit(EventType.STEP_SUCCESS, task.step_key, success)
         return StepResult(step_key=task.step_key, success=True, outputs=outputs)
 
 

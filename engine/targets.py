@@ -57,7 +57,7 @@ def _import(location: str) -> ModuleType:
     except (TargetError, DefinitionError):
         raise
     except ModuleNotFoundError as exc:
-        if exc.name and location.startswith(exc.name):
+        if exc.name and (exc.name == location or location.startswith(exc.name + ".")):
             raise TargetError(f"no module named '{location}'") from None
         raise TargetError(
             f"could not load '{location}': {type(exc).__name__}: {exc}{_where(exc)}"

@@ -3,6 +3,8 @@
 The public API is what this module exports; everything else may change without notice.
 """
 
+import logging
+
 from solidflow.definitions.composite import CompositeSolidDefinition, composite_solid
 from solidflow.definitions.config import Config
 from solidflow.definitions.events import ExpectationResult, Materialization, Output
@@ -13,12 +15,16 @@ from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.solid import SolidDefinition, solid
 from solidflow.definitions.types import DataType, TypeCheck
 from solidflow.engine.context import SolidExecutionContext
-from solidflow.engine.execute import config_schema, execute_pipeline
+from solidflow.engine.execute import execute_pipeline
 from solidflow.engine.execute_solid import SolidExecutionResult, execute_solid
 from solidflow.engine.instance import Instance
+from solidflow.engine.prepare import config_schema
+from solidflow.engine.reexecute import reexecute_pipeline
 from solidflow.engine.results import PipelineRunResult, SolidRunResult
 
 __version__ = "0.1.0"
+
+logging.getLogger("solidflow").addHandler(logging.NullHandler())
 
 __all__ = [
     "CompositeSolidDefinition",
@@ -44,6 +50,7 @@ __all__ = [
     "execute_pipeline",
     "execute_solid",
     "pipeline",
+    "reexecute_pipeline",
     "resource",
     "solid",
 ]

@@ -5,6 +5,7 @@ SolidflowError
 ├── ConfigError        run_config does not match the pipeline's schema (.errors lists every problem)
 ├── SelectionError     a solid selection names unknown solids or has bad syntax
 ├── TargetError        a pipeline target ("file.py:name", "module:name") cannot be loaded
+├── ReexecutionError   a run cannot be re-executed (unknown run, outputs it needs are not stored)
 └── StepFailure        a step failed during a run with raise_on_error=True (carries the original error)
 """
 
@@ -46,6 +47,10 @@ class SelectionError(SolidflowError):
 
 class TargetError(SolidflowError):
     """A pipeline target cannot be found or loaded."""
+
+
+class ReexecutionError(SolidflowError):
+    """A run cannot be re-executed: it is unknown, or outputs it needs are not stored."""
 
 
 class StepFailure(SolidflowError):

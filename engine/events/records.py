@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import msgpack
-
 RECORD_SCHEMA_VERSION = 1
 
 
@@ -24,6 +22,7 @@ class EventType(str, Enum):
     STEP_SUCCESS = "STEP_SUCCESS"
     STEP_FAILURE = "STEP_FAILURE"
     STEP_SKIPPED = "STEP_SKIPPED"
+    STEP_MEMOIZED = "STEP_MEMOIZED"
     STEP_RETRY = "STEP_RETRY"
     RESOURCE_INIT = "RESOURCE_INIT"
     RESOURCE_TEARDOWN = "RESOURCE_TEARDOWN"
@@ -82,27 +81,28 @@ class EventRecord:
             payload=data["payload"],
         )
 
-    def encode(self) -> bytes:
-        """The record as msgpack bytes (tagged with the record schema version)."""
-        return msgpack.packb(self.to_dict(), use_bin_type=True)
 
-    @classmethod
-    def decode(cls, data: bytes) -> EventRecord:
-        return cls.from_dict(msgpack.unpackb(data, raw=False))
-
-
-_PLAIN_SCALARS = (str, int, float, bool, bytes, type(None))
+_INT_RANGE = (-(2**63), 2**64 - 1)
 
 
 def to_plain(value: Any, depth: int = 0) -> Any:
-    """`value` made msgpack-safe: containers recursively, anything else as its repr."""
-    if isinstance(value, _PLAIN_SCALARS):
+    """`value` made msgpack-safe: containers recursively, numpy scalars as Python values, text
+    that cannot be UTF-8 encoded escaped, ints beyond 64 bits and anything else as repr."""
+    if value is None or isinstance(value, (bool, float, bytes)):
+        return value
+    if isinstance(value, int):
+        return value if _INT_RANGE[0] <= value <= _INT_RANGE[1] else repr(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
         return value
     if depth < 8 and isinstance(value, dict):
-        return {str(k): to_plain(v, depth + 1) for k, v in value.items()}
+        return {str(to_plain(k, depth + 1)): to_plain(v, depth + 1) for k, v in value.items()}
     if depth < 8 and isinstance(value, (list, tuple)):
         return [to_plain(v, depth + 1) for v in value]
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item) and getattr(value, "shape", None) == ():
         return to_plain(item(), depth + 1)
-    return repr(value)
+    return to_plain(repr(value), depth + 1) if depth < 9 else "<unprintable>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -54,6 +55,7 @@ class EventSink:
         self._buffer: list[EventRecord] = []
         self._last_flush = time.monotonic()
         self._lock = threading.RLock()
+        self._pid = os.getpid()
         self._closed = threading.Event()
         self._flusher: threading.Thread | None = None
 
@@ -70,6 +72,8 @@ class EventSink:
         timestamp: float | None = None,
     ) -> EventRecord:
         """Record a new event of the run and return it."""
+        if self._pid != os.getpid():
+            self._forked_child()
         with self._lock:
             record = EventRecord(
                 run_id=self.run_id,
@@ -130,6 +134,20 @@ class EventSink:
             except Exception:  # the next flush retries; the run's own flushes raise
                 logger.warning("background flush of run %s failed", self.run_id, exc_info=True)
 
+    def _forked_child(self) -> None:
+        """In a process forked from the run's, events cannot join the run's numbering: they
+        go to Python logging instead of the event log."""
+        logger.warning(
+            "events of run %s emitted in forked process %d go to Python logging only",
+            self.run_id,
+            os.getpid(),
+        )
+        self._pid = os.getpid()
+        self._storage = None
+        self._flusher = None
+        self._buffer = []
+        self._listeners = (_log_event,)
+
     def _report_listener_error(self, index: int, listener: Listener) -> None:
         if index in self._broken_listeners:
             return
@@ -152,3 +170,7 @@ def _flush_periodically(
             return
         sink._flush_if_waiting()
         del sink
+
+
+def _log_event(record: EventRecord) -> None:
+    logger.info("%s %s %s", record.type.value, record.step or "", record.payload)

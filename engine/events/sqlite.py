@@ -6,16 +6,17 @@ import dataclasses
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
-from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.records import EventRecord, EventType, to_plain
 from solidflow.engine.events.storage import DuplicateRecordError, InstanceStorage
 from solidflow.engine.runs import RunRecord, RunStatus
+from solidflow.engine.sqlite_files import open_shared_database
 
 # _MIGRATIONS[i] takes the schema from version i to version i + 1 (PRAGMA user_version).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -49,19 +50,24 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_start ON runs (start_time)",
         "CREATE INDEX runs_by_status ON runs (status, start_time)",
     ),
+    ("CREATE INDEX events_by_step ON events (step, type)",),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _EVENT_COLUMNS = "run_id, seq, timestamp, type, step, payload"
+_EVENT_COLUMNS_OF_E = ", ".join(f"e.{column}" for column in _EVENT_COLUMNS.split(", "))
 # The runs table has one column per RunRecord field: a new field needs a migration.
 _RUN_FIELDS = tuple(field.name for field in dataclasses.fields(RunRecord))
 _RUN_COLUMNS = ", ".join(_RUN_FIELDS)
 _INSERT_RUN = f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})"
-_BUSY_TIMEOUT_MS = 30_000
 
 
 def _pack(value: Any) -> bytes:
-    return msgpack.packb(value, use_bin_type=True)
+    """msgpack bytes of `value`; what msgpack cannot encode is stored in a plain form."""
+    try:
+        return msgpack.packb(value, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+        return msgpack.packb(to_plain(value), use_bin_type=True)
 
 
 def _unpack(data: bytes) -> Any:
@@ -126,17 +132,7 @@ class SqliteStorage(InstanceStorage):
         return f"SqliteStorage({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return open_shared_database(self.path, "NORMAL", self._migrate)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
@@ -215,6 +211,19 @@ class SqliteStorage(InstanceStorage):
                 "SELECT MAX(seq) FROM events WHERE run_id = ?", (run_id,)
             ).fetchone()
         return -1 if seq is None else seq
+
+    def latest_step_event(
+        self, pipeline_name: str, step: str, types: Collection[EventType]
+    ) -> EventRecord | None:
+        marks = ", ".join("?" * len(types))
+        with self._locked() as conn:
+            row = conn.execute(
+                f"SELECT {_EVENT_COLUMNS_OF_E} FROM events e JOIN runs r ON e.run_id = r.run_id"
+                f" WHERE e.step = ? AND e.type IN ({marks}) AND r.pipeline_name = ?"
+                " ORDER BY e.id DESC LIMIT 1",
+                (step, *(t.value for t in types), pipeline_name),
+            ).fetchone()
+        return None if row is None else _event_from_row(row)
 
     def add_run(self, run: RunRecord) -> None:
         try:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from solidflow.engine.events.records import EventRecord
+from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.runs import RunRecord, RunStatus
 
 
@@ -33,6 +33,13 @@ class EventLogStorage(ABC):
     @abstractmethod
     def last_seq(self, run_id: str) -> int:
         """The highest stored seq of `run_id`, -1 if it has no events."""
+
+    @abstractmethod
+    def latest_step_event(
+        self, pipeline_name: str, step: str, types: Collection[EventType]
+    ) -> EventRecord | None:
+        """The most recently stored event of one of `types` for `step` in any run of the
+        pipeline `pipeline_name`."""
 
     @abstractmethod
     def close(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from solidflow.definitions.config import Config
@@ -21,6 +21,8 @@ class RunSpec:
     pipeline_name: str
     resources: Mapping[str, ResourceSpec]
     config: Config
+    store_root: str | None = None
+    store_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Executor(ABC):

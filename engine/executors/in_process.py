@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from solidflow.definitions.config import Config
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
+from solidflow.engine.memoization import StoredRef
 from solidflow.engine.resource_manager import ResourceManager
 from solidflow.engine.step_runner import StepResult, StepTask, run_step
+from solidflow.engine.store import IntermediateStore
 
 
 class InProcessConfig(Config):
@@ -22,10 +26,17 @@ class InProcessExecutor(Executor):
     def init(self, run: RunSpec, sink: EventSink) -> None:
         self._sink = sink
         self._resources = ResourceManager(run.run_id, run.resources, sink.emit)
+        self._store = (
+            IntermediateStore(run.store_root, dict(run.store_options)) if run.store_root else None
+        )
+        self._loaded: dict[str, Any] = {}
         self._done: list[StepResult] = []
 
     def submit(self, task: StepTask) -> None:
-        result = run_step(task, task.input_values(self.load), self._resources, self._sink.emit)
+        inputs = task.input_values(self.load)
+        result = run_step(task, inputs, self._resources, self._sink.emit, self._store)
+        if self._store is not None:
+            self._store.flush()
         self._sink.flush()
         self._done.append(result)
 
@@ -40,3 +51,13 @@ class InProcessExecutor(Executor):
         failures = self._resources.teardown()
         self._sink.flush()
         return failures
+
+    def load(self, handle: Any) -> Any:
+        """Values pass as they are; stored outputs are read once per run."""
+        if not isinstance(handle, StoredRef):
+            return handle
+        if handle.key not in self._loaded:
+            if self._store is None:
+                raise RuntimeError("this run has no intermediate store to read outputs from")
+            self._loaded[handle.key] = self._store.get(handle.key)
+        return self._loaded[handle.key]

@@ -19,6 +19,7 @@ _STYLES = {
     EventType.STEP_FAILURE: "red",
     EventType.STEP_SKIPPED: "yellow",
     EventType.STEP_RETRY: "yellow",
+    EventType.STEP_MEMOIZED: "blue",
 }
 
 
@@ -62,6 +63,7 @@ _STEP_END_LINES = {
     EventType.STEP_FAILURE: ("✗", "red"),
     EventType.STEP_SKIPPED: ("-", "yellow"),
     EventType.STEP_RETRY: ("↻", "yellow"),
+    EventType.STEP_MEMOIZED: ("=", "blue"),
 }
 
 
@@ -71,7 +73,7 @@ class RunProgress:
     def __init__(self, total: int, file: IO[str] | None = None) -> None:
         self.console = Console(file=file, highlight=False)
         self.total = total
-        self.done = self.failed = self.skipped = self.running = 0
+        self.done = self.failed = self.skipped = self.running = self.memoized = 0
         self._live: Live | None = None
 
     def __enter__(self) -> RunProgress:
@@ -88,8 +90,9 @@ class RunProgress:
 
     def _status(self) -> Text:
         return Text(
-            f"steps {self.done + self.failed + self.skipped}/{self.total} done · "
-            f"{self.running} running · {self.failed} failed · {self.skipped} skipped",
+            f"steps {self.done + self.failed + self.skipped + self.memoized}/{self.total} done · "
+            f"{self.running} running · {self.failed} failed · {self.skipped} skipped · "
+            f"{self.memoized} memoized",
             style="bold",
         )
 
@@ -105,6 +108,8 @@ class RunProgress:
             self.failed += 1
         elif kind is EventType.STEP_SKIPPED:
             self.skipped += 1
+        elif kind is EventType.STEP_MEMOIZED:
+            self.memoized += 1
         elif kind is EventType.STEP_RETRY:
             self.running -= 1
         if kind in _STEP_END_LINES or (

@@ -16,6 +16,10 @@ class FromOutput:
     node: str
     output: str
 
+    @property
+    def sources(self) -> tuple[FromOutput, ...]:
+        return (self,)
+
 
 @dataclass(frozen=True, slots=True)
 class FanIn:
@@ -30,6 +34,10 @@ class FromValue:
 
     value: Any
 
+    @property
+    def sources(self) -> tuple[FromOutput, ...]:
+        return ()
+
 
 InputBinding = FromOutput | FanIn | FromValue
 
@@ -43,10 +51,5 @@ class Node:
     inputs: Mapping[str, InputBinding]
 
     def upstream_nodes(self) -> list[str]:
-        names: list[str] = []
-        for binding in self.inputs.values():
-            if isinstance(binding, FromOutput):
-                names.append(binding.node)
-            elif isinstance(binding, FanIn):
-                names.extend(source.node for source in binding.sources)
+        names = (source.node for binding in self.inputs.values() for source in binding.sources)
         return list(dict.fromkeys(names))

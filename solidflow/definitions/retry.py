@@ -17,9 +17,14 @@ class RetryPolicy:
     backoff: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0 or self.delay < 0 or self.backoff < 1:
+        if (
+            not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+            or self.delay < 0
+            or self.backoff < 1
+        ):
             raise DefinitionError(
-                "RetryPolicy needs max_retries >= 0, delay >= 0 and backoff >= 1, got "
+                "RetryPolicy needs max_retries >= 0 (a whole number), delay >= 0 and backoff >= 1, got "
                 f"max_retries={self.max_retries}, delay={self.delay}, backoff={self.backoff}"
             )
 

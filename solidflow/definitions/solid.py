@@ -54,8 +54,12 @@ class SolidDefinition:
     required_resource_keys: frozenset[str] = frozenset()
     tags: Mapping[str, Any] = field(default_factory=dict)
     retry: RetryPolicy | None = None
+    data_version: Callable[[Any], str] | None = None
     takes_context: bool = False
-    takes_config: bool = False
+
+    @property
+    def takes_config(self) -> bool:
+        return self.config_schema is not None
 
     def input(self, name: str) -> InputDefinition:
         for input_def in self.inputs:
@@ -182,6 +186,7 @@ def solid(
     outs: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
+    data_version: Callable[[Any], str] | None = None,
 ) -> Callable[[Callable[..., Any]], SolidDefinition]: ...
 
 
@@ -195,14 +200,33 @@ def solid(
     outs: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
+    data_version: Callable[[Any], str] | None = None,
 ) -> Any:
     """Declare a solid. Parameters are inputs, except an optional first `context` and an
     optional `config: SomeConfig`; the return value is output "result" unless `outs` names
-    several outputs."""
+    several outputs.
+
+    `version` names the code version used in memoization keys (default: a hash of the
+    function's source). `data_version(context) -> str` lets a solid that reads external data
+    say which version of it the run would see (a file's mtime, an object's etag); it is
+    evaluated when the run is planned, with `context.solid_name` and `context.config`.
+    """
 
     def decorate(func: Callable[..., Any]) -> SolidDefinition:
         solid_name = func.__name__ if name is None else name
         check_name(solid_name, "solid")
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise DefinitionError(f"solid '{solid_name}': async functions are not supported")
+        if isinstance(required_resource_keys, str):
+            raise DefinitionError(
+                f"solid '{solid_name}': required_resource_keys must be a set of keys, such as "
+                f"{{'{required_resource_keys}'}}"
+            )
+        if outs is not None and not isinstance(outs, Mapping):
+            raise DefinitionError(
+                f"solid '{solid_name}': outs must map output names to types, such as "
+                "{'rows': int, 'table': pa.Table}"
+            )
         hints = _type_hints(func)
         inputs, takes_context, config_schema = _build_inputs(solid_name, func, hints)
         resource_keys = frozenset(required_resource_keys or ())
@@ -214,6 +238,8 @@ def solid(
                 f"solid '{solid_name}' requires resources {sorted(resource_keys)} but has no "
                 "'context' parameter to reach them; add 'context' as the first parameter"
             )
+        if data_version is not None and not callable(data_version):
+            raise DefinitionError(f"solid '{solid_name}': data_version must be a callable")
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise DefinitionError(f"solid '{solid_name}': retry must be a RetryPolicy")
         return SolidDefinition(
@@ -227,8 +253,8 @@ def solid(
             required_resource_keys=resource_keys,
             tags=dict(tags or {}),
             retry=retry,
+            data_version=data_version,
             takes_context=takes_context,
-            takes_config=config_schema is not None,
         )
 
     return decorate(fn) if fn is not None else decorate

@@ -59,10 +59,9 @@ class DataType:
             )
         if isinstance(outcome, TypeCheck):
             return outcome
-        if isinstance(outcome, bool):
-            return TypeCheck(
-                success=outcome, description=None if outcome else self._mismatch(value)
-            )
+        if isinstance(outcome, bool) or _is_numpy_bool(outcome):
+            passed = bool(outcome)
+            return TypeCheck(success=passed, description=None if passed else self._mismatch(value))
         return TypeCheck(
             success=False,
             description=f"type check of {self.name} returned {type(outcome).__name__}, "
@@ -74,6 +73,11 @@ class DataType:
 
     def __repr__(self) -> str:
         return f"DataType({self.name!r})"
+
+
+def _is_numpy_bool(value: Any) -> bool:
+    kind = type(value)
+    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
 
 
 def _always(_: Any) -> bool:
@@ -225,6 +229,14 @@ def resolve_type(annotation: Any, owner: str = "") -> DataType:
         return _optional(inner) if len(members) < len(args) else inner
     if origin in (list, dict, set, frozenset, tuple):
         return _collection(origin, typing.get_args(annotation), owner)
+    if typing.is_typeddict(annotation) or (
+        getattr(annotation, "_is_protocol", False)
+        and not getattr(annotation, "_is_runtime_protocol", False)
+    ):
+        raise DefinitionError(
+            f"{owner}: {annotation.__name__} cannot be checked at run time; use dict, a "
+            "@runtime_checkable Protocol, or a DataType"
+        )
     if origin is not None and isinstance(origin, type):
         return class_type(origin)
     if isinstance(annotation, type):
@@ -243,7 +255,10 @@ def types_compatible(output: DataType, input: DataType) -> bool:
         for in_cls in input.python_types:
             if bool in (out_cls, in_cls) and int in (out_cls, in_cls):
                 continue  # the int check rejects bools, the bool check every other int
-            if issubclass(out_cls, in_cls) or issubclass(in_cls, out_cls):
+            try:
+                if issubclass(out_cls, in_cls) or issubclass(in_cls, out_cls):
+                    return True
+            except TypeError:  # classes issubclass cannot compare (protocols with data members)
                 return True
             if in_cls is float and out_cls is int:
                 return True

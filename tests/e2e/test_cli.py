@@ -225,7 +225,7 @@ def test_plan_and_config_schema(cli):
     schema = cli("config-schema", target("arithmetic"))
     assert schema.code == 0
     parsed = json.loads(schema.out)
-    assert set(parsed["properties"]) == {"solids", "resources", "execution"}
+    assert set(parsed["properties"]) == {"solids", "resources", "execution", "storage"}
 
 
 def test_logs_follow_streams_a_live_run(home, tmp_path, instance):

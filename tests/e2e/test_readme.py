@@ -12,7 +12,7 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("SOLIDFLOW_HOME", str(tmp_path))
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert blocks, "the README has no Python example"
-    namespace: dict = {}
+    namespace: dict = {"__name__": "__main__"}
     exec(compile(blocks[0], str(README), "exec"), namespace)  # the example asserts its own result
     result = namespace["result"]
     assert result.success

@@ -273,7 +273,9 @@ def test_failed_pipeline_body_does_not_leave_a_wiring_scope_behind() -> None:
 
 @pytest.mark.parametrize("kwargs", [{"max_retries": -1}, {"delay": -0.1}, {"backoff": 0.5}])
 def test_invalid_retry_policy(kwargs: dict[str, float]) -> None:
-    with raises("RetryPolicy needs max_retries >= 0, delay >= 0 and backoff >= 1"):
+    with raises(
+        r"RetryPolicy needs max_retries >= 0 \(a whole number\), delay >= 0 and backoff >= 1"
+    ):
         RetryPolicy(**kwargs)
 
 

@@ -162,7 +162,7 @@ def test_wrong_type_is_reported_at_its_path(instance: Instance) -> None:
 @pytest.mark.parametrize(
     ("run_config", "path", "valid"),
     [
-        ({"solid": {}}, "solid", "solids, resources, execution"),
+        ({"solid": {}}, "solid", "solids, resources, execution, storage"),
         ({"solids": {"lod": {}}}, "solids.lod", "load, keep, count"),
         ({"solids": {"load": {"configs": {}}}}, "solids.load.configs", "config"),
         (
@@ -527,7 +527,7 @@ def test_config_schema_of_a_pipeline() -> None:
     json.dumps(schema)
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
-    assert list(schema["properties"]) == ["solids", "resources", "execution"]
+    assert list(schema["properties"]) == ["solids", "resources", "execution", "storage"]
     assert schema["required"] == ["solids"]
     solids = at(schema, "solids")
     assert list(solids["properties"]) == ["load", "keep", "count"]

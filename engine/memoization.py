@@ -1,0 +1,173 @@
+"""Memoization: the keys of every step of a plan, and which steps need not run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from solidflow.definitions.graph import FanIn, FromOutput
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.keys import StepLineage, canonical_config, code_version, fingerprint
+from solidflow.engine.plan import ExecutionPlan, ExecutionStep
+from solidflow.engine.store import IntermediateStore, OutputStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRef:
+    """A handle to an output kept in the intermediate store."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepKeys:
+    """A step's lineage, its key, and the key of each of its outputs."""
+
+    lineage: StepLineage
+    step_key: str
+    output_keys: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataVersionContext:
+    """What a solid's `data_version` callable receives."""
+
+    solid_name: str
+    config: Any
+
+
+Warn = Callable[[str, str], None]
+OutputAddress = tuple[str, str]
+
+
+def stored_outputs(events: Sequence[EventRecord]) -> dict[OutputAddress, str]:
+    """The store keys of every output a run read or produced, by (step, output)."""
+    keys: dict[OutputAddress, str] = {}
+    for event in events:
+        payload = event.payload
+        if event.type is EventType.RUN_START:
+            keys.update({(step, output): key for step, output, key in payload.get("external", [])})
+        elif event.type is EventType.STEP_OUTPUT and payload.get("stored"):
+            keys[(event.step, payload["output"])] = payload["key"]
+        elif event.type is EventType.STEP_MEMOIZED:
+            keys.update({(event.step, name): key for name, key in payload["output_keys"].items()})
+    return keys
+
+
+def _data_version(step: ExecutionStep, warn: Warn) -> str | None:
+    if step.solid.data_version is None:
+        return None
+    try:
+        return str(
+            step.solid.data_version(DataVersionContext(solid_name=step.key, config=step.config))
+        )
+    except Exception as exc:
+        warn(
+            step.key,
+            f"data_version of solid '{step.key}' raised {type(exc).__name__}: {exc}; "
+            "the step will run",
+        )
+        return f"unknown:{fingerprint(object())}"
+
+
+def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
+    """Keys of every step, in plan order; `warn(step, message)` reports data versions that
+    could not be read (such steps get a key that matches nothing stored)."""
+    output_keys: dict[tuple[str, str], str] = dict(plan.external)
+    keys: dict[str, StepKeys] = {}
+    for step in plan.steps.values():
+        inputs: dict[str, str | tuple[str, ...]] = {}
+        for name, source in step.inputs.items():
+            if isinstance(source, FromOutput):
+                inputs[name] = output_keys[(source.node, source.output)]
+            elif isinstance(source, FanIn):
+                inputs[name] = tuple(output_keys[(s.node, s.output)] for s in source.sources)
+            else:
+                inputs[name] = fingerprint(source.value)
+        lineage = StepLineage(
+            solid=step.key,
+            code_version=code_version(step.solid),
+            config=canonical_config(step.config),
+            inputs=inputs,
+            data_version=_data_version(step, warn),
+        )
+        outputs = {name: lineage.output_key(name) for name in step.solid.output_names}
+        output_keys.update({(step.key, name): key for name, key in outputs.items()})
+        keys[step.key] = StepKeys(lineage=lineage, step_key=lineage.step_key, output_keys=outputs)
+    return keys
+
+
+def memoized_steps(keys: Mapping[str, StepKeys], store: IntermediateStore, warn: Warn) -> set[str]:
+    """The steps whose outputs are all stored and intact; corrupt outputs are reported."""
+    statuses = store.check([key for step in keys.values() for key in step.output_keys.values()])
+    memoized = set()
+    for step, step_keys in keys.items():
+        complete = True
+        for output, key in step_keys.output_keys.items():
+            status, reason = statuses[key]
+            if status is OutputStatus.CORRUPT:
+                warn(
+                    step,
+                    f"stored output '{output}' of step '{step}' ({key}) is corrupt: {reason}; the step will run",
+                )
+            complete &= status is OutputStatus.PRESENT
+        if complete:
+            memoized.add(step)
+    return memoized
+
+
+_REASONS = (
+    ("code_version", "code changed"),
+    ("config", "config changed"),
+    ("data_version", "data version changed"),
+)
+
+
+def why_it_runs(
+    keys: StepKeys, previous: Mapping[str, Any] | None, status: tuple[OutputStatus, str | None]
+) -> str:
+    """Why a step that is not memoized must run, given the lineage it had last time."""
+    if previous is None:
+        return "no earlier run of this step"
+    current = keys.lineage.as_dict()
+    changed = [reason for field, reason in _REASONS if previous.get(field) != current[field]]
+    inputs = [
+        name
+        for name, key in current["inputs"].items()
+        if previous.get("inputs", {}).get(name) != key
+    ]
+    if inputs:
+        changed.append(f"upstream changed ({', '.join(inputs)})")
+    if changed:
+        return ", ".join(changed)
+    outcome, reason = status
+    if outcome is OutputStatus.CORRUPT:
+        return f"output corrupt ({reason})"
+    return "output missing"
+
+
+def explain_plan(
+    plan: ExecutionPlan,
+    keys: Mapping[str, StepKeys],
+    memoized: set[str],
+    store: IntermediateStore,
+    previous_lineage: Callable[[str], Mapping[str, Any] | None],
+) -> dict[str, str]:
+    """For each step: "memoized", or why it runs."""
+    statuses = store.check([key for step in keys.values() for key in step.output_keys.values()])
+    explained = {}
+    for step, step_keys in keys.items():
+        if step in memoized:
+            explained[step] = "memoized"
+            continue
+        worst = next(
+            (
+                statuses[key]
+                for key in step_keys.output_keys.values()
+                if statuses[key][0] is not OutputStatus.PRESENT
+            ),
+            (OutputStatus.MISSING, None),
+        )
+        explained[step] = "runs: " + why_it_runs(step_keys, previous_lineage(step), worst)
+    return explained

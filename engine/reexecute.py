@@ -1,0 +1,156 @@
+"""Re-execute a subset of an earlier run, reading the other steps' outputs from the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from solidflow.definitions.pipeline import PipelineDefinition
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.execute import RunOrigin, run_pipeline
+from solidflow.engine.instance import Instance
+from solidflow.engine.memoization import OutputAddress, stored_outputs
+from solidflow.engine.plan import addresses_read
+from solidflow.engine.results import PipelineRunResult
+from solidflow.engine.runs import RunRecord
+from solidflow.engine.selection import select_steps
+from solidflow.engine.store import IntermediateStore, OutputStatus
+from solidflow.engine.targets import load_pipeline
+from solidflow.errors import ReexecutionError
+
+
+def _unfinished_steps(events: Sequence[EventRecord]) -> list[str]:
+    ended: dict[str, EventType] = {}
+    for event in events:
+        if event.step and event.type in (
+            EventType.STEP_SUCCESS,
+            EventType.STEP_FAILURE,
+            EventType.STEP_SKIPPED,
+            EventType.STEP_MEMOIZED,
+        ):
+            ended[event.step] = event.type
+    return [
+        step
+        for step, kind in ended.items()
+        if kind in (EventType.STEP_FAILURE, EventType.STEP_SKIPPED)
+    ]
+
+
+def _needed_outputs(
+    pipeline: PipelineDefinition, selected: Collection[str]
+) -> dict[OutputAddress, str]:
+    """Outputs of unselected steps that selected steps read, with a reader for messages."""
+    needed: dict[OutputAddress, str] = {}
+    for name in sorted(selected):
+        for step, output in addresses_read(pipeline.nodes[name].inputs):
+            if step not in selected:
+                needed.setdefault((step, output), name)
+    return needed
+
+
+def _store_for(run_config: Mapping[str, Any], instance: Instance) -> IntermediateStore:
+    storage = run_config.get("storage") or {}
+    return IntermediateStore(
+        storage.get("root", instance.config.storage.root), storage.get("storage_options") or {}
+    )
+
+
+def _external_inputs(
+    parent: RunRecord,
+    pipeline: PipelineDefinition,
+    selected: Collection[str],
+    produced: Mapping[OutputAddress, str],
+    store: IntermediateStore,
+) -> dict[OutputAddress, str]:
+    needed = _needed_outputs(pipeline, selected)
+    missing = [address for address in needed if address not in produced]
+    statuses = store.check([produced[address] for address in needed if address in produced])
+    problems = []
+    for (step, output), reader in needed.items():
+        where = f"output '{output}' of step '{step}' (read by '{reader}')"
+        if (step, output) in missing:
+            problems.append(f"{where} was not stored by run {parent.run_id}")
+            continue
+        status, reason = statuses[produced[(step, output)]]
+        if status is not OutputStatus.PRESENT:
+            detail = f": {reason}" if reason else ""
+            problems.append(
+                f"{where} from run {parent.run_id} is {status.value.lower()} in the store{detail}"
+            )
+    if problems:
+        raise ReexecutionError(
+            "cannot re-execute: "
+            + "; ".join(problems)
+            + ". Select those steps too to recompute them."
+        )
+    return {address: produced[address] for address in needed}
+
+
+def reexecute_pipeline(
+    parent_run_id: str,
+    solid_selection: str | Sequence[str] | None = None,
+    from_failure: bool = False,
+    run_config: Mapping[str, Any] | None = None,
+    executor: str | None = None,
+    instance: Instance | None = None,
+    raise_on_error: bool = False,
+    tags: Mapping[str, str] | None = None,
+    memoize: bool | None = None,
+    *,
+    on_event: Callable[[EventRecord], None] | None = None,
+) -> PipelineRunResult:
+    """Run again the selected steps of run `parent_run_id` (all of them by default, or only
+    those that failed or were skipped with `from_failure`). Inputs from unselected steps are
+    the parent run's stored outputs. The pipeline is loaded again from the target the parent
+    recorded, so code fixes apply; run_config defaults to the parent's.
+
+    Raises ReexecutionError before anything runs when the parent is unknown or an output the
+    selected steps need is not stored (or is corrupt).
+    """
+    instance = instance if instance is not None else Instance()
+    parent = instance.get_run(parent_run_id)
+    if parent is None:
+        raise ReexecutionError(f"no run with id '{parent_run_id}' in {instance.home}")
+    if from_failure and solid_selection is not None:
+        raise ReexecutionError("give either a solid selection or from_failure, not both")
+    if parent.target is None:
+        raise ReexecutionError(
+            f"run {parent.run_id} did not record where its pipeline is defined, so it cannot be "
+            "loaded again; run pipelines from a module or file to re-execute them"
+        )
+    pipeline, target = load_pipeline(parent.target)
+    events = instance.events(parent.run_id)
+    if from_failure:
+        unfinished = _unfinished_steps(events)
+        if not unfinished:
+            raise ReexecutionError(f"run {parent.run_id} has no failed or skipped steps")
+        selected = frozenset(step for step in unfinished if step in pipeline.nodes)
+    elif solid_selection is not None:
+        selected = select_steps(solid_selection, pipeline.upstream())
+    else:
+        selected = frozenset(pipeline.nodes)
+    config = dict(parent.run_config if run_config is None else run_config)
+    store = _store_for(config, instance)
+    try:
+        external = _external_inputs(parent, pipeline, selected, stored_outputs(events), store)
+    finally:
+        store.close()
+    origin = RunOrigin(
+        parent_run_id=parent.run_id,
+        root_run_id=parent.root_run_id or parent.run_id,
+        external=external,
+    )
+    return run_pipeline(
+        pipeline,
+        config,
+        parent.mode,
+        sorted(selected),
+        executor,
+        instance,
+        raise_on_error=raise_on_error,
+        tags={**parent.tags, **(tags or {})},
+        memoize=memoize,
+        target=target,
+        on_event=on_event,
+        origin=origin,
+    )

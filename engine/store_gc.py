@@ -1,0 +1,77 @@
+"""Free space in the intermediate store without losing outputs that recent runs refer to."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from solidflow.engine.instance import Instance
+from solidflow.engine.memoization import stored_outputs
+from solidflow.engine.store import IntermediateStore, StoredOutput
+from solidflow.errors import ConfigError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """Seconds in an age such as "45s", "30m", "12h", "7d" or "2w"."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if match is None:
+        raise ConfigError([("older_than", f"'{text}' is not an age like 30m, 12h, 7d or 2w")])
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GcReport:
+    """What a garbage collection deleted (or would delete, on a dry run) and kept."""
+
+    deleted: list[StoredOutput]
+    freed_bytes: int
+    kept: int
+
+
+def protected_keys(instance: Instance, runs_per_pipeline: int) -> set[str]:
+    """Keys of outputs read or produced by the newest `runs_per_pipeline` runs of each pipeline."""
+    counts: dict[str, int] = {}
+    keys: set[str] = set()
+    for run in instance.runs():  # newest first
+        seen = counts.get(run.pipeline_name, 0)
+        if seen >= runs_per_pipeline:
+            continue
+        counts[run.pipeline_name] = seen + 1
+        keys.update(stored_outputs(instance.events(run.run_id)).values())
+    return keys
+
+
+def collect_garbage(
+    instance: Instance,
+    store: IntermediateStore,
+    *,
+    keep_last: int | None = None,
+    older_than: float | None = None,
+    include_latest: bool = False,
+    dry_run: bool = False,
+) -> GcReport:
+    """Delete stored outputs that the newest `keep_last` runs of each pipeline do not use,
+    or that are older than `older_than` seconds (or both conditions, when both are given).
+
+    Outputs of the newest run of each pipeline are always kept unless `include_latest`.
+    """
+    if keep_last is None and older_than is None:
+        raise ConfigError([("", "give keep_last (--keep-last N) or older_than (--older-than 7d)")])
+    if keep_last is not None and keep_last < 0:
+        raise ConfigError([("keep_last", "must be 0 or more")])
+    keep_runs = keep_last if keep_last is not None else 0
+    if not include_latest:
+        keep_runs = max(keep_runs, 1)
+    keep = protected_keys(instance, keep_runs) if keep_runs else set()
+    cutoff = None if older_than is None else time.time() - older_than
+    deleted, freed, kept = [], 0, 0
+    for stored in store.list():
+        if stored.key in keep or (cutoff is not None and stored.created >= cutoff):
+            kept += 1
+            continue
+        deleted.append(stored)
+        freed += stored.bytes if dry_run else store.delete(stored.key)
+    return GcReport(deleted=deleted, freed_bytes=freed, kept=kept)

@@ -1,0 +1,96 @@
+"""What the commands share: the instance, user-error handling, options, consoles."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from rich.console import Console
+
+from solidflow.engine.instance import Instance
+from solidflow.engine.runs import RunRecord
+from solidflow.errors import SolidflowError
+
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CANCELED = 130
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a user mistake as one message (no traceback) and exit with code 2."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SolidflowError as error:
+            err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            sys.exit(EXIT_USAGE)
+        except OSError as error:  # a home, config or target path that cannot be used
+            err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper
+
+
+def instance_of(ctx: click.Context) -> Instance:
+    """The instance chosen with --home (or $SOLIDFLOW_HOME, or ~/.solidflow)."""
+    return Instance(ctx.find_root().obj)
+
+
+def wide_console() -> Console:
+    """A console that does not fold long lines when output goes to a file or pipe."""
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=200)
+
+
+def find_run(instance: Instance, run_id: str) -> RunRecord:
+    """The run with this id, a unique prefix of it, or "latest" for the newest run."""
+    if run_id == "latest":
+        newest = instance.runs(limit=1)
+        if not newest:
+            raise click.UsageError(f"there are no runs in {instance.home}")
+        return newest[0]
+    found = instance.get_run(run_id)
+    if found is not None:
+        return found
+    matches = [r for r in instance.runs() if r.run_id.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise click.UsageError(
+            f"run id prefix '{run_id}' matches {len(matches)} runs; give more of it"
+        )
+    raise click.UsageError(f"no run with id '{run_id}' in {instance.home}")
+
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "configs",
+    multiple=True,
+    type=click.Path(),
+    help="run_config YAML file; several merge in order.",
+)
+mode_option = click.option(
+    "--mode", default=None, help="The pipeline mode (default: its first mode)."
+)
+select_option = click.option(
+    "--select", "selection", default=None, help="Solid selection, e.g. '*load+,report'."
+)
+executor_option = click.option(
+    "--executor", default=None, help="in_process (default from solidflow.yaml)."
+)
+tag_option = click.option(
+    "--tag", "tags", multiple=True, help="key=value tag recorded with the run."
+)
+memoize_option = click.option(
+    "--memoize/--no-memoize",
+    default=None,
+    help="Skip steps whose outputs are stored (default from solidflow.yaml).",
+)

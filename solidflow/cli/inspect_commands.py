@@ -1,0 +1,65 @@
+"""Commands that read what happened: runs and logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import click
+from rich.table import Table
+
+from solidflow.cli.common import find_run, instance_of, user_errors, wide_console
+from solidflow.cli.display import event_line
+from solidflow.engine.runs import RunStatus
+
+
+def format_time(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@click.command()
+@click.option("--status", type=click.Choice([s.value for s in RunStatus]), default=None)
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.pass_context
+@user_errors
+def runs(ctx: click.Context, status: str | None, limit: int) -> None:
+    """List recent runs, newest first, with the run each one re-executes."""
+    records = instance_of(ctx).runs(status=RunStatus(status) if status else None, limit=limit)
+    table = Table("run id", "pipeline", "status", "started", "duration", "parent", "tags")
+    for column in table.columns[:6]:
+        column.no_wrap = True
+    for record in records:
+        duration = f"{record.end_time - record.start_time:.2f}s" if record.end_time else "-"
+        tags = " ".join(f"{k}={v}" for k, v in record.tags.items())
+        parent = record.parent_run_id or "-"
+        if record.root_run_id and record.root_run_id != record.parent_run_id:
+            parent += f" (root {record.root_run_id[:8]})"
+        table.add_row(
+            record.run_id,
+            record.pipeline_name,
+            record.status.value,
+            format_time(record.start_time),
+            duration,
+            parent,
+            tags,
+        )
+    wide_console().print(table)
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until the run ends.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per event.")
+@click.pass_context
+@user_errors
+def logs(ctx: click.Context, run_id: str, follow: bool, as_json: bool) -> None:
+    """Print the events of run RUN_ID (a unique prefix is enough; "latest" is the newest run)."""
+    instance = instance_of(ctx)
+    record = find_run(instance, run_id)
+    events = instance.watch(record.run_id) if follow else instance.events(record.run_id)
+    console = wide_console()
+    for event in events:
+        if as_json:
+            click.echo(json.dumps(event.to_dict(), default=str))
+        else:
+            console.print(event_line(event))

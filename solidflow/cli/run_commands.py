@@ -1,0 +1,221 @@
+"""Commands that run pipelines or show what a run would do: run, reexecute, plan, config-schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.console import Console
+
+from solidflow.cli.common import (
+    EXIT_CANCELED,
+    EXIT_RUN_FAILED,
+    config_option,
+    err_console,
+    executor_option,
+    find_run,
+    instance_of,
+    memoize_option,
+    mode_option,
+    select_option,
+    tag_option,
+    user_errors,
+)
+from solidflow.cli.config_files import load_run_config, parse_tags
+from solidflow.cli.display import RunProgress
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.execute import execute_pipeline
+from solidflow.engine.instance import Instance
+from solidflow.engine.memoization import explain_plan, memoized_steps, plan_keys
+from solidflow.engine.prepare import PreparedRun, config_schema, prepare_run, store_location
+from solidflow.engine.reexecute import reexecute_pipeline
+from solidflow.engine.results import PipelineRunResult
+from solidflow.engine.store import IntermediateStore
+from solidflow.engine.targets import load_pipeline
+
+
+def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunResult]) -> None:
+    """Run with live progress, print failures and the outcome, exit with the run's code."""
+    progress = RunProgress(total=0)
+
+    def listener(event: EventRecord) -> None:
+        if event.type is EventType.RUN_START:
+            progress.total = len(event.payload.get("steps", []))
+        progress(event)
+
+    try:
+        with progress:
+            result = start(listener)
+    except KeyboardInterrupt:
+        err_console.print("run canceled")
+        sys.exit(EXIT_CANCELED)
+    console = Console(highlight=False)
+    for event in result.events:
+        if event.type is EventType.STEP_FAILURE and event.payload.get("traceback"):
+            console.print(f"\n[bold red]{event.step}[/] failed:", markup=True)
+            console.print(event.payload["traceback"].rstrip(), markup=False)
+    style = "green" if result.success else "red"
+    console.print(
+        f"run {result.run_id} [bold {style}]{result.status.value}[/]: {result.events[-1].message}",
+        markup=True,
+    )
+    sys.exit(0 if result.success else EXIT_RUN_FAILED)
+
+
+@click.command()
+@click.argument("target")
+@config_option
+@mode_option
+@select_option
+@executor_option
+@tag_option
+@memoize_option
+@click.pass_context
+@user_errors
+def run(
+    ctx: click.Context,
+    target: str,
+    configs: tuple[str, ...],
+    mode: str | None,
+    selection: str | None,
+    executor: str | None,
+    tags: tuple[str, ...],
+    memoize: bool | None,
+) -> None:
+    """Run the pipeline TARGET ("file.py:name" or "package.module:name")."""
+    pipeline, loadable_target = load_pipeline(target)
+    run_config = load_run_config(configs)
+    instance = instance_of(ctx)
+    _with_progress(
+        lambda listener: execute_pipeline(
+            pipeline,
+            run_config=run_config,
+            mode=mode,
+            solid_selection=selection,
+            executor=executor,
+            instance=instance,
+            tags=parse_tags(tags),
+            memoize=memoize,
+            target=loadable_target,
+            on_event=listener,
+        )
+    )
+
+
+@click.command()
+@click.argument("run_id")
+@select_option
+@click.option(
+    "--from-failure", is_flag=True, help="Run only the steps that failed or were skipped."
+)
+@config_option
+@executor_option
+@tag_option
+@memoize_option
+@click.pass_context
+@user_errors
+def reexecute(
+    ctx: click.Context,
+    run_id: str,
+    selection: str | None,
+    from_failure: bool,
+    configs: tuple[str, ...],
+    executor: str | None,
+    tags: tuple[str, ...],
+    memoize: bool | None,
+) -> None:
+    """Run steps of run RUN_ID again; the other steps' outputs come from the store.
+
+    The pipeline is loaded again from where the run found it, so code fixes apply. Without
+    -c the run's own config is used.
+    """
+    instance = instance_of(ctx)
+    parent = find_run(instance, run_id)
+    _with_progress(
+        lambda listener: reexecute_pipeline(
+            parent.run_id,
+            solid_selection=selection,
+            from_failure=from_failure,
+            run_config=load_run_config(configs) if configs else None,
+            executor=executor,
+            instance=instance,
+            tags=parse_tags(tags),
+            memoize=memoize,
+            on_event=listener,
+        )
+    )
+
+
+@click.command()
+@click.argument("target")
+@config_option
+@mode_option
+@select_option
+@click.option(
+    "--memoize", is_flag=True, help="Say which steps would be memoized, and why others run."
+)
+@click.pass_context
+@user_errors
+def plan(
+    ctx: click.Context,
+    target: str,
+    configs: tuple[str, ...],
+    mode: str | None,
+    selection: str | None,
+    memoize: bool,
+) -> None:
+    """Print the execution plan of TARGET: steps in order and where their inputs come from."""
+    pipeline, _ = load_pipeline(target)
+    instance = instance_of(ctx)
+    prepared = prepare_run(pipeline, load_run_config(configs), mode, selection, None, instance)
+    steps = prepared.plan.steps
+    notes: dict[str, str] = {}
+    if memoize:
+        notes = _memo_notes(prepared, instance)
+    console = Console(highlight=False)
+    console.print(
+        f"pipeline [bold]{pipeline.name}[/], mode {prepared.mode.name}, {len(steps)} steps",
+        markup=True,
+    )
+    for index, step in enumerate(steps.values(), start=1):
+        inputs = ", ".join(f"{name} <- {source}" for name, source in step.describe_inputs().items())
+        line = f"{index:>4}. [bold]{step.key}[/]" + (f"  ({inputs})" if inputs else "")
+        if step.key in notes:
+            line += (
+                f"  [{'green' if notes[step.key] == 'memoized' else 'yellow'}]{notes[step.key]}[/]"
+            )
+        console.print(line, markup=True)
+
+
+def _memo_notes(prepared: PreparedRun, instance: Instance) -> dict[str, str]:
+    warnings: list[str] = []
+    store = IntermediateStore(*store_location(prepared, instance))
+    try:
+        keys = plan_keys(prepared.plan, lambda _step, message: warnings.append(message))
+        memoized = memoized_steps(keys, store, lambda _step, message: warnings.append(message))
+
+        def previous(step: str) -> Any:
+            event = instance.storage.latest_step_event(
+                prepared.plan.pipeline_name, step, (EventType.STEP_SUCCESS, EventType.STEP_MEMOIZED)
+            )
+            return None if event is None else event.payload.get("lineage")
+
+        notes = explain_plan(prepared.plan, keys, memoized, store, previous)
+    finally:
+        store.close()
+    for message in dict.fromkeys(warnings):
+        err_console.print(f"[yellow]warning:[/] {message}", markup=True)
+    return notes
+
+
+@click.command("config-schema")
+@click.argument("target")
+@mode_option
+@user_errors
+def config_schema_command(target: str, mode: str | None) -> None:
+    """Print the JSON Schema of TARGET's run_config."""
+    pipeline, _ = load_pipeline(target)
+    click.echo(json.dumps(config_schema(pipeline, mode=mode), indent=2))

@@ -1,0 +1,102 @@
+"""`solidflow store`: list stored step outputs and free space."""
+
+from __future__ import annotations
+
+import click
+from rich.table import Table
+
+from solidflow.cli.common import find_run, instance_of, user_errors, wide_console
+from solidflow.cli.inspect_commands import format_time
+from solidflow.engine.store import IntermediateStore
+from solidflow.engine.store_gc import collect_garbage, parse_age
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+@click.group()
+def store() -> None:
+    """The intermediate store of step outputs."""
+
+
+@store.command("ls")
+@click.option("--run", "run_id", default=None, help="Only outputs produced by this run.")
+@click.pass_context
+@user_errors
+def list_outputs(ctx: click.Context, run_id: str | None) -> None:
+    """List stored outputs (newest first) and their total size."""
+    instance = instance_of(ctx)
+    if run_id is not None:
+        run_id = find_run(instance, run_id).run_id
+    intermediate = IntermediateStore(instance.config.storage.root)
+    try:
+        outputs = intermediate.list(run_id=run_id)
+    finally:
+        intermediate.close()
+    table = Table("key", "step.output", "serializer", "rows", "size", "run", "created")
+    for column in table.columns:
+        column.no_wrap = True
+    for stored in outputs:
+        table.add_row(
+            stored.key[:16],
+            f"{stored.step}.{stored.output}",
+            stored.serializer,
+            "-" if stored.rows is None else str(stored.rows),
+            _size(stored.bytes),
+            stored.run_id[:12],
+            format_time(stored.created),
+        )
+    console = wide_console()
+    console.print(table)
+    total = sum(stored.bytes for stored in outputs)
+    console.print(f"{len(outputs)} outputs, {_size(total)} in {instance.config.storage.root}")
+
+
+@store.command("gc")
+@click.option(
+    "--keep-last", type=int, default=None, help="Keep outputs of each pipeline's N newest runs."
+)
+@click.option(
+    "--older-than", default=None, help="Delete outputs older than this (30m, 12h, 7d, 2w)."
+)
+@click.option(
+    "--include-latest", is_flag=True, help="Also delete outputs of each pipeline's newest run."
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@click.pass_context
+@user_errors
+def collect(
+    ctx: click.Context,
+    keep_last: int | None,
+    older_than: str | None,
+    include_latest: bool,
+    dry_run: bool,
+) -> None:
+    """Delete stored outputs that recent runs do not use."""
+    instance = instance_of(ctx)
+    intermediate = IntermediateStore(instance.config.storage.root)
+    try:
+        report = collect_garbage(
+            instance,
+            intermediate,
+            keep_last=keep_last,
+            older_than=None if older_than is None else parse_age(older_than),
+            include_latest=include_latest,
+            dry_run=dry_run,
+        )
+    finally:
+        intermediate.close()
+    verb = "would delete" if dry_run else "deleted"
+    for stored in report.deleted:
+        click.echo(
+            f"{verb} {stored.key[:16]} {stored.step}.{stored.output} ({_size(stored.bytes)})"
+        )
+    click.echo(
+        f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}; kept {report.kept}"
+    )

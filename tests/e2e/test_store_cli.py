@@ -1,0 +1,138 @@
+"""Memoized runs, plans that say why steps run, re-execution and the store, from the CLI."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from solidflow.engine.events.records import EventType
+from solidflow.engine.runs import RunStatus
+from solidflow.engine.store import IntermediateStore
+from tests.e2e.conftest import target
+
+FLAKY = """
+from solidflow import Config, pipeline, solid
+
+
+class Scale(Config):
+    factor: int = 2
+
+
+@solid
+def numbers() -> list:
+    return [1, 2, 3]
+
+
+@solid
+def scaled(values: list, config: Scale) -> list:
+    {body}
+
+
+@solid
+def total(values: list) -> int:
+    return sum(values)
+
+
+@solid
+def count(values: list) -> int:
+    return len(values)
+
+
+@pipeline
+def flaky():
+    values = numbers()
+    total(scaled(values))
+    count(values)
+"""
+
+
+def _write(path: Path, body: str) -> str:
+    path.write_text(textwrap.dedent(FLAKY).replace("{body}", body))
+    return f"{path}:flaky"
+
+
+def _events(instance, kind: EventType, run=None) -> list[str]:
+    run = run or instance.runs(limit=1)[0]
+    return [e.step for e in instance.events(run.run_id) if e.type is kind]
+
+
+def test_memoized_rerun_and_plan_explain_what_changed(cli, instance, tmp_path):
+    assert cli("run", target("arithmetic"), "--memoize").code == 0
+    again = cli("run", target("arithmetic"), "--memoize")
+    assert again.code == 0
+    assert "= number" in again.out and "0 steps succeeded, 4 memoized" in again.out
+    assert _events(instance, EventType.STEP_SUCCESS) == []
+
+    (tmp_path / "seven.yaml").write_text("solids:\n  number:\n    config:\n      value: 7\n")
+    plan = cli("plan", target("arithmetic"), "--memoize", "-c", "seven.yaml")
+    assert plan.code == 0
+    notes = {line.split()[1]: line for line in plan.out.splitlines()[1:]}
+    assert "runs: config changed" in notes["number"]
+    assert "runs: upstream changed (x)" in notes["double"]
+    unchanged = cli("plan", target("arithmetic"), "--memoize")
+    assert all(line.rstrip().endswith("memoized") for line in unchanged.out.splitlines()[1:])
+
+    changed = cli("run", target("arithmetic"), "--memoize", "-c", "seven.yaml")
+    assert changed.code == 0
+    assert _events(instance, EventType.STEP_SUCCESS) == ["number", "double", "as_text", "shout"]
+
+
+def test_reexecute_from_failure_through_the_cli(cli, instance, tmp_path):
+    path = tmp_path / "flaky_pipeline.py"
+    flaky = _write(path, "raise RuntimeError('scaling service down')")
+    failed = cli("run", flaky)
+    assert failed.code == 1
+    parent = instance.runs()[0]
+    _write(path, "return [value * config.factor for value in values]")
+    fixed = cli("reexecute", parent.run_id[:10], "--from-failure")
+    assert fixed.code == 0, fixed.out + fixed.err
+    child = instance.runs()[0]
+    assert child.parent_run_id == parent.run_id and child.status is RunStatus.SUCCESS
+    assert _events(instance, EventType.STEP_SUCCESS, child) == ["scaled", "total"]
+    listing = cli("runs")
+    assert parent.run_id in listing.out and child.run_id in listing.out
+    child_row = next(line for line in listing.out.splitlines() if child.run_id in line)
+    assert parent.run_id in child_row
+
+
+def test_reexecute_reports_a_missing_output_clearly(cli, instance, tmp_path):
+    flaky = _write(tmp_path / "flaky_ok.py", "return values")
+    assert cli("run", flaky).code == 0
+    parent = instance.runs()[0]
+    [key] = [
+        e.payload["key"]
+        for e in instance.events(parent.run_id)
+        if e.type is EventType.STEP_OUTPUT and e.step == "scaled"
+    ]
+    store = IntermediateStore(instance.config.storage.root)
+    assert store.delete(key) > 0
+    store.close()
+    done = cli("reexecute", parent.run_id, "--select", "total")
+    assert done.code == 2
+    assert "output 'result' of step 'scaled' (read by 'total')" in done.err
+    assert "Traceback" not in done.err
+
+
+def test_store_ls_and_gc(cli, instance, tmp_path):
+    (tmp_path / "one.yaml").write_text("solids:\n  number:\n    config:\n      value: 1\n")
+    (tmp_path / "two.yaml").write_text("solids:\n  number:\n    config:\n      value: 2\n")
+    assert cli("run", target("arithmetic"), "-c", "one.yaml").code == 0
+    first = instance.runs()[0]
+    assert cli("run", target("arithmetic"), "-c", "two.yaml").code == 0
+    second = instance.runs()[0]
+
+    listing = cli("store", "ls")
+    assert listing.code == 0
+    assert "8 outputs" in listing.out
+    only_first = cli("store", "ls", "--run", first.run_id)
+    assert "4 outputs" in only_first.out and "number.result" in only_first.out
+
+    dry = cli("store", "gc", "--keep-last", "1", "--dry-run")
+    assert dry.code == 0 and "would delete 4 outputs" in dry.out
+    assert "8 outputs" in cli("store", "ls").out
+    done = cli("store", "gc", "--keep-last", "1")
+    assert "deleted 4 outputs" in done.out and "kept 4" in done.out
+    remaining = cli("store", "ls")
+    assert "4 outputs" in remaining.out
+    assert "4 outputs" in cli("store", "ls", "--run", second.run_id).out
+    assert cli("store", "gc").code == 2  # says what to give

@@ -1,0 +1,125 @@
+"""Re-execution of a run's subset from its stored outputs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from solidflow import Instance, execute_pipeline, reexecute_pipeline
+from solidflow.engine.events.records import EventType
+from solidflow.engine.runs import RunStatus
+from solidflow.engine.store import IntermediateStore
+from solidflow.engine.targets import load_pipeline
+from solidflow.errors import ReexecutionError
+
+PIPELINE = """
+from solidflow import pipeline, solid
+
+CALLS = []
+
+@solid
+def load() -> list:
+    CALLS.append("load")
+    return [1, 2, 3]
+
+@solid
+def transform(rows: list) -> list:
+    CALLS.append("transform")
+    {transform_body}
+
+@solid
+def report(rows: list) -> int:
+    CALLS.append("report")
+    return sum(rows)
+
+@solid
+def audit(rows: list) -> int:
+    CALLS.append("audit")
+    return len(rows)
+
+@pipeline
+def etl():
+    rows = load()
+    report(transform(rows))
+    audit(rows)
+"""
+BROKEN = 'raise ValueError("bad rows")'
+FIXED = "return [row * 10 for row in rows]"
+
+
+def _write(path: Path, body: str) -> str:
+    path.write_text(textwrap.dedent(PIPELINE).replace("{transform_body}", body))
+    return f"{path}:etl"
+
+
+def _steps(result, kind: EventType) -> list[str]:
+    return [e.step for e in result.events if e.type is kind]
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Instance:
+    return Instance(tmp_path / "home")
+
+
+def test_reexecute_from_failure_after_fixing_the_code(tmp_path, instance):
+    target = _write(tmp_path / "etl_pipeline.py", BROKEN)
+    pipeline, target = load_pipeline(target)
+    failed = execute_pipeline(pipeline, instance=instance, target=target)
+    assert not failed.success
+    assert _steps(failed, EventType.STEP_FAILURE) == ["transform"]
+    assert _steps(failed, EventType.STEP_SKIPPED) == ["report"]
+
+    _write(tmp_path / "etl_pipeline.py", FIXED + "  # fixed")
+    child = reexecute_pipeline(failed.run_id, from_failure=True, instance=instance)
+    assert child.success
+    assert _steps(child, EventType.STEP_SUCCESS) == ["transform", "report"]
+    assert child.output_for("report") == 60
+    record = instance.get_run(child.run_id)
+    assert record.parent_run_id == failed.run_id and record.root_run_id == failed.run_id
+    assert record.status is RunStatus.SUCCESS
+
+    grandchild = reexecute_pipeline(child.run_id, solid_selection="report", instance=instance)
+    assert _steps(grandchild, EventType.STEP_SUCCESS) == ["report"]
+    assert grandchild.output_for("report") == 60
+    assert instance.get_run(grandchild.run_id).root_run_id == failed.run_id
+
+
+def test_reexecute_selection_reads_unselected_inputs_from_the_store(tmp_path, instance):
+    pipeline, target = load_pipeline(_write(tmp_path / "etl_ok.py", FIXED))
+    parent = execute_pipeline(pipeline, instance=instance, target=target)
+    assert parent.success
+    module = pipeline.fn.__globals__
+    module["CALLS"].clear()
+    child = reexecute_pipeline(parent.run_id, solid_selection="report", instance=instance)
+    assert child.success and child.output_for("report") == 60
+    # the re-loaded module ran only `report`; `load` and `transform` came from the store
+    assert _steps(child, EventType.STEP_START) == ["report"]
+    start = next(e for e in child.events if e.type is EventType.RUN_START)
+    assert [step for step, _, _ in start.payload["external"]] == ["transform"]
+
+
+def test_missing_parent_output_is_reported_before_anything_runs(tmp_path, instance):
+    pipeline, target = load_pipeline(_write(tmp_path / "etl_missing.py", FIXED))
+    parent = execute_pipeline(pipeline, instance=instance, target=target)
+    [key] = [
+        e.payload["key"]
+        for e in parent.events
+        if e.type is EventType.STEP_OUTPUT and e.step == "transform"
+    ]
+    store = IntermediateStore(instance.config.storage.root)
+    store.delete(key)
+    store.close()
+    runs_before = len(instance.runs())
+    with pytest.raises(ReexecutionError) as raised:
+        reexecute_pipeline(parent.run_id, solid_selection="report", instance=instance)
+    message = str(raised.value)
+    assert "output 'result' of step 'transform' (read by 'report')" in message
+    assert "missing" in message
+    assert len(instance.runs()) == runs_before  # nothing ran
+
+
+def test_unknown_parent_and_conflicting_options(instance):
+    with pytest.raises(ReexecutionError, match="no run with id 'nope'"):
+        reexecute_pipeline("nope", instance=instance)
