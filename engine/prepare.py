@@ -10,7 +10,7 @@ from typing import Any
 from solidflow.definitions.config import Config
 from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
-from solidflow.engine.executors import EXECUTORS, Executor
+from solidflow.engine.executors import EXECUTOR_CONFIGS, Executor, executor_class
 from solidflow.engine.instance import Instance
 from solidflow.engine.plan import ExecutionPlan, build_plan
 from solidflow.engine.run_config import ResolvedRunConfig, run_config_model, validate_run_config
@@ -46,7 +46,7 @@ def _mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
 
 
 def _executor_schemas() -> dict[str, type[Config]]:
-    return {name: cls.config_schema for name, cls in EXECUTORS.items()}
+    return dict(EXECUTOR_CONFIGS)
 
 
 def _selected(pipeline: PipelineDefinition, solid_selection: Selection) -> frozenset[str]:
@@ -61,12 +61,7 @@ def _executor_name(
     execution = run_config.get("execution") if isinstance(run_config, Mapping) else None
     if executor is None and isinstance(execution, Mapping) and len(execution) == 1:
         executor = next(iter(execution))
-    name = executor or instance.config.default_executor
-    if name not in EXECUTORS:
-        raise ConfigError(
-            [("execution", f"unknown executor '{name}'; available: {', '.join(EXECUTORS)}")]
-        )
-    return name
+    return executor or instance.config.default_executor
 
 
 def prepare_run(
@@ -85,14 +80,14 @@ def prepare_run(
         raise DefinitionError(f"expected a pipeline defined with @pipeline, got {pipeline!r}")
     chosen_mode = _mode(pipeline, mode)
     selected = _selected(pipeline, solid_selection)
-    executor_name = _executor_name(executor, run_config, instance)
+    executor_cls = executor_class(_executor_name(executor, run_config, instance))
     provided = {node for node, _ in external or {}}
     resolved = validate_run_config(
         run_config, pipeline, chosen_mode, selected, _executor_schemas(), provided
     )
     plan = build_plan(pipeline, chosen_mode.name, resolved, selected, external)
     return PreparedRun(
-        mode=chosen_mode, plan=plan, config=resolved, executor=EXECUTORS[executor_name]
+        mode=chosen_mode, plan=plan, config=resolved, executor=executor_cls
     )
 
 

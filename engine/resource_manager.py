@@ -98,6 +98,11 @@ class ResourceManager:
             },
         )
 
+    @property
+    def holds_resources(self) -> bool:
+        """Whether any resource was built (and so may need a teardown)."""
+        return bool(self._values)
+
     def teardown(self) -> list[str]:
         """Run every teardown (last built first); returns the failure messages."""
         failures = []

@@ -62,6 +62,7 @@ class Scheduler:
         self._memoized = memoized
         self._children = plan.downstream()
         self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
+        self._released: set[str] = set()
         self.state = SchedulerState(status=dict.fromkeys(plan.steps, StepStatus.PENDING))
         self.state.handles.update(
             {address: StoredRef(key) for address, key in plan.external.items()}
@@ -85,20 +86,20 @@ class Scheduler:
         running = 0
         while ready or running:
             while ready and self._executor.can_submit():
-                self._submit(ready.popleft())
+                self._submit(ready.popleft(), ready)
                 running += 1
             for result in self._executor.wait():
                 running -= 1
                 self._finish(result, ready)
         return self.state
 
-    def _submit(self, key: str) -> None:
+    def _submit(self, key: str, ready: deque[str]) -> None:
         step = self._plan.steps[key]
         handles = self.state.handles
         needed = {address: handles[address] for address in step.reads()}
         step_keys = self._keys.get(key)
         self.state.status[key] = StepStatus.RUNNING
-        self._executor.submit(
+        promised = self._executor.submit(
             StepTask(
                 run_id=self._run_id,
                 pipeline_name=self._plan.pipeline_name,
@@ -112,16 +113,12 @@ class Scheduler:
                 lineage=step_keys.lineage.as_dict() if step_keys else None,
             )
         )
+        if promised is not None:  # the executor runs children as soon as the outputs exist
+            self._release_children(key, promised, ready)
 
-    def _finish(self, result: StepResult, ready: deque[str]) -> None:
-        key = result.step_key
-        self.state.results[key] = result
-        if not result.success:
-            self.state.status[key] = StepStatus.FAILED
-            self._skip_below(key)
-            return
-        self.state.status[key] = StepStatus.SUCCEEDED
-        for name, handle in result.outputs.items():
+    def _release_children(self, key: str, handles: Mapping[str, Any], ready: deque[str]) -> None:
+        self._released.add(key)
+        for name, handle in handles.items():
             self.state.handles[(key, name)] = handle
         for child in self._children[key]:
             waiting = self._waiting_on[child]
@@ -129,17 +126,36 @@ class Scheduler:
             if not waiting and self.state.status[child] is StepStatus.PENDING:
                 ready.append(child)
 
+    def _finish(self, result: StepResult, ready: deque[str]) -> None:
+        key = result.step_key
+        if self.state.status[key] is StepStatus.SKIPPED:
+            return  # submitted before its upstream failed; the skip is already recorded
+        self.state.results[key] = result
+        if result.skipped_because is not None:
+            self._skip(key, result.skipped_because)
+            self._skip_below(result.skipped_because)
+        elif not result.success:
+            self.state.status[key] = StepStatus.FAILED
+            self._skip_below(key)
+        else:
+            self.state.status[key] = StepStatus.SUCCEEDED
+            if key not in self._released:
+                self._release_children(key, result.outputs, ready)
+
+    def _skip(self, key: str, failed: str) -> None:
+        self.state.status[key] = StepStatus.SKIPPED
+        self._sink.emit(
+            EventType.STEP_SKIPPED,
+            key,
+            {"message": f"skipped because upstream step '{failed}' failed", "upstream": failed},
+        )
+
     def _skip_below(self, failed: str) -> None:
         queue = deque(self._children[failed])
         while queue:
             key = queue.popleft()
-            if self.state.status[key] is not StepStatus.PENDING:
+            if self.state.status[key] not in (StepStatus.PENDING, StepStatus.RUNNING):
                 continue
-            self.state.status[key] = StepStatus.SKIPPED
-            self._sink.emit(
-                EventType.STEP_SKIPPED,
-                key,
-                {"message": f"skipped because upstream step '{failed}' failed", "upstream": failed},
-            )
+            self._skip(key, failed)
             queue.extend(self._children[key])
         self._sink.flush()

@@ -68,6 +68,7 @@ class StepResult:
     error: ErrorInfo | None = None
     message: str | None = None
     exception: BaseException | None = None
+    skipped_because: str | None = None
 
 
 class _StepError(Exception):

@@ -40,8 +40,13 @@ class Executor(ABC):
         """Prepare to run steps of `run`; events go to `sink`."""
 
     @abstractmethod
-    def submit(self, task: StepTask) -> None:
-        """Start running a step whose inputs are all available."""
+    def submit(self, task: StepTask) -> Mapping[str, Any] | None:
+        """Start running a step whose inputs are all available (or promised).
+
+        An executor that can start a step before its inputs exist returns handles of the
+        step's future outputs, so that the scheduler submits its children at once; the child
+        must then report `skipped_because` when an upstream step failed. Others return None.
+        """
 
     @abstractmethod
     def can_submit(self) -> bool:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from solidflow.definitions.config import Config
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
+from solidflow.engine.executors.configs import InProcessConfig
 from solidflow.engine.memoization import StoredRef
 from solidflow.engine.resource_manager import ResourceManager
 from solidflow.engine.step_runner import StepResult, StepTask, run_step
 from solidflow.engine.store import IntermediateStore
-
-
-class InProcessConfig(Config):
-    """The in-process executor takes no settings."""
 
 
 class InProcessExecutor(Executor):

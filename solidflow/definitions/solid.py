@@ -14,6 +14,7 @@ from solidflow.definitions.events import DEFAULT_OUTPUT
 from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.types import DataType, resolve_type
 from solidflow.errors import DefinitionError
+from solidflow.integrations.ray_options import check_ray_options
 
 NO_DEFAULT: Any = inspect.Parameter.empty
 
@@ -238,6 +239,8 @@ def solid(
                 f"solid '{solid_name}' requires resources {sorted(resource_keys)} but has no "
                 "'context' parameter to reach them; add 'context' as the first parameter"
             )
+        if tags and "ray" in tags:
+            check_ray_options(solid_name, tags["ray"])
         if data_version is not None and not callable(data_version):
             raise DefinitionError(f"solid '{solid_name}': data_version must be a callable")
         if retry is not None and not isinstance(retry, RetryPolicy):

@@ -247,9 +247,9 @@ def test_unknown_mode(instance: Instance) -> None:
 
 
 def test_unknown_executor(instance: Instance) -> None:
-    expected = [("execution", "unknown executor 'ray'; available: in_process")]
-    assert config_errors(instance, etl, {"execution": {"ray": {}}}) == expected
-    assert config_errors(instance, etl, {}, executor="ray") == expected
+    expected = [("execution", "unknown executor 'dask'; available: in_process, ray")]
+    assert config_errors(instance, etl, {"execution": {"dask": {}}}) == expected
+    assert config_errors(instance, etl, {}, executor="dask") == expected
 
 
 def test_execution_section_for_the_in_process_executor(instance: Instance) -> None:

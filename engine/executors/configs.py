@@ -1,0 +1,25 @@
+"""The settings of each executor, importable without the engines they drive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from solidflow.definitions.config import Config
+
+
+class InProcessConfig(Config):
+    """The in-process executor takes no settings."""
+
+
+class RayConfig(Config):
+    """Where and how steps run on Ray."""
+
+    address: str | None = None
+    """None starts or joins a local Ray instance; "auto", "host:port" or "ray://host:port"
+    join an existing cluster."""
+    max_concurrent_steps: int | None = None
+    """Most steps submitted at once (default: no limit; Ray queues them by resources)."""
+    runtime_env: dict[str, Any] = {}
+    namespace: str = "solidflow"
+    resource_wait_timeout: float = 30.0
+    """Seconds a step whose resources no node offers waits for a node that does, then fails."""

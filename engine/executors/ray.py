@@ -1,0 +1,301 @@
+"""Run each step as a Ray task; outputs travel between workers through the object store."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import cloudpickle
+import ray
+from ray.exceptions import GetTimeoutError, RayError
+
+from solidflow.definitions.solid import SolidDefinition
+from solidflow.engine.errors_info import ErrorInfo
+from solidflow.engine.events.records import EventType
+from solidflow.engine.events.sink import EventSink
+from solidflow.engine.executors.base import Executor, RunSpec
+from solidflow.engine.executors.configs import RayConfig
+from solidflow.engine.executors.ray_events import RunEventBuffer, WorkerEvent
+from solidflow.engine.executors.ray_resources import ClusterResources
+from solidflow.engine.executors.ray_worker import RayRunContext, StepOutcome, run_step_task
+from solidflow.engine.memoization import StoredRef
+from solidflow.engine.step_runner import StepResult, StepTask
+from solidflow.engine.store import IntermediateStore
+
+DRAIN_INTERVAL = 0.2
+"""Seconds between two reads of the event buffer actor while steps run."""
+TEARDOWN_TIMEOUT = 60.0
+
+
+def connect(config: RayConfig) -> None:
+    """Join the configured cluster, or start a local Ray instance, unless already connected."""
+    if ray.is_initialized():
+        return
+    ray.init(
+        address=config.address,
+        runtime_env=config.runtime_env or None,
+        namespace=config.namespace,
+        log_to_driver=True,
+        configure_logging=False,
+    )
+
+
+_remote_step = ray.remote(run_step_task)
+
+
+def _register_user_modules(solid: SolidDefinition) -> None:
+    """Ship the code of solids defined outside installed packages along with them."""
+    module = sys.modules.get(getattr(solid.fn, "__module__", ""))
+    path = getattr(module, "__file__", None) or ""
+    if module is None or module.__name__ == "__main__" or "site-packages" in path:
+        return
+    with contextlib.suppress(ValueError):  # already registered, or a built-in module
+        cloudpickle.register_pickle_by_value(module)
+
+
+def _ended_without_outcome(ref: Any) -> bool:
+    if ref is None or not ray.wait([ref], timeout=0)[0]:
+        return False
+    try:
+        ray.get(ref)
+    except RayError:
+        return True
+    return False
+
+
+class RayExecutor(Executor):
+    """Submits every step as a Ray task as soon as its inputs are promised: Ray starts it when
+    they exist, on a node that has the resources the solid asks for."""
+
+    name = "ray"
+    config_schema = RayConfig
+
+    def init(self, run: RunSpec, sink: EventSink) -> None:
+        assert isinstance(run.config, RayConfig)
+        self._config = run.config
+        connect(run.config)
+        self._sink = sink
+        self._run_id = run.run_id
+        actor_name = f"solidflow-events-{run.run_id}"
+        self._actor = RunEventBuffer.options(
+            name=actor_name, namespace=run.config.namespace
+        ).remote()
+        self._context_ref = ray.put(
+            RayRunContext(
+                run_id=run.run_id,
+                resources=run.resources,
+                store_root=run.store_root,
+                store_options=run.store_options,
+                actor_name=actor_name,
+                namespace=run.config.namespace,
+            )
+        )
+        self._store_spec = (run.store_root, dict(run.store_options))
+        self._store: IntermediateStore | None = None
+        self._solid_refs: dict[int, Any] = {}
+        self._outcome_refs: dict[str, Any] = {}
+        self._pending: dict[Any, StepTask] = {}
+        self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
+        self._failed_now: list[StepResult] = []
+        self._delivered: dict[tuple[str, str], int] = {}
+        self._attempts: dict[str, list[str]] = {}
+        self._cluster = ClusterResources()
+        self._last_drain = 0.0
+
+    # -- submission ----------------------------------------------------------------------
+
+    def submit(self, task: StepTask) -> Mapping[str, Any] | None:
+        options = dict(task.solid.tags.get("ray", {}))
+        problem = self._cluster.unsatisfiable(options)
+        if problem is not None:
+            deadline = time.monotonic() + self._config.resource_wait_timeout
+            self._waiting_for_resources[task.step_key] = (task, deadline)
+            return None
+        return self._launch(task, options)
+
+    def _launch(self, task: StepTask, options: dict[str, Any]) -> dict[str, Any]:
+        solid = task.solid
+        solid_ref = self._solid_refs.get(id(solid))
+        if solid_ref is None:
+            _register_user_modules(solid)
+            solid_ref = self._solid_refs[id(solid)] = ray.put(solid)
+        addresses = list(task.handles)
+        upstream = sorted(
+            {step for step, _ in addresses if step in self._outcome_refs}
+            & {step for (step, _), h in task.handles.items() if not isinstance(h, StoredRef)}
+        )
+        refs = _remote_step.options(
+            num_returns=1 + len(solid.outputs),
+            max_retries=solid.retry.max_retries if solid.retry else 0,
+            name=f"solidflow:{task.step_key}",
+            **options,
+        ).remote(
+            [self._context_ref, solid_ref],
+            dataclasses.replace(task, solid=None, handles={}),
+            addresses,
+            upstream,
+            *(task.handles[address] for address in addresses),
+            *(self._outcome_refs[step] for step in upstream),
+        )
+        self._outcome_refs[task.step_key] = refs[0]
+        self._pending[refs[0]] = task
+        return dict(zip(solid.output_names, refs[1:], strict=True))
+
+    def can_submit(self) -> bool:
+        limit = self._config.max_concurrent_steps
+        return limit is None or len(self._pending) < limit
+
+    # -- completion ----------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> list[StepResult]:
+        while True:
+            results = self._failed_now
+            self._failed_now = []
+            results.extend(self._check_resources())
+            if self._pending:
+                ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=DRAIN_INTERVAL)
+                if ready:
+                    ready, _ = ray.wait(
+                        list(self._pending), num_returns=len(self._pending), timeout=0
+                    )
+                    results.extend(self._collect(ready))
+            if time.monotonic() - self._last_drain >= DRAIN_INTERVAL or results:
+                self._drain()
+            if results or (not self._pending and not self._waiting_for_resources):
+                return results
+            if not self._pending:
+                time.sleep(DRAIN_INTERVAL)
+
+    def _collect(self, ready: list[Any]) -> list[StepResult]:
+        results = []
+        for ref in ready:
+            task = self._pending.pop(ref)
+            try:
+                outcome: StepOutcome = ray.get(ref)
+            except RayError as error:
+                results.append(self._lost(task, error))
+                continue
+            self._deliver(outcome.events)
+            results.append(
+                StepResult(
+                    step_key=outcome.step_key,
+                    success=outcome.success,
+                    message=outcome.message,
+                    error=outcome.error,
+                    skipped_because=outcome.skipped_because,
+                )
+            )
+        return results
+
+    def _lost(self, task: StepTask, error: RayError) -> StepResult:
+        """A task that ended without an outcome: its worker or node died, or an input did."""
+        for step in dict.fromkeys(step for step, _ in task.handles):
+            if _ended_without_outcome(self._outcome_refs.get(step)):
+                return StepResult(step_key=task.step_key, success=False, skipped_because=step)
+        attempts = task.solid.retry.max_retries + 1 if task.solid.retry else 1
+        message = (
+            f"solid '{task.step_key}' was lost after {attempts} attempt(s): "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        )
+        self._sink.emit(
+            EventType.STEP_FAILURE,
+            task.step_key,
+            {"message": message, "kind": "worker_lost", "error_class": type(error).__name__},
+        )
+        return StepResult(
+            step_key=task.step_key,
+            success=False,
+            message=message,
+            error=ErrorInfo(error_class=type(error).__name__, message=str(error), traceback=""),
+        )
+
+    def _check_resources(self) -> list[StepResult]:
+        results = []
+        for key, (task, deadline) in list(self._waiting_for_resources.items()):
+            options = dict(task.solid.tags.get("ray", {}))
+            problem = self._cluster.unsatisfiable(options, refresh=True)
+            if problem is None:
+                del self._waiting_for_resources[key]
+                self._launch(task, options)
+            elif time.monotonic() >= deadline:
+                del self._waiting_for_resources[key]
+                message = f"solid '{key}' cannot run on this Ray cluster: {problem}"
+                self._sink.emit(
+                    EventType.STEP_FAILURE, key, {"message": message, "kind": "unsatisfiable"}
+                )
+                results.append(StepResult(step_key=key, success=False, message=message))
+        return results
+
+    # -- events --------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        self._last_drain = time.monotonic()
+        try:
+            events = ray.get(self._actor.drain.remote(), timeout=30)
+        except (RayError, GetTimeoutError):
+            return  # the actor restarts; every step's events also come with its outcome
+        self._deliver(events)
+
+    def _deliver(self, events: list[WorkerEvent]) -> None:
+        """Emit the worker events not emitted yet, in each attempt's order."""
+        for step_key, attempt, index, kind, step, payload, timestamp in events:
+            attempts = self._attempts.setdefault(step_key, [])
+            if attempt and attempt not in attempts:
+                if attempts:
+                    self._retried(step_key, attempts[-1], payload)
+                attempts.append(attempt)
+            delivered = self._delivered.get((step_key, attempt), 0)
+            if index < delivered:
+                continue
+            self._delivered[(step_key, attempt)] = index + 1
+            self._sink.emit(EventType(kind), step, payload, timestamp)
+        self._sink.flush()
+
+    def _retried(self, step_key: str, attempt: str, payload: dict[str, Any]) -> None:
+        self._sink.emit(
+            EventType.STEP_RETRY,
+            step_key,
+            {
+                "message": f"the worker running attempt {attempt} of solid '{step_key}' died; "
+                f"retrying on worker {payload.get('pid')} of node {payload.get('node_id')}",
+                "reason": "worker_died",
+            },
+        )
+
+    # -- end -----------------------------------------------------------------------------
+
+    def finalize(self) -> list[str]:
+        for ref in self._pending:
+            ray.cancel(ref, force=True)
+        self._pending.clear()
+        failures: list[str] = []
+        try:
+            ray.get(self._actor.finish.remote(), timeout=30)
+            deadline = time.monotonic() + TEARDOWN_TIMEOUT
+            while True:
+                waiting, failures = ray.get(self._actor.teardown_state.remote(), timeout=30)
+                self._drain()
+                if not waiting:
+                    break
+                if time.monotonic() >= deadline:
+                    failures.append(f"workers {', '.join(waiting)} did not tear down in time")
+                    break
+                time.sleep(0.1)
+            self._drain()
+        except (RayError, GetTimeoutError) as error:
+            failures.append(f"resource teardown could not be confirmed: {error}")
+        finally:
+            ray.kill(self._actor)
+        self._sink.flush()
+        return failures
+
+    def load(self, handle: Any) -> Any:
+        if isinstance(handle, StoredRef):
+            if self._store is None:
+                self._store = IntermediateStore(*self._store_spec)  # type: ignore[arg-type]
+            return self._store.get(handle.key)
+        return ray.get(handle)
