@@ -86,9 +86,7 @@ def prepare_run(
         run_config, pipeline, chosen_mode, selected, _executor_schemas(), provided
     )
     plan = build_plan(pipeline, chosen_mode.name, resolved, selected, external)
-    return PreparedRun(
-        mode=chosen_mode, plan=plan, config=resolved, executor=executor_cls
-    )
+    return PreparedRun(mode=chosen_mode, plan=plan, config=resolved, executor=executor_cls)
 
 
 def store_location(prepared: PreparedRun, instance: Instance) -> tuple[str, dict[str, Any]]:
