@@ -11,21 +11,21 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[ray]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
 	touch $@ $(VENV)/.demo-installed
 
 demo: $(VENV)/.demo-installed
-	$(BIN)/solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local
+	$(BIN)/solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local --executor ray
 	$(BIN)/solidflow logs latest
 
 test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
@@ -38,6 +38,9 @@ format: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python benchmarks/in_process_overhead.py
 	$(BIN)/python benchmarks/event_log_ingest.py
+	$(BIN)/python benchmarks/store_throughput.py
+	$(BIN)/python benchmarks/memoization.py
+	$(BIN)/python benchmarks/ray_overhead.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -9,8 +9,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import cloudpickle
 import ray
+import ray.cloudpickle
 from ray.exceptions import GetTimeoutError, RayError
 
 from solidflow.definitions.solid import SolidDefinition
@@ -21,7 +21,7 @@ from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray_events import RunEventBuffer, WorkerEvent
 from solidflow.engine.executors.ray_resources import ClusterResources
-from solidflow.engine.executors.ray_worker import RayRunContext, StepOutcome, run_step_task
+from solidflow.engine.executors.ray_worker import RayRunContext, StepOutcome, step_function
 from solidflow.engine.memoization import StoredRef
 from solidflow.engine.step_runner import StepResult, StepTask
 from solidflow.engine.store import IntermediateStore
@@ -44,9 +44,6 @@ def connect(config: RayConfig) -> None:
     )
 
 
-_remote_step = ray.remote(run_step_task)
-
-
 def _register_user_modules(solid: SolidDefinition) -> None:
     """Ship the code of solids defined outside installed packages along with them."""
     module = sys.modules.get(getattr(solid.fn, "__module__", ""))
@@ -54,7 +51,14 @@ def _register_user_modules(solid: SolidDefinition) -> None:
     if module is None or module.__name__ == "__main__" or "site-packages" in path:
         return
     with contextlib.suppress(ValueError):  # already registered, or a built-in module
-        cloudpickle.register_pickle_by_value(module)
+        ray.cloudpickle.register_pickle_by_value(module)
+
+
+def _outcome_or_error(ref: Any) -> StepOutcome | RayError:
+    try:
+        return ray.get(ref)
+    except RayError as error:
+        return error
 
 
 def _ended_without_outcome(ref: Any) -> bool:
@@ -84,19 +88,17 @@ class RayExecutor(Executor):
         self._actor = RunEventBuffer.options(
             name=actor_name, namespace=run.config.namespace
         ).remote()
-        self._context_ref = ray.put(
-            RayRunContext(
-                run_id=run.run_id,
-                resources=run.resources,
-                store_root=run.store_root,
-                store_options=run.store_options,
-                actor_name=actor_name,
-                namespace=run.config.namespace,
-            )
+        self._context = RayRunContext(
+            run_id=run.run_id,
+            resources=run.resources,
+            store_root=run.store_root,
+            store_options=run.store_options,
+            actor_name=actor_name,
+            namespace=run.config.namespace,
         )
         self._store_spec = (run.store_root, dict(run.store_options))
         self._store: IntermediateStore | None = None
-        self._solid_refs: dict[int, Any] = {}
+        self._functions: dict[int, Any] = {}
         self._outcome_refs: dict[str, Any] = {}
         self._pending: dict[Any, StepTask] = {}
         self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
@@ -119,22 +121,22 @@ class RayExecutor(Executor):
 
     def _launch(self, task: StepTask, options: dict[str, Any]) -> dict[str, Any]:
         solid = task.solid
-        solid_ref = self._solid_refs.get(id(solid))
-        if solid_ref is None:
+        function = self._functions.get(id(solid))
+        if function is None:
             _register_user_modules(solid)
-            solid_ref = self._solid_refs[id(solid)] = ray.put(solid)
+            function = self._functions[id(solid)] = ray.remote(
+                step_function(self._context, solid)
+            ).options(
+                num_returns=1 + len(solid.outputs),
+                max_retries=solid.retry.max_retries if solid.retry else 0,
+                **options,
+            )
         addresses = list(task.handles)
         upstream = sorted(
             {step for step, _ in addresses if step in self._outcome_refs}
             & {step for (step, _), h in task.handles.items() if not isinstance(h, StoredRef)}
         )
-        refs = _remote_step.options(
-            num_returns=1 + len(solid.outputs),
-            max_retries=solid.retry.max_retries if solid.retry else 0,
-            name=f"solidflow:{task.step_key}",
-            **options,
-        ).remote(
-            [self._context_ref, solid_ref],
+        refs = function.remote(
             dataclasses.replace(task, solid=None, handles={}),
             addresses,
             upstream,
@@ -163,7 +165,7 @@ class RayExecutor(Executor):
                         list(self._pending), num_returns=len(self._pending), timeout=0
                     )
                     results.extend(self._collect(ready))
-            if time.monotonic() - self._last_drain >= DRAIN_INTERVAL or results:
+            if time.monotonic() - self._last_drain >= DRAIN_INTERVAL:
                 self._drain()
             if results or (not self._pending and not self._waiting_for_resources):
                 return results
@@ -171,13 +173,15 @@ class RayExecutor(Executor):
                 time.sleep(DRAIN_INTERVAL)
 
     def _collect(self, ready: list[Any]) -> list[StepResult]:
+        tasks = [self._pending.pop(ref) for ref in ready]
+        try:
+            outcomes: list[StepOutcome | RayError] = ray.get(ready)
+        except RayError:  # some task ended without an outcome: fetch one by one
+            outcomes = [_outcome_or_error(ref) for ref in ready]
         results = []
-        for ref in ready:
-            task = self._pending.pop(ref)
-            try:
-                outcome: StepOutcome = ray.get(ref)
-            except RayError as error:
-                results.append(self._lost(task, error))
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            if isinstance(outcome, RayError):
+                results.append(self._lost(task, outcome))
                 continue
             self._deliver(outcome.events)
             results.append(
@@ -189,6 +193,7 @@ class RayExecutor(Executor):
                     skipped_because=outcome.skipped_because,
                 )
             )
+        self._sink.flush()
         return results
 
     def _lost(self, task: StepTask, error: RayError) -> StepResult:
@@ -239,6 +244,7 @@ class RayExecutor(Executor):
         except (RayError, GetTimeoutError):
             return  # the actor restarts; every step's events also come with its outcome
         self._deliver(events)
+        self._sink.flush()
 
     def _deliver(self, events: list[WorkerEvent]) -> None:
         """Emit the worker events not emitted yet, in each attempt's order."""
@@ -253,7 +259,6 @@ class RayExecutor(Executor):
                 continue
             self._delivered[(step_key, attempt)] = index + 1
             self._sink.emit(EventType(kind), step, payload, timestamp)
-        self._sink.flush()
 
     def _retried(self, step_key: str, attempt: str, payload: dict[str, Any]) -> None:
         self._sink.emit(

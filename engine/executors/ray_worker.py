@@ -80,15 +80,19 @@ class _Attempt:
                 )
             )
         if type is EventType.STEP_START and self._live_start:
-            self.send_new()  # lets the driver see attempts that a dying worker never finished
+            # acknowledged, so that the driver sees attempts that a dying worker never finished
+            self.send_new(wait=True)
 
-    def send_new(self) -> None:
-        """Stream the events not sent yet to the event buffer actor (fire and forget)."""
+    def send_new(self, wait: bool = False) -> None:
+        """Stream the events not sent yet to the event buffer actor (fire and forget, unless
+        `wait`)."""
         with self._lock:
             batch = self.events[self._sent :]
             self._sent = len(self.events)
         if batch:
-            self._actor.append.remote(batch)
+            sent = self._actor.append.remote(batch)
+            if wait:
+                ray.get(sent)
 
 
 class _WorkerRun:
@@ -141,25 +145,16 @@ class _WorkerRun:
 
 
 _RUNS: dict[str, _WorkerRun] = {}
-_SOLIDS: dict[str, SolidDefinition] = {}
 _STATE_LOCK = threading.Lock()
 _streamer: threading.Thread | None = None
 
 
-def _worker_run(context_ref: Any) -> _WorkerRun:
-    key = context_ref.hex()
+def _worker_run(context: RayRunContext) -> _WorkerRun:
     with _STATE_LOCK:
-        run = _RUNS.get(key)
+        run = _RUNS.get(context.run_id)
         if run is None:
-            run = _RUNS[key] = _WorkerRun(ray.get(context_ref), key)
+            run = _RUNS[context.run_id] = _WorkerRun(context, context.run_id)
         return run
-
-
-def _solid(solid_ref: Any) -> SolidDefinition:
-    key = solid_ref.hex()
-    if key not in _SOLIDS:
-        _SOLIDS[key] = ray.get(solid_ref)
-    return _SOLIDS[key]
 
 
 def _stream_long_steps() -> None:
@@ -179,34 +174,40 @@ def _ensure_streamer() -> None:
         _streamer.start()
 
 
+def step_function(context: RayRunContext, solid: SolidDefinition) -> Any:
+    """The function of the Ray tasks that run `solid` in this run. Ray ships it (with the
+    run context and the solid) to each worker once; a task then carries only its step."""
+
+    def run_solid_step(
+        task: StepTask, addresses: Sequence[OutputAddress], upstream: Sequence[str], *values: Any
+    ) -> tuple[Any, ...]:
+        return run_step_task(context, solid, task, addresses, upstream, values)
+
+    run_solid_step.__name__ = run_solid_step.__qualname__ = f"solidflow_{solid.name}"
+    return run_solid_step
+
+
 def run_step_task(
-    refs: list[Any],
+    context: RayRunContext,
+    solid: SolidDefinition,
     task: StepTask,
     addresses: Sequence[OutputAddress],
     upstream_steps: Sequence[str],
-    *values: Any,
+    values: Sequence[Any],
 ) -> tuple[Any, ...]:
-    """The body of every step task: `refs` holds (unresolved) the run context and the solid;
-    `values` are the resolved inputs named by `addresses`, then the outcomes of the upstream
-    steps named by `upstream_steps`. Returns the StepOutcome, then the output values."""
-    context_ref, solid_ref = refs
-    run = _worker_run(context_ref)
-    solid = _solid(solid_ref)
+    """Run one step: `values` are the resolved inputs named by `addresses`, then the outcomes
+    of the upstream steps named by `upstream_steps`. Returns the StepOutcome, then the output
+    values."""
+    run = _worker_run(context)
     empty_outputs = (None,) * len(solid.outputs)
     inputs = dict(zip(addresses, values[: len(addresses)], strict=True))
     for step, outcome in zip(upstream_steps, values[len(addresses) :], strict=True):
         if not outcome.success:
             failed = outcome.skipped_because or step
-            return (
-                StepOutcome(
-                    step_key=task.step_key,
-                    attempt="",
-                    success=False,
-                    events=[],
-                    skipped_because=failed,
-                ),
-                *empty_outputs,
+            skipped = StepOutcome(
+                step_key=task.step_key, attempt="", success=False, events=[], skipped_because=failed
             )
+            return (skipped, *empty_outputs)
     retries = solid.retry is not None and solid.retry.max_retries > 0
     attempt = run.current = _Attempt(task.step_key, run.actor, run.node_id, live_start=retries)
     _ensure_streamer()

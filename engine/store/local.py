@@ -121,7 +121,7 @@ class LocalStore:
         """The process's connection to the packed database. Call with the lock held."""
         if self._conn is None:
             self._conn = open_shared_database(
-                self.db_path, "FULL", lambda conn: conn.execute(_CREATE_TABLE)
+                self.db_path, "NORMAL", lambda conn: conn.execute(_CREATE_TABLE)
             )
         return self._conn
 

@@ -84,7 +84,12 @@ select_option = click.option(
     "--select", "selection", default=None, help="Solid selection, e.g. '*load+,report'."
 )
 executor_option = click.option(
-    "--executor", default=None, help="in_process (default from solidflow.yaml)."
+    "--executor", default=None, help="in_process or ray (default from solidflow.yaml)."
+)
+address_option = click.option(
+    "--address",
+    default=None,
+    help="Ray cluster to join: auto, host:port or ray://host:port (implies --executor ray).",
 )
 tag_option = click.option(
     "--tag", "tags", multiple=True, help="key=value tag recorded with the run."

@@ -13,6 +13,7 @@ from rich.console import Console
 from solidflow.cli.common import (
     EXIT_CANCELED,
     EXIT_RUN_FAILED,
+    address_option,
     config_option,
     err_console,
     executor_option,
@@ -24,7 +25,7 @@ from solidflow.cli.common import (
     tag_option,
     user_errors,
 )
-from solidflow.cli.config_files import load_run_config, parse_tags
+from solidflow.cli.config_files import deep_merge, load_run_config, parse_tags
 from solidflow.cli.display import RunProgress
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.execute import execute_pipeline
@@ -65,12 +66,22 @@ def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunR
     sys.exit(0 if result.success else EXIT_RUN_FAILED)
 
 
+def _with_address(
+    run_config: dict[str, Any], executor: str | None, address: str | None
+) -> tuple[dict[str, Any], str | None]:
+    """--address joins a Ray cluster: it sets execution.ray.address and picks the Ray executor."""
+    if address is None:
+        return run_config, executor
+    return deep_merge(run_config, {"execution": {"ray": {"address": address}}}), executor or "ray"
+
+
 @click.command()
 @click.argument("target")
 @config_option
 @mode_option
 @select_option
 @executor_option
+@address_option
 @tag_option
 @memoize_option
 @click.pass_context
@@ -82,12 +93,13 @@ def run(
     mode: str | None,
     selection: str | None,
     executor: str | None,
+    address: str | None,
     tags: tuple[str, ...],
     memoize: bool | None,
 ) -> None:
     """Run the pipeline TARGET ("file.py:name" or "package.module:name")."""
     pipeline, loadable_target = load_pipeline(target)
-    run_config = load_run_config(configs)
+    run_config, executor = _with_address(load_run_config(configs), executor, address)
     instance = instance_of(ctx)
     _with_progress(
         lambda listener: execute_pipeline(
@@ -113,6 +125,7 @@ def run(
 )
 @config_option
 @executor_option
+@address_option
 @tag_option
 @memoize_option
 @click.pass_context
@@ -124,6 +137,7 @@ def reexecute(
     from_failure: bool,
     configs: tuple[str, ...],
     executor: str | None,
+    address: str | None,
     tags: tuple[str, ...],
     memoize: bool | None,
 ) -> None:
@@ -134,12 +148,17 @@ def reexecute(
     """
     instance = instance_of(ctx)
     parent = find_run(instance, run_id)
+    run_config = load_run_config(configs) if configs else None
+    if address is not None:
+        run_config, executor = _with_address(
+            run_config if run_config is not None else dict(parent.run_config), executor, address
+        )
     _with_progress(
         lambda listener: reexecute_pipeline(
             parent.run_id,
             solid_selection=selection,
             from_failure=from_failure,
-            run_config=load_run_config(configs) if configs else None,
+            run_config=run_config,
             executor=executor,
             instance=instance,
             tags=parse_tags(tags),

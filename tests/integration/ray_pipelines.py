@@ -1,0 +1,139 @@
+"""Pipelines run on the local Ray cluster by the integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from solidflow import Config, Mode, RetryPolicy, pipeline, resource, solid
+
+
+@solid
+def seed() -> int:
+    return 3
+
+
+@solid(tags={"ray": {"resources": {"node_a": 1}}})
+def on_a(x: int) -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+@solid(tags={"ray": {"resources": {"node_b": 1}}})
+def on_b(x: int) -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+@solid
+def gather(nodes: list[str]) -> int:
+    return len(set(nodes))
+
+
+@pipeline
+def spread():
+    x = seed()
+    gather([on_a.alias(f"a{i}")(x) for i in range(3)] + [on_b.alias(f"b{i}")(x) for i in range(3)])
+
+
+class MarkerConfig(Config):
+    marker: str
+
+
+@solid(retry=RetryPolicy(max_retries=2))
+def dies_once(config: MarkerConfig) -> int:
+    marker = Path(config.marker)
+    if not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return 42
+
+
+@solid
+def plus_one(x: int) -> int:
+    return x + 1
+
+
+@pipeline
+def fragile():
+    plus_one(dies_once())
+
+
+class SizeConfig(Config):
+    rows: int = 1000
+
+
+@solid
+def big_table(config: SizeConfig) -> pa.Table:
+    return pa.table({"x": np.arange(config.rows, dtype=np.float64)})
+
+
+@solid
+def table_rows(table: pa.Table) -> int:
+    return table.num_rows
+
+
+@pipeline
+def big_data():
+    table_rows(big_table())
+
+
+@solid(tags={"ray": {"resources": {"gpu_x": 1}}})
+def needs_special_hardware() -> int:
+    return 1
+
+
+@pipeline
+def unsatisfiable():
+    needs_special_hardware()
+    seed()
+
+
+class SlowConfig(Config):
+    seconds: float = 0.0
+
+
+@solid
+def slow(context, config: SlowConfig) -> int:
+    context.log.info("started sleeping")
+    time.sleep(config.seconds)
+    context.log.info("done sleeping")
+    return 1
+
+
+@pipeline
+def sleepy():
+    plus_one(slow())
+
+
+class LedgerConfig(Config):
+    ledger: str
+
+
+@resource(config=LedgerConfig)
+def counted(init_context):
+    ledger = Path(init_context.config.ledger)
+    with ledger.open("a") as file:
+        file.write(f"init {os.getpid()}\n")
+    yield os.getpid()
+    with ledger.open("a") as file:
+        file.write(f"teardown {os.getpid()}\n")
+
+
+@solid(required_resource_keys={"counter"})
+def use_counter(context, x: int) -> int:
+    return context.resources.counter
+
+
+@pipeline(modes=[Mode("default", resources={"counter": counted})])
+def with_resources():
+    x = seed()
+    for i in range(6):
+        use_counter.alias(f"use_{i}")(x)

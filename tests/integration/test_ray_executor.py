@@ -1,0 +1,239 @@
+"""The Ray executor against a real local multi-node Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from solidflow import Instance, execute_pipeline, reexecute_pipeline, solid
+from solidflow.engine.events.records import EventType
+from solidflow.engine.runs import RunStatus
+from solidflow.errors import DefinitionError
+from tests.integration import ray_pipelines as pipelines
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+
+def _ray(address: str, **settings) -> dict:
+    return {"execution": {"ray": {"address": address, **settings}}}
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _of(result, kind: EventType) -> list:
+    return [e for e in result.events if e.type is kind]
+
+
+@pytest.fixture
+def instance(tmp_path) -> Instance:
+    return Instance(tmp_path / "home")
+
+
+def test_solids_pinned_by_custom_resources_run_on_both_worker_nodes(ray_address, instance):
+    result = execute_pipeline(pipelines.spread, _ray(ray_address), instance=instance)
+    assert result.success
+    starts = {e.step: e.payload["node_id"] for e in _of(result, EventType.STEP_START)}
+    a_nodes = {starts[f"a{i}"] for i in range(3)}
+    b_nodes = {starts[f"b{i}"] for i in range(3)}
+    assert len(a_nodes) == 1 and len(b_nodes) == 1 and a_nodes != b_nodes
+    assert result.output_for("gather") == 2
+    assert {result.output_for(f"a{i}") for i in range(3)} == a_nodes
+
+
+def test_event_stream_is_complete_and_ordered_per_step(ray_address, instance):
+    result = execute_pipeline(pipelines.spread, _ray(ray_address), instance=instance)
+    stored = instance.events(result.run_id)
+    assert [e.seq for e in stored] == list(range(len(stored)))
+    assert [(e.type, e.step) for e in stored] == [(e.type, e.step) for e in result.events]
+    for step in ["seed", "gather", *(f"a{i}" for i in range(3)), *(f"b{i}" for i in range(3))]:
+        kinds = [e.type for e in stored if e.step == step]
+        assert kinds[0] is EventType.STEP_START and kinds[-1] is EventType.STEP_SUCCESS, step
+        assert kinds.count(EventType.STEP_OUTPUT) == 1
+        worker = {(e.payload["node_id"], e.payload["pid"]) for e in stored if e.step == step}
+        assert len(worker) == 1  # every event of a step carries its node and worker pid
+
+
+def test_a_worker_killed_mid_step_is_retried_and_the_run_succeeds(ray_address, instance, tmp_path):
+    config = {
+        **_ray(ray_address),
+        "solids": {"dies_once": {"config": {"marker": str(tmp_path / "killed")}}},
+    }
+    result = execute_pipeline(pipelines.fragile, config, instance=instance)
+    assert result.success, [e.message for e in result.events]
+    assert result.output_for("plus_one") == 43
+    killed_pid = int((tmp_path / "killed").read_text())
+    [retry] = _of(result, EventType.STEP_RETRY)
+    assert retry.step == "dies_once" and retry.payload["reason"] == "worker_died"
+    starts = [e for e in _of(result, EventType.STEP_START) if e.step == "dies_once"]
+    assert starts[0].payload["pid"] == killed_pid
+    assert starts[-1].payload["pid"] != killed_pid
+
+
+def test_a_large_table_moves_between_workers_not_through_the_driver(ray_address, instance):
+    rows = 25_000_000  # 200 MB of float64
+    before = _resident_bytes()
+    result = execute_pipeline(
+        pipelines.big_data,
+        {**_ray(ray_address), "solids": {"big_table": {"config": {"rows": rows}}}},
+        instance=instance,
+    )
+    grown = _resident_bytes() - before
+    assert result.success
+    assert [e.payload["output"] for e in _of(result, EventType.STEP_OUTPUT)] == ["result"] * 2
+    assert grown < 60 * 2**20, f"the driver grew by {grown / 2**20:.0f} MiB"
+    assert result.output_for("table_rows") == rows
+
+
+def test_memoization_and_reexecution_on_ray(ray_address, instance):
+    first = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance)
+    assert first.success
+    again = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance, memoize=True)
+    assert _of(again, EventType.STEP_SUCCESS) == []
+    assert again.output_for("big_table").num_rows == 1000  # loaded from the store
+    changed = execute_pipeline(
+        pipelines.big_data,
+        {**_ray(ray_address), "solids": {"big_table": {"config": {"rows": 10}}}},
+        instance=instance,
+        memoize=True,
+    )
+    assert [e.step for e in _of(changed, EventType.STEP_SUCCESS)] == ["big_table", "table_rows"]
+    child = reexecute_pipeline(
+        first.run_id, solid_selection="table_rows", executor="ray", instance=instance
+    )
+    assert [e.step for e in _of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
+    assert child.output_for("table_rows") == 1000  # the worker read the parent's stored table
+
+
+def test_unsatisfiable_resources_fail_the_step_clearly(ray_address, instance):
+    started = time.monotonic()
+    result = execute_pipeline(
+        pipelines.unsatisfiable,
+        _ray(ray_address, resource_wait_timeout=1.0),
+        instance=instance,
+    )
+    assert time.monotonic() - started < 30
+    assert not result.success and result.result_for("seed").success
+    failure = result.result_for("needs_special_hardware").failure_message
+    assert "cannot run on this Ray cluster: no node offers CPU=1, gpu_x=1" in failure
+    assert instance.get_run(result.run_id).status is RunStatus.FAILURE
+
+
+def test_resources_are_built_once_per_worker_process_and_torn_down(ray_address, instance, tmp_path):
+    ledger = tmp_path / "ledger.txt"
+    config = {**_ray(ray_address), "resources": {"counter": {"config": {"ledger": str(ledger)}}}}
+    result = execute_pipeline(pipelines.with_resources, config, instance=instance)
+    assert result.success
+    lines = ledger.read_text().split()
+    inits = [pid for kind, pid in zip(lines[::2], lines[1::2], strict=True) if kind == "init"]
+    teardowns = [
+        pid for kind, pid in zip(lines[::2], lines[1::2], strict=True) if kind == "teardown"
+    ]
+    used_by = {str(result.output_for(f"use_{i}")) for i in range(6)}
+    assert sorted(inits) == sorted(used_by)  # one per worker process that used it
+    assert sorted(teardowns) == sorted(inits)
+    assert len(_of(result, EventType.RESOURCE_TEARDOWN)) == len(inits)
+
+
+def test_a_long_step_streams_its_logs_while_it_runs(ray_address, instance):
+    config = {**_ray(ray_address), "solids": {"slow": {"config": {"seconds": 3.0}}}}
+    seen_while_running: list[str] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runs = instance.runs()
+            if runs:
+                events = instance.events(runs[0].run_id)
+                if any(e.type is EventType.STEP_SUCCESS and e.step == "slow" for e in events):
+                    return
+                seen_while_running[:] = [e.message for e in events if e.type is EventType.LOG]
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    result = execute_pipeline(pipelines.sleepy, config, instance=instance)
+    watcher.join()
+    assert result.success
+    assert seen_while_running == ["started sleeping"]
+
+
+def test_unknown_ray_options_are_a_definition_error():
+    with pytest.raises(
+        DefinitionError, match="unknown Ray option 'num_cpu'; valid options: num_cpus"
+    ):
+
+        @solid(tags={"ray": {"num_cpu": 2}})
+        def typo() -> int:
+            return 1
+
+    with pytest.raises(DefinitionError, match="Ray option 'num_gpus' must be a number of GPUs"):
+
+        @solid(tags={"ray": {"num_gpus": "one"}})
+        def wrong() -> int:
+            return 1
+
+    assert os.environ  # the module imports run without a cluster
+
+
+def _cli_env(home) -> dict[str, str]:
+    return {**os.environ, "SOLIDFLOW_HOME": str(home), "RAY_AUTH_MODE": "disabled"}
+
+
+SOLIDFLOW = str(Path(sys.executable).with_name("solidflow"))
+PIPELINES = str(Path(pipelines.__file__))
+
+
+def test_cli_runs_on_the_cluster_given_by_address(ray_address, tmp_path):
+    home = tmp_path / "cli-home"
+    done = subprocess.run(
+        [SOLIDFLOW, "run", f"{PIPELINES}:spread", "--address", ray_address],
+        env=_cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    instance = Instance(home)
+    [run] = instance.runs()
+    starts = [e for e in instance.events(run.run_id) if e.type is EventType.STEP_START]
+    assert len({e.payload["node_id"] for e in starts}) >= 2
+
+
+def test_ctrl_c_cancels_outstanding_tasks(ray_address, tmp_path):
+    home = tmp_path / "cancel-home"
+    (tmp_path / "slow.yaml").write_text("solids:\n  slow:\n    config:\n      seconds: 60\n")
+    runner = subprocess.Popen(
+        [SOLIDFLOW, "run", f"{PIPELINES}:sleepy", "--address", ray_address, "-c", "slow.yaml"],
+        env=_cli_env(home),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    instance = Instance(home)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the step runs (its log streams live)
+        runs = instance.runs()
+        if runs and any(e.message == "started sleeping" for e in instance.events(runs[0].run_id)):
+            break
+        time.sleep(0.1)
+    started = time.monotonic()
+    runner.send_signal(signal.SIGINT)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert time.monotonic() - started < 30  # the 60 s step did not run to its end
+    [run] = instance.runs()
+    assert run.status is RunStatus.CANCELED
+    events = instance.events(run.run_id)
+    assert events[-1].type is EventType.RUN_CANCELED
+    assert not [e for e in events if e.type is EventType.STEP_SUCCESS and e.step == "slow"]
