@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import queue
 import sys
 import time
 from collections.abc import Mapping
@@ -54,9 +55,9 @@ def _register_user_modules(solid: SolidDefinition) -> None:
         ray.cloudpickle.register_pickle_by_value(module)
 
 
-def _outcome_or_error(ref: Any) -> StepOutcome | RayError:
+def _outcome_or_error(future: Any) -> StepOutcome | RayError:
     try:
-        return ray.get(ref)
+        return future.result()
     except RayError as error:
         return error
 
@@ -101,6 +102,7 @@ class RayExecutor(Executor):
         self._functions: dict[int, Any] = {}
         self._outcome_refs: dict[str, Any] = {}
         self._pending: dict[Any, StepTask] = {}
+        self._ended_queue: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
         self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
         self._failed_now: list[StepResult] = []
         self._delivered: dict[tuple[str, str], int] = {}
@@ -145,6 +147,8 @@ class RayExecutor(Executor):
         )
         self._outcome_refs[task.step_key] = refs[0]
         self._pending[refs[0]] = task
+        ended = self._ended_queue
+        refs[0].future().add_done_callback(lambda future, ref=refs[0]: ended.put((ref, future)))
         return dict(zip(solid.output_names, refs[1:], strict=True))
 
     def can_submit(self) -> bool:
@@ -159,11 +163,8 @@ class RayExecutor(Executor):
             self._failed_now = []
             results.extend(self._check_resources())
             if self._pending:
-                ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=DRAIN_INTERVAL)
+                ready = self._ended(DRAIN_INTERVAL)
                 if ready:
-                    ready, _ = ray.wait(
-                        list(self._pending), num_returns=len(self._pending), timeout=0
-                    )
                     results.extend(self._collect(ready))
             if time.monotonic() - self._last_drain >= DRAIN_INTERVAL:
                 self._drain()
@@ -172,14 +173,23 @@ class RayExecutor(Executor):
             if not self._pending:
                 time.sleep(DRAIN_INTERVAL)
 
-    def _collect(self, ready: list[Any]) -> list[StepResult]:
-        tasks = [self._pending.pop(ref) for ref in ready]
+    def _ended(self, timeout: float) -> list[tuple[Any, Any]]:
+        """(outcome ref, its future) of tasks that ended: waits up to `timeout` for one."""
         try:
-            outcomes: list[StepOutcome | RayError] = ray.get(ready)
-        except RayError:  # some task ended without an outcome: fetch one by one
-            outcomes = [_outcome_or_error(ref) for ref in ready]
+            ready = [self._ended_queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                ready.append(self._ended_queue.get_nowait())
+            except queue.Empty:
+                return ready
+
+    def _collect(self, ready: list[tuple[Any, Any]]) -> list[StepResult]:
         results = []
-        for task, outcome in zip(tasks, outcomes, strict=True):
+        for ref, future in ready:
+            task = self._pending.pop(ref)
+            outcome = _outcome_or_error(future)
             if isinstance(outcome, RayError):
                 results.append(self._lost(task, outcome))
                 continue
