@@ -15,54 +15,9 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from solidflow import Instance, PipelineDefinition, execute_pipeline, pipeline, solid
+from trivial_dags import chain, chain_by_hand, fan_out, fan_out_by_hand
 
-
-@solid
-def source() -> int:
-    return 1
-
-
-@solid
-def increment(x: int) -> int:
-    return x + 1
-
-
-@solid
-def total(values: list[int]) -> int:
-    return sum(values)
-
-
-def fan_out_pipeline(n: int) -> PipelineDefinition:
-    @pipeline(name=f"fan_out_{n}")
-    def fan_out() -> None:
-        root = source()
-        total([increment.alias(f"increment_{i}")(root) for i in range(n)])
-
-    return fan_out
-
-
-def chain_pipeline(n: int) -> PipelineDefinition:
-    @pipeline(name=f"chain_{n}")
-    def chain() -> None:
-        value = source()
-        for i in range(n - 2):
-            value = increment.alias(f"increment_{i}")(value)
-        total([value])
-
-    return chain
-
-
-def fan_out_by_hand(n: int) -> int:
-    root = source.fn()
-    return total.fn([increment.fn(root) for _ in range(n)])
-
-
-def chain_by_hand(n: int) -> int:
-    value = source.fn()
-    for _ in range(n - 2):
-        value = increment.fn(value)
-    return total.fn([value])
+from solidflow import Instance, PipelineDefinition, execute_pipeline
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -72,14 +27,19 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def measure(
-    name: str, definition: PipelineDefinition, by_hand: Callable[[], int], n: int, repetitions: int
+    name: str,
+    definition: PipelineDefinition,
+    last_step: str,
+    by_hand: Callable[[], int],
+    n: int,
+    repetitions: int,
 ) -> None:
     with tempfile.TemporaryDirectory() as home:
         instance = Instance(home)
         run = lambda: execute_pipeline(definition, instance=instance)  # noqa: E731
         expected = by_hand()
         result = run()
-        assert result.success and result.output_for("total") == expected
+        assert result.success and result.output_for(last_step) == expected
         engine, plain = [], []
         for _ in range(repetitions):
             engine.append(_timed(run))
@@ -106,12 +66,13 @@ def main() -> None:
     )
     measure(
         "fan-out 1-N-1",
-        fan_out_pipeline(n - 2),
+        fan_out(n - 2),
+        "total",
         lambda: fan_out_by_hand(n - 2),
         n,
         args.repetitions,
     )
-    measure("chain", chain_pipeline(n), lambda: chain_by_hand(n), n, args.repetitions)
+    measure("chain", chain(n), f"increment_{n - 2}", lambda: chain_by_hand(n), n, args.repetitions)
 
 
 if __name__ == "__main__":

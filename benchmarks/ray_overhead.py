@@ -17,51 +17,9 @@ import time
 from collections.abc import Callable
 
 import ray
+from trivial_dags import chain, fan_out, independent
 
-from solidflow import Instance, PipelineDefinition, execute_pipeline, pipeline, solid
-
-
-@solid
-def source() -> int:
-    return 1
-
-
-@solid
-def increment(x: int) -> int:
-    return x + 1
-
-
-@solid
-def total(values: list[int]) -> int:
-    return sum(values)
-
-
-def fan_out(n: int) -> PipelineDefinition:
-    @pipeline(name=f"fan_out_{n}")
-    def dag() -> None:
-        root = source()
-        total([increment.alias(f"increment_{i}")(root) for i in range(n)])
-
-    return dag
-
-
-def chain(n: int) -> PipelineDefinition:
-    @pipeline(name=f"chain_{n}")
-    def dag() -> None:
-        value = source()
-        for i in range(n - 1):
-            value = increment.alias(f"increment_{i}")(value)
-
-    return dag
-
-
-def independent(n: int) -> PipelineDefinition:
-    @pipeline(name=f"independent_{n}")
-    def dag() -> None:
-        for i in range(n):
-            source.alias(f"source_{i}")()
-
-    return dag
+from solidflow import Instance, PipelineDefinition, execute_pipeline
 
 
 @ray.remote
