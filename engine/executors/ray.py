@@ -260,7 +260,7 @@ class RayExecutor(Executor):
         """Emit the worker events not emitted yet, in each attempt's order."""
         for step_key, attempt, index, kind, step, payload, timestamp in events:
             attempts = self._attempts.setdefault(step_key, [])
-            if attempt and attempt not in attempts:
+            if step_key and attempt not in attempts:  # "" holds resource teardown events
                 if attempts:
                     self._retried(step_key, attempts[-1], payload)
                 attempts.append(attempt)

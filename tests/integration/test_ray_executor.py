@@ -142,6 +142,7 @@ def test_resources_are_built_once_per_worker_process_and_torn_down(ray_address, 
     assert sorted(inits) == sorted(used_by)  # one per worker process that used it
     assert sorted(teardowns) == sorted(inits)
     assert len(_of(result, EventType.RESOURCE_TEARDOWN)) == len(inits)
+    assert _of(result, EventType.STEP_RETRY) == []
 
 
 def test_a_long_step_streams_its_logs_while_it_runs(ray_address, instance):
