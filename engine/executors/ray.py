@@ -98,6 +98,7 @@ class RayExecutor(Executor):
             namespace=run.config.namespace,
         )
         self._store_spec = (run.store_root, dict(run.store_options))
+        self._has_resources = bool(run.resources)
         self._store: IntermediateStore | None = None
         self._functions: dict[int, Any] = {}
         self._outcome_refs: dict[str, Any] = {}
@@ -109,6 +110,7 @@ class RayExecutor(Executor):
         self._attempts: dict[str, list[str]] = {}
         self._cluster = ClusterResources()
         self._last_drain = 0.0
+        self._drain_ref: Any = None
 
     # -- submission ----------------------------------------------------------------------
 
@@ -166,8 +168,7 @@ class RayExecutor(Executor):
                 ready = self._ended(DRAIN_INTERVAL)
                 if ready:
                     results.extend(self._collect(ready))
-            if time.monotonic() - self._last_drain >= DRAIN_INTERVAL:
-                self._drain()
+            self._drain_in_background()
             if results or (not self._pending and not self._waiting_for_resources):
                 return results
             if not self._pending:
@@ -247,6 +248,18 @@ class RayExecutor(Executor):
 
     # -- events --------------------------------------------------------------------------
 
+    def _drain_in_background(self) -> None:
+        """Deliver what the last drain call returned, and ask again every DRAIN_INTERVAL,
+        without ever blocking on the actor (it may still be starting)."""
+        if self._drain_ref is not None and ray.wait([self._drain_ref], timeout=0)[0]:
+            with contextlib.suppress(RayError):  # a restarted actor; outcomes carry the events
+                self._deliver(ray.get(self._drain_ref))
+                self._sink.flush()
+            self._drain_ref = None
+        if self._drain_ref is None and time.monotonic() - self._last_drain >= DRAIN_INTERVAL:
+            self._drain_ref = self._actor.drain.remote()
+            self._last_drain = time.monotonic()
+
     def _drain(self) -> None:
         self._last_drain = time.monotonic()
         try:
@@ -288,6 +301,10 @@ class RayExecutor(Executor):
             ray.cancel(ref, force=True)
         self._pending.clear()
         failures: list[str] = []
+        if not self._has_resources:  # nothing to tear down; outcomes carried every event
+            ray.kill(self._actor)
+            self._sink.flush()
+            return failures
         try:
             ray.get(self._actor.finish.remote(), timeout=30)
             deadline = time.monotonic() + TEARDOWN_TIMEOUT

@@ -128,7 +128,7 @@ class _WorkerRun:
         if self._teardown_watch is not None or not self.resources.holds_resources:
             return
         worker = f"{self.node_id}:{os.getpid()}"
-        self.actor.register_worker.remote(worker)
+        ray.get(self.actor.register_worker.remote(worker))  # known before the run can end
         self._teardown_watch = threading.Thread(
             target=self._teardown_when_over, args=(worker,), daemon=True
         )
