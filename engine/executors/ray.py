@@ -301,6 +301,8 @@ class RayExecutor(Executor):
             ray.cancel(ref, force=True)
         self._pending.clear()
         failures: list[str] = []
+        if self._drain_ref is not None:  # let it finish, so that killing the actor fails no call
+            ray.wait([self._drain_ref], timeout=5)
         if not self._has_resources:  # nothing to tear down; outcomes carried every event
             ray.kill(self._actor)
             self._sink.flush()
