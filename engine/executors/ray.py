@@ -105,7 +105,6 @@ class RayExecutor(Executor):
         self._pending: dict[Any, StepTask] = {}
         self._ended_queue: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
         self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
-        self._failed_now: list[StepResult] = []
         self._delivered: dict[tuple[str, str], int] = {}
         self._attempts: dict[str, list[str]] = {}
         self._cluster = ClusterResources()
@@ -136,9 +135,12 @@ class RayExecutor(Executor):
                 **options,
             )
         addresses = list(task.handles)
-        upstream = sorted(
-            {step for step, _ in addresses if step in self._outcome_refs}
-            & {step for (step, _), h in task.handles.items() if not isinstance(h, StoredRef)}
+        upstream = sorted(  # steps of this run whose outcome says whether to skip
+            {
+                step
+                for (step, _), handle in task.handles.items()
+                if step in self._outcome_refs and not isinstance(handle, StoredRef)
+            }
         )
         refs = function.remote(
             dataclasses.replace(task, solid=None, handles={}),
@@ -161,9 +163,7 @@ class RayExecutor(Executor):
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         while True:
-            results = self._failed_now
-            self._failed_now = []
-            results.extend(self._check_resources())
+            results = self._check_resources()
             if self._pending:
                 ready = self._ended(DRAIN_INTERVAL)
                 if ready:

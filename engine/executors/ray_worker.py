@@ -98,9 +98,8 @@ class _Attempt:
 class _WorkerRun:
     """What one worker process keeps for one run."""
 
-    def __init__(self, context: RayRunContext, key: str) -> None:
+    def __init__(self, context: RayRunContext) -> None:
         self.context = context
-        self.key = key
         self.actor = ray.get_actor(context.actor_name, namespace=context.namespace)
         self.node_id = ray.get_runtime_context().get_node_id()
         self.store = (
@@ -141,7 +140,7 @@ class _WorkerRun:
         failures = self.resources.teardown()
         self.current.send_new()
         self.actor.teardown_done.remote(worker, failures)
-        _RUNS.pop(self.key, None)
+        _RUNS.pop(self.context.run_id, None)
 
 
 _RUNS: dict[str, _WorkerRun] = {}
@@ -149,11 +148,21 @@ _STATE_LOCK = threading.Lock()
 _streamer: threading.Thread | None = None
 
 
+_RUNS_KEPT = 16
+"""Runs a worker process remembers; older ones without resources to tear down are dropped
+(a run with resources is dropped by its teardown)."""
+
+
 def _worker_run(context: RayRunContext) -> _WorkerRun:
     with _STATE_LOCK:
         run = _RUNS.get(context.run_id)
         if run is None:
-            run = _RUNS[context.run_id] = _WorkerRun(context, context.run_id)
+            run = _RUNS[context.run_id] = _WorkerRun(context)
+            for old in list(_RUNS.values())[: max(0, len(_RUNS) - _RUNS_KEPT)]:
+                if old.current is None and not old.resources.holds_resources:
+                    del _RUNS[old.context.run_id]
+                    if old.store is not None:
+                        old.store.close()
         return run
 
 
