@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench clean check-java
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "solidflow needs Python 3.10 or newer")'
@@ -15,14 +15,25 @@ $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[test,ray,spark]"
 	touch $@ $(VENV)/.demo-installed
 
-demo: $(VENV)/.demo-installed
+# Spark (solidflow[spark], the Spark tests) runs on a JVM: Java 17 or newer.
+JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
+check-java:
+	@version=$$($(JAVA) -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -n 1); \
+	if [ -z "$$version" ] || [ "$$version" -lt 17 ]; then \
+		echo "solidflow's Spark support needs Java 17 or newer; found: $${version:-no java}." >&2; \
+		echo "Install it (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless;" >&2; \
+		echo "macOS: brew install openjdk@17) and put java on PATH or set JAVA_HOME." >&2; \
+		exit 1; \
+	fi
+
+demo: check-java $(VENV)/.demo-installed
 	$(BIN)/solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local --executor ray
 	$(BIN)/solidflow logs latest
 
-test: $(VENV)/.test-installed
+test: check-java $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n auto --dist loadgroup

@@ -48,6 +48,10 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 def _safe_str(exc: BaseException) -> str:
     try:
+        if type(exc).__module__.startswith(("pyspark.", "py4j.")):
+            from solidflow.integrations.spark.errors import spark_error_message
+
+            return spark_error_message(exc)
         return str(exc)
     except Exception as broken:  # an exception whose __str__ itself raises
         return f"<message unavailable: __str__ raised {type(broken).__name__}>"

@@ -52,6 +52,10 @@ class ResourceManager:
                 self._build(key)
         return Resources({key: self._values[key] for key in keys}, owner)
 
+    def specs_for(self, keys: Collection[str]) -> dict[str, ResourceSpec]:
+        """The specs of the resources `keys` (to build them in another process)."""
+        return {key: self._specs[key] for key in keys if key in self._specs}
+
     def _build(self, key: str) -> None:
         if key in self._failures:
             raise self._failures[key]

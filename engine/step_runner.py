@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,12 +15,14 @@ from solidflow.definitions.events import ExpectationResult, Materialization, Out
 from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.definitions.types import DataType
-from solidflow.engine.context import Emit, SolidExecutionContext, SolidLogger
+from solidflow.engine.context import Emit, Resources, SolidExecutionContext, SolidLogger
 from solidflow.engine.errors_info import ErrorInfo, error_info
 from solidflow.engine.events.records import EventType, to_plain
 from solidflow.engine.plan import StepInputSource
 from solidflow.engine.resource_manager import ResourceInitError, ResourceManager
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine.store import IntermediateStore, StoredOutput
+from solidflow.engine.store.datasets import StoredDataset
+from solidflow.integrations.spark.submit_options import submit_options
 
 OutputAddress = tuple[str, str]
 
@@ -105,15 +108,26 @@ def _type_check(
 
 def _store_output(
     task: StepTask, name: str, value: Any, store: IntermediateStore | None, emit: Emit
-) -> dict[str, Any]:
-    """Persist one output under its key; what the STEP_OUTPUT event says about it."""
+) -> tuple[dict[str, Any], Any]:
+    """Persist one output under its key. Returns what the STEP_OUTPUT event says about it and
+    the value steps downstream receive: the value itself, or for a Spark DataFrame the stored
+    Parquet dataset (so that they read what was stored, in whichever process they run).
+
+    Writing a Spark DataFrame runs the Spark jobs that compute it: if that fails, the step
+    fails. Other values that cannot be stored only make a warning."""
     key = task.output_keys.get(name)
     if store is None or key is None:
-        return {}
+        return {}, value
+    where = {"run_id": task.run_id, "step": task.step_key, "output": name, "lineage": task.lineage}
+    if _is_spark_dataframe(value):
+        from solidflow.integrations.spark.dataframes import store_dataframe
+
+        stored, jobs = store_dataframe(store, key, value, **where)
+        payload = _stored_payload(stored)
+        payload.update(rows=stored.rows, spark=jobs)
+        return payload, store.get(key)
     try:
-        stored = store.put(
-            key, value, run_id=task.run_id, step=task.step_key, output=name, lineage=task.lineage
-        )
+        stored = store.put(key, value, **where)
     except Exception as exc:
         emit(
             EventType.LOG,
@@ -121,11 +135,44 @@ def _store_output(
             {
                 "level": "WARNING",
                 "message": f"output '{name}' of solid '{task.step_key}' could not be stored "
-                f"({type(exc).__name__}: {exc}); later runs cannot reuse it",
+                f"({type(exc).__name__}: {error_info(exc).message}); later runs cannot reuse it",
             },
         )
-        return {"key": key, "stored": False}
-    return {"key": key, "stored": True, "serializer": stored.serializer, "bytes": stored.bytes}
+        return {"key": key, "stored": False}, value
+    return _stored_payload(stored), value
+
+
+def _stored_payload(stored: StoredOutput) -> dict[str, Any]:
+    return {
+        "key": stored.key,
+        "stored": True,
+        "serializer": stored.serializer,
+        "bytes": stored.bytes,
+    }
+
+
+def _is_spark_dataframe(value: Any) -> bool:
+    """Whether `value` is a Spark DataFrame (classic or Spark Connect)."""
+    sql = sys.modules.get("pyspark.sql")
+    return sql is not None and isinstance(value, sql.DataFrame)
+
+
+def _as_input(value: Any, data_type: DataType, resources: Resources, where: str) -> Any:
+    """The input value a solid receives: stored Parquet datasets become the declared type."""
+    if not isinstance(value, StoredDataset):
+        return value
+    from solidflow.integrations.spark.dataframes import dataset_as
+
+    try:
+        return dataset_as(value, data_type, resources, where)
+    except Exception as exc:
+        raise _StepError(
+            f"{where}: could not read the stored dataset {value.location}: "
+            f"{error_info(exc).message}",
+            "input",
+            error_info(exc),
+            exc,
+        ) from None
 
 
 def _collect_outputs(
@@ -214,12 +261,15 @@ def _attempt(
         )
     except ResourceInitError as failure:
         raise _StepError(str(failure), "resource_init", failure.info, failure.__cause__) from None
+    kwargs = {}
     for name, value in input_values.items():
-        payload, failure = _type_check(solid.input(name).data_type, value, "input", name, task)
+        data_type = solid.input(name).data_type
+        where = f"solid '{task.step_key}' input '{name}'"
+        kwargs[name] = value = _as_input(value, data_type, step_resources, where)
+        payload, failure = _type_check(data_type, value, "input", name, task)
         emit(EventType.STEP_INPUT, task.step_key, payload)
         if failure:
             raise _StepError(failure, "type_check")
-    kwargs = dict(input_values)
     if solid.takes_config:
         kwargs["config"] = task.config
     if solid.takes_context:
@@ -243,7 +293,8 @@ def _attempt(
         if produced[output.name].metadata:
             payload["output_metadata"] = to_plain(dict(produced[output.name].metadata))
         if failure is None:
-            payload.update(_store_output(task, output.name, value, store, emit))
+            stored, outputs[output.name] = _store_output(task, output.name, value, store, emit)
+            payload.update(stored)
         emit(EventType.STEP_OUTPUT, task.step_key, payload)
         if failure:
             raise _StepError(failure, "type_check")
@@ -258,7 +309,24 @@ def run_step(
     store: IntermediateStore | None = None,
 ) -> StepResult:
     """Run the step's solid with retries per its RetryPolicy and store its outputs under their
-    keys; never raises for step failures."""
+    keys, in this process or, for solids tagged for spark-submit, as a Spark driver program;
+    never raises for step failures."""
+    options = submit_options(task.solid.tags)
+    if options is not None:
+        from solidflow.integrations.spark.submit import run_submitted
+
+        return run_submitted(task, input_values, resources, emit, store, options)
+    return run_step_here(task, input_values, resources, emit, store)
+
+
+def run_step_here(
+    task: StepTask,
+    input_values: Mapping[str, Any],
+    resources: ResourceManager,
+    emit: Emit,
+    store: IntermediateStore | None = None,
+) -> StepResult:
+    """`run_step` in this process."""
     policy = task.solid.retry
     retry_number = 0
     while True:

@@ -1,4 +1,5 @@
-"""Type-check metadata for tabular values: Arrow tables and record batches, pandas DataFrames."""
+"""Type-check metadata for tabular values: Arrow tables and record batches, pandas and Spark
+DataFrames."""
 
 from __future__ import annotations
 
@@ -25,11 +26,21 @@ def _pandas_metadata(value: Any) -> dict[str, Any]:
     }
 
 
+def _spark_metadata(value: Any) -> dict[str, Any]:
+    # Counting rows would run a Spark job: only what the schema says.
+    schema = value.schema
+    return {
+        "columns": len(schema.fields),
+        "schema": ", ".join(f"{f.name}: {f.dataType.simpleString()}" for f in schema.fields),
+    }
+
+
 _BY_QUALIFIED_NAME: dict[str, MetadataFn] = {
     "pyarrow.lib.Table": _arrow_metadata,
     "pyarrow.lib.RecordBatch": _arrow_metadata,
     "pandas.DataFrame": _pandas_metadata,
     "pandas.core.frame.DataFrame": _pandas_metadata,
+    "pyspark.sql.dataframe.DataFrame": _spark_metadata,
 }
 
 

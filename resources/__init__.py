@@ -8,12 +8,16 @@ from solidflow.resources.file_cache import (
     file_cache,
     file_cache_for,
 )
+from solidflow.resources.spark import SparkConfig, SparkResourceError, spark_resource
 
 __all__ = [
     "FileCache",
     "FileCacheConfig",
     "FsspecFileCache",
     "LocalFileCache",
+    "SparkConfig",
+    "SparkResourceError",
     "file_cache",
     "file_cache_for",
+    "spark_resource",
 ]

@@ -20,8 +20,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
+from fsspec.implementations.local import LocalFileSystem
 
 from solidflow.engine.sqlite_files import directory_lock, open_shared_database
+from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
     Assessment,
     HashingSink,
@@ -95,6 +97,9 @@ class LocalStore:
         self._pid = os.getpid()
         # Connections inherited through fork belong to the parent: never close them here.
         self._inherited: list[sqlite3.Connection] = []
+        self.datasets = DatasetDirectories(
+            LocalFileSystem(), os.path.abspath(self.root), directory_lock, lambda path: path
+        )
 
     def __repr__(self) -> str:
         return f"LocalStore({self.root!r})"
@@ -156,6 +161,9 @@ class LocalStore:
             record = read_sidecar(key, None)
         if isinstance(record, Assessment):
             return record, None
+        if record.serializer == PARQUET:
+            found = self.datasets.assess(record)
+            return found, self.datasets.handle(record) if found.present else None
         try:
             data = pa.memory_map(self._data_path(key, record.serializer)).read_buffer()
         except FileNotFoundError:
@@ -243,6 +251,23 @@ class LocalStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
 
+    def write_dataset(
+        self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput:
+        """Store the Parquet dataset `produce` writes under `key` unless a valid output is
+        stored there already, and return the sidecar."""
+        directory, meta = self._paths(key)
+
+        def write_sidecar(_: str, sidecar: bytes) -> None:
+            meta_tmp = os.path.join(directory, f".{key}.{secrets.token_hex(8)}.meta.tmp")
+            _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
+            os.replace(meta_tmp, meta)
+            _fsync_dir(directory)
+
+        return self.datasets.write(
+            key, produce, describe, write_sidecar, lambda: self._open_file(key)[0].present
+        )
+
     def records(self) -> list[StoredOutput]:
         """The sidecars of all stored outputs, not checked."""
         with self._locked():
@@ -277,6 +302,7 @@ class LocalStore:
                     size = os.stat(path).st_size
                     os.unlink(path)
                     freed += size
+            freed += self.datasets.delete(key)
         return freed
 
     def _flush_pending(self) -> None:

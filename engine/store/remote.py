@@ -18,6 +18,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 
+from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce, no_lock
 from solidflow.engine.store.records import (
     Assessment,
     HashingSink,
@@ -47,6 +48,7 @@ class FsspecStore:
         self.fs, root = url_to_fs(url, **(storage_options or {}))
         self.root = root.rstrip("/")
         self._moves = _can_move(self.fs)
+        self.datasets = DatasetDirectories(self.fs, self.root, no_lock, self.fs.unstrip_protocol)
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.fs.unstrip_protocol(self.root)!r})"
@@ -64,6 +66,8 @@ class FsspecStore:
         record = read_sidecar(key, sidecar)
         if isinstance(record, Assessment):
             return record
+        if record.serializer == PARQUET:
+            return self.datasets.assess(record)
         try:
             file = self.fs.open(self._data_path(key, record.serializer), "rb")
         except FileNotFoundError:
@@ -96,6 +100,9 @@ class FsspecStore:
         record = read_sidecar(key, self._read_sidecar(key))
         if isinstance(record, Assessment):
             return record, None
+        if record.serializer == PARQUET:
+            found = self.datasets.assess(record)
+            return found, self.datasets.handle(record) if found.present else None
         try:
             data = self.fs.cat_file(self._data_path(key, record.serializer))
         except FileNotFoundError:
@@ -135,6 +142,20 @@ class FsspecStore:
             if self._moves:
                 self._remove_quietly((data_tmp, meta_tmp))
 
+    def write_dataset(
+        self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput:
+        """Store the Parquet dataset `produce` writes under `key` unless a valid output is
+        stored there already, and return the sidecar."""
+        meta = self._paths(key)[1]
+        return self.datasets.write(
+            key,
+            produce,
+            describe,
+            lambda _, sidecar: self.fs.pipe_file(meta, sidecar),
+            lambda: self.assess([key])[key].present,
+        )
+
     def _remove_quietly(
         self, paths: Sequence[str], measure: Callable[[str], int] | None = None
     ) -> int:
@@ -161,7 +182,7 @@ class FsspecStore:
         """Remove `key`'s sidecar, then its data; the number of bytes freed."""
         directory, meta = self._paths(key)
         paths = (meta, *(f"{directory}/{key}{suffix}" for suffix in _DATA_SUFFIXES))
-        return self._remove_quietly(paths, self.fs.size)
+        return self._remove_quietly(paths, self.fs.size) + self.datasets.delete(key)
 
     def flush(self) -> None:
         """Nothing to do: every output is written when it is put."""

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 from fsspec.core import split_protocol
 
+from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.local import LocalStore
 from solidflow.engine.store.records import (
     Assessment,
@@ -35,10 +36,15 @@ _LOCAL_PROTOCOLS = (None, "file", "local")
 
 
 class _Backend(Protocol):
+    datasets: DatasetDirectories
+
     def assess(self, keys: Sequence[str]) -> dict[str, Assessment]: ...
     def load(self, key: str) -> tuple[Assessment, Any]: ...
     def write(
         self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput: ...
+    def write_dataset(
+        self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
     ) -> StoredOutput: ...
     def records(self) -> list[StoredOutput]: ...
     def delete(self, key: str) -> int: ...
@@ -62,10 +68,12 @@ class IntermediateStore:
 
     Arrow-compatible values (Arrow tables and record batches, pandas and polars data frames,
     numeric numpy arrays) are stored as Arrow IPC files and loaded zero-copy from local disk
-    (so numpy arrays other than boolean ones load read-only). Plain data (None, bool, int, float, str, bytes and lists
-    and str-keyed dicts of them) is stored as msgpack, anything else with cloudpickle. In a
-    local root, msgpack and pickle outputs of up to 64 KiB are packed into one SQLite database
-    and written on `flush` (or every 500 outputs); until then only this process sees them.
+    (so numpy arrays other than boolean ones load read-only). Plain data (None, bool, int,
+    float, str, bytes and lists and str-keyed dicts of them) is stored as msgpack, anything
+    else with cloudpickle. In a local root, msgpack and pickle outputs of up to 64 KiB are
+    packed into one SQLite database and written on `flush` (or every 500 outputs); until then
+    only this process sees them. Parquet datasets written by another engine (`put_dataset`)
+    are stored as directories and load as a StoredDataset.
 
     `check` and `get` detect damage cheaply by size and a checksum of up to ~2 MiB of samples;
     `verify` checks a checksum of the whole data.
@@ -73,6 +81,7 @@ class IntermediateStore:
 
     def __init__(self, root: str | os.PathLike[str], storage_options: dict | None = None) -> None:
         self.root = os.fspath(root)
+        self.storage_options = dict(storage_options or {})
         protocol, path = split_protocol(self.root)
         self._backend: _Backend
         if protocol in _LOCAL_PROTOCOLS:
@@ -114,6 +123,36 @@ class IntermediateStore:
         )
         return self._backend.write(key, encoded, describe)
 
+    def put_dataset(
+        self,
+        key: str,
+        produce: Produce,
+        *,
+        python_type: str,
+        run_id: str,
+        step: str,
+        output: str,
+        lineage: dict | None = None,
+    ) -> StoredOutput:
+        """Store, under `key`, the Parquet dataset that `produce(location)` writes into the
+        directory `location` (a path or URL), and return its sidecar; `get` then gives a
+        StoredDataset. If a valid output is already stored under `key`, write nothing."""
+        existing = self._backend.assess([_check_key(key)])[key].present
+        if existing is not None:
+            return existing
+        describe = functools.partial(
+            StoredOutput,
+            key=key,
+            serializer=PARQUET,
+            python_type=python_type,
+            run_id=run_id,
+            step=step,
+            output=output,
+            created=time.time(),
+            lineage=dict(lineage or {}),
+        )
+        return self._backend.write_dataset(key, produce, describe)
+
     def get(self, key: str) -> Any:
         """The value stored under `key`; OutputMissing or OutputCorrupt if it cannot be loaded."""
         found, data = self._backend.load(_check_key(key))
@@ -124,6 +163,8 @@ class IntermediateStore:
             raise OutputMissing(f"no output is stored under key {key}: {found.reason}")
         if record.serializer == ARROW:
             return decode_arrow(pa.ipc.open_file(data), record.python_type)
+        if record.serializer == PARQUET:
+            return data
         return decode_payload(record.serializer, data)
 
     def check(self, keys: Collection[str]) -> dict[str, tuple[OutputStatus, str | None]]:
@@ -153,7 +194,11 @@ class IntermediateStore:
         record = found.present
         if record is None:
             return found.status, found.reason
-        if full_checksum(data) != record.full_checksum:
+        if record.serializer == PARQUET:
+            actual = self._backend.datasets.full_checksum(key)
+        else:
+            actual = full_checksum(data)
+        if actual != record.full_checksum:
             return OutputStatus.CORRUPT, "full checksum differs from the sidecar's"
         return OutputStatus.PRESENT, None
 

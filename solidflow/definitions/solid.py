@@ -15,6 +15,7 @@ from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.types import DataType, resolve_type
 from solidflow.errors import DefinitionError
 from solidflow.integrations.ray_options import check_ray_options
+from solidflow.integrations.spark.submit_options import check_spark_tags
 
 NO_DEFAULT: Any = inspect.Parameter.empty
 
@@ -241,6 +242,8 @@ def solid(
             )
         if tags and "ray" in tags:
             check_ray_options(solid_name, tags["ray"])
+        if tags and "spark" in tags:
+            check_spark_tags(solid_name, tags["spark"])
         if data_version is not None and not callable(data_version):
             raise DefinitionError(f"solid '{solid_name}': data_version must be a callable")
         if retry is not None and not isinstance(retry, RetryPolicy):

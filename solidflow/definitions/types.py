@@ -247,12 +247,41 @@ def resolve_type(annotation: Any, owner: str = "") -> DataType:
     )
 
 
+# Outputs of these classes are stored as Parquet datasets, which the engine hands to inputs
+# declared as any of the classes in _DATASET_INPUTS.
+_DATASET_OUTPUTS = frozenset({"pyspark.sql.dataframe.DataFrame"})
+_DATASET_INPUTS = frozenset(
+    {
+        "pyspark.sql.dataframe.DataFrame",
+        "pyarrow.lib.Table",
+        "pandas.DataFrame",  # pandas >= 3
+        "pandas.core.frame.DataFrame",
+        "polars.dataframe.frame.DataFrame",
+        "solidflow.engine.store.datasets.StoredDataset",
+    }
+)
+
+
+def _qualified_names(cls: type) -> set[str]:
+    return {f"{klass.__module__}.{klass.__qualname__}" for klass in getattr(cls, "__mro__", ())}
+
+
+def _converted(out_cls: type, in_cls: type) -> bool:
+    """Whether the engine converts stored outputs of `out_cls` into inputs of `in_cls`."""
+    return bool(_qualified_names(out_cls) & _DATASET_OUTPUTS) and bool(
+        _qualified_names(in_cls) & _DATASET_INPUTS
+    )
+
+
 def types_compatible(output: DataType, input: DataType) -> bool:
-    """False only when both ends declare Python classes that can never match."""
+    """False only when both ends declare Python classes that can never match (and that the
+    engine does not convert between)."""
     if not output.python_types or not input.python_types:
         return True
     for out_cls in output.python_types:
         for in_cls in input.python_types:
+            if _converted(out_cls, in_cls):
+                return True
             if bool in (out_cls, in_cls) and int in (out_cls, in_cls):
                 continue  # the int check rejects bools, the bool check every other int
             try:

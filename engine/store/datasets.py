@@ -1,0 +1,210 @@
+"""Outputs stored as a directory of Parquet files written by another engine (Spark).
+
+The directory `<key[:2]>/<key>.parquet` is written under a temporary name by a `produce`
+callback, then moved into place under the store's lock; the sidecar, written last, is the
+commit point. The sidecar's sampled checksum covers the names and sizes of every file in the
+directory (cheap to check: one listing), its full checksum covers their content too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import xxhash
+from fsspec import AbstractFileSystem
+
+from solidflow.engine.store.records import (
+    Assessment,
+    OutputStatus,
+    StoredOutput,
+    missing,
+    pack_sidecar,
+)
+
+PARQUET = "parquet"
+DATASET_SUFFIX = ".parquet"
+_READ_BLOCK = 8 * 1024 * 1024
+
+# A callback that writes a Parquet dataset into the directory it is given (a path or URL).
+Produce = Callable[[str], object]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDataset:
+    """A stored Parquet dataset: what a step downstream of a Spark DataFrame output receives
+    until it is converted to the input's declared type.
+
+    Args:
+        key: the output's store key.
+        location: the dataset directory, a local path or an fsspec URL.
+        rows: the number of rows, from the Parquet footers.
+        schema: the Arrow schema as text.
+    """
+
+    key: str
+    location: str
+    rows: int | None = None
+    schema: str | None = None
+
+    def _dataset(self) -> Any:
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(self.location)
+        return _parquet_dataset(path, fs)
+
+    def to_arrow(self) -> pa.Table:
+        """The whole dataset as one Arrow table, read in this process."""
+        return self._dataset().to_table()
+
+    def to_pandas(self) -> Any:
+        """The whole dataset as a pandas DataFrame, read in this process."""
+        return self.to_arrow().to_pandas()
+
+    def to_spark(self, spark: Any) -> Any:
+        """The dataset as a Spark DataFrame of the SparkSession `spark` (read by Spark)."""
+        from solidflow.integrations.spark.paths import spark_url
+
+        return spark.read.parquet(spark_url(self.location))
+
+
+def _parquet_dataset(path: str, fs: AbstractFileSystem) -> Any:
+    import pyarrow.dataset  # imports pandas when installed: only when needed
+
+    return pyarrow.dataset.dataset(path, filesystem=fs, format="parquet")
+
+
+def _walk(fs: AbstractFileSystem, directory: str) -> list[tuple[str, int]]:
+    """Every file below `directory` as (relative path, size), sorted by path."""
+    found = fs.find(directory, detail=True, withdirs=False)
+    prefix = directory.rstrip("/") + "/"
+    return sorted((path.removeprefix(prefix), int(info["size"])) for path, info in found.items())
+
+
+def _listing_hash(files: list[tuple[str, int]]) -> Any:
+    hasher = xxhash.xxh3_128()
+    for name, size in files:
+        hasher.update(name.encode())
+        hasher.update(b"\0")
+        hasher.update(size.to_bytes(8, "little"))
+    return hasher
+
+
+def _full_hash(fs: AbstractFileSystem, directory: str, files: list[tuple[str, int]]) -> str:
+    hasher = _listing_hash(files)
+    for name, _ in files:
+        with fs.open(f"{directory}/{name}", "rb") as file:
+            while block := file.read(_READ_BLOCK):
+                hasher.update(block)
+    return hasher.hexdigest()
+
+
+class DatasetDirectories:
+    """Parquet dataset outputs of a store rooted at `root` on the filesystem `fs`.
+
+    `lock(directory)` is held while a dataset is moved into place (a no-op where the
+    filesystem has no locks); `url(path)` turns a path into what a writer or reader needs.
+    """
+
+    def __init__(
+        self,
+        fs: AbstractFileSystem,
+        root: str,
+        lock: Callable[[str], AbstractContextManager[None]],
+        url: Callable[[str], str],
+    ) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self._lock = lock
+        self._url = url
+
+    def path(self, key: str) -> str:
+        """The dataset directory of `key`."""
+        return f"{self.root}/{key[:2]}/{key}{DATASET_SUFFIX}"
+
+    def handle(self, record: StoredOutput) -> StoredDataset:
+        """What loading the output of `record` gives."""
+        return StoredDataset(
+            key=record.key, location=record.location, rows=record.rows, schema=record.schema
+        )
+
+    def assess(self, record: StoredOutput) -> Assessment:
+        """PRESENT if the directory's files have the names and sizes the sidecar says."""
+        directory = self.path(record.key)
+        if not self.fs.isdir(directory):
+            return missing("no dataset directory")
+        files = _walk(self.fs, directory)
+        reason = None
+        total = sum(size for _, size in files)
+        if total != record.bytes:
+            reason = f"dataset holds {total} bytes, the sidecar says {record.bytes}"
+        elif _listing_hash(files).hexdigest() != record.checksum:
+            reason = "the dataset's files differ from the sidecar's list"
+        if reason is not None:
+            return Assessment(status=OutputStatus.CORRUPT, reason=reason, record=record)
+        return Assessment(status=OutputStatus.PRESENT, record=record)
+
+    def full_checksum(self, key: str) -> str:
+        """The checksum of the names, sizes and content of all the dataset's files."""
+        directory = self.path(key)
+        return _full_hash(self.fs, directory, _walk(self.fs, directory))
+
+    def write(
+        self,
+        key: str,
+        produce: Produce,
+        describe: Callable[..., StoredOutput],
+        write_sidecar: Callable[[str, bytes], None],
+        existing: Callable[[], StoredOutput | None],
+    ) -> StoredOutput:
+        """Have `produce` write the dataset under a temporary name, then move it and its
+        sidecar into place unless `existing()` finds a valid output first."""
+        final = self.path(key)
+        directory = final.rsplit("/", 1)[0]
+        self.fs.makedirs(directory, exist_ok=True)
+        temporary = f"{directory}/.{key}.{secrets.token_hex(8)}.parquet.tmp"
+        try:
+            produce(self._url(temporary))
+            files = _walk(self.fs, temporary)
+            dataset = _parquet_dataset(temporary, self.fs)
+            record = describe(
+                bytes=sum(size for _, size in files),
+                checksum=_listing_hash(files).hexdigest(),
+                full_checksum=_full_hash(self.fs, temporary, files),
+                location=self._url(final),
+                rows=dataset.count_rows(),
+                schema=dataset.schema.remove_metadata().to_string(),
+            )
+            with self._lock(directory):
+                found = existing()
+                if found is not None:
+                    return found
+                if self.fs.exists(final):  # a damaged earlier attempt
+                    self.fs.rm(final, recursive=True)
+                self.fs.mv(temporary, final, recursive=True)
+                write_sidecar(key, pack_sidecar(record))
+            return record
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                if self.fs.exists(temporary):
+                    self.fs.rm(temporary, recursive=True)
+
+    def delete(self, key: str) -> int:
+        """Remove `key`'s dataset directory; the number of bytes freed."""
+        directory = self.path(key)
+        if not self.fs.isdir(directory):
+            return 0
+        freed = sum(size for _, size in _walk(self.fs, directory))
+        self.fs.rm(directory, recursive=True)
+        return freed
+
+
+@contextlib.contextmanager
+def no_lock(_: str) -> Iterator[None]:
+    """The lock of filesystems without locks."""
+    yield

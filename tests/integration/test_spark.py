@@ -1,0 +1,167 @@
+"""Spark solids against a real local standalone cluster and Spark Connect server."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from solidflow import Instance, execute_pipeline, reexecute_pipeline
+from solidflow.engine.events.records import EventType
+from solidflow.engine.store import IntermediateStore, OutputStatus
+from solidflow.engine.store.datasets import StoredDataset
+from tests.integration import spark_pipelines as pipelines
+
+pytestmark = pytest.mark.xdist_group("spark")
+
+
+def _classic(cluster, **conf) -> dict:
+    settings = {
+        "spark.executor.memory": "512m",
+        "spark.cores.max": 1,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.shuffle.partitions": 2,
+        "spark.task.maxFailures": 1,
+        **conf,
+    }
+    config = {"master": cluster.master_url, "app_name": "solidflow-tests", "conf": settings}
+    return {"resources": {"spark": {"config": config}}}
+
+
+def _connect(cluster) -> dict:
+    return {"resources": {"spark": {"config": {"remote": cluster.connect_url}}}}
+
+
+def _of(result, kind: EventType, step: str | None = None) -> list:
+    return [e for e in result.events if e.type is kind and (step is None or e.step == step)]
+
+
+@pytest.fixture
+def instance(tmp_path) -> Instance:
+    return Instance(tmp_path / "home")
+
+
+def test_a_mixed_pipeline_runs_on_the_standalone_cluster(spark_cluster, instance):
+    result = execute_pipeline(pipelines.mixed, _classic(spark_cluster), instance=instance)
+    assert result.success, [e.payload for e in _of(result, EventType.STEP_FAILURE)]
+    assert result.output_for("report") == pipelines.expected_sums()
+
+    [output] = _of(result, EventType.STEP_OUTPUT, "sum_by_key")
+    payload = output.payload
+    assert payload["serializer"] == "parquet"
+    assert payload["rows"] == pipelines.KEYS
+    spark = payload["spark"]
+    assert spark["application_id"].startswith("app-")
+    assert spark["job_ids"] and spark["stages"] >= 1
+    # The standalone worker ran the application's executors.
+    assert (spark_cluster.directory / "work" / spark["application_id"]).is_dir()
+
+    stored = result.output_for("top_keys")
+    assert isinstance(stored, StoredDataset)
+    assert os.path.isdir(stored.location)
+    table = stored.to_arrow().sort_by("key")
+    assert table.column("total").to_pylist() == [
+        pipelines.expected_sums()[key] for key in range(pipelines.KEYS)
+    ]
+
+
+def test_a_second_run_is_memoized_and_a_spark_solid_reexecutes_from_stored_parquet(
+    spark_cluster, instance
+):
+    config = _classic(spark_cluster)
+    first = execute_pipeline(pipelines.mixed, config, instance=instance, memoize=True)
+    assert first.success
+
+    second = execute_pipeline(pipelines.mixed, config, instance=instance, memoize=True)
+    assert second.success
+    assert _of(second, EventType.STEP_START) == []
+    assert {e.step for e in _of(second, EventType.STEP_MEMOIZED)} == {
+        "numbers",
+        "sum_by_key",
+        "report",
+        "top_keys",
+    }
+
+    minimum = sorted(pipelines.expected_sums().values())[3]
+    changed = {**config, "solids": {"top_keys": {"config": {"minimum": minimum}}}}
+    child = reexecute_pipeline(
+        first.run_id, solid_selection=["top_keys"], run_config=changed, instance=instance
+    )
+    assert child.success
+    assert [e.step for e in _of(child, EventType.STEP_START)] == ["top_keys"]
+    [read] = _of(child, EventType.STEP_INPUT, "top_keys")
+    assert read.payload["type"] == "DataFrame"
+    totals = child.output_for("top_keys").to_arrow().column("total").to_pylist()
+    assert sorted(totals) == sorted(t for t in pipelines.expected_sums().values() if t >= minimum)
+    assert len(totals) == pipelines.KEYS - 3
+
+
+def test_the_mixed_pipeline_runs_through_spark_connect(spark_cluster, instance):
+    result = execute_pipeline(pipelines.mixed, _connect(spark_cluster), instance=instance)
+    assert result.success, [e.payload for e in _of(result, EventType.STEP_FAILURE)]
+    assert result.output_for("report") == pipelines.expected_sums()
+    [output] = _of(result, EventType.STEP_OUTPUT, "top_keys")
+    assert output.payload["serializer"] == "parquet"
+    assert output.payload["rows"] == pipelines.KEYS
+    assert output.payload["spark"]["application_id"].startswith("app-")
+
+
+def test_a_submitted_solid_runs_as_a_spark_driver_through_spark_submit(spark_cluster, instance):
+    pipeline = pipelines.submitted(spark_cluster.master_url)
+    result = execute_pipeline(pipeline, instance=instance)
+    assert result.success, [e.payload for e in _of(result, EventType.STEP_FAILURE)]
+    assert result.output_for("count_even") == 500
+
+    [start] = _of(result, EventType.STEP_START, "generated")
+    assert start.payload["pid"] != os.getpid()
+    app_id = start.payload["spark_application_id"]
+    assert app_id.startswith("app-")
+    [log] = _of(result, EventType.LOG, "generated")
+    assert log.payload["message"] == "running as the Spark driver"
+    [output] = _of(result, EventType.STEP_OUTPUT, "generated")
+    assert output.payload["spark"]["application_id"] == app_id
+    # Everything the driver reported is in the central event log too.
+    logged = [(e.type, e.step) for e in instance.events(result.run_id)]
+    assert (EventType.LOG, "generated") in logged
+
+
+def test_a_failing_submitted_solid_names_its_error_and_spark_application(spark_cluster, instance):
+    pipeline = pipelines.submitted(spark_cluster.master_url, fail=True)
+    result = execute_pipeline(pipeline, instance=instance)
+    assert not result.success
+    message = result.result_for("generated").failure_message
+    assert message.startswith(
+        "solid 'generated' raised RuntimeError: the submitted solid gave up (Spark application app-"
+    )
+    assert result.result_for("count_even").skipped
+
+
+def test_a_failing_spark_job_fails_its_step_clearly_and_keeps_earlier_outputs(
+    spark_cluster, instance
+):
+    result = execute_pipeline(pipelines.failing_job, _classic(spark_cluster), instance=instance)
+    assert not result.success
+    message = result.result_for("failing_udf").failure_message
+    assert "ValueError: cannot handle value" in message
+    assert "\tat " not in message and len(message.splitlines()) == 1
+
+    assert result.result_for("numbers").success
+    [output] = _of(result, EventType.STEP_OUTPUT, "numbers")
+    store = IntermediateStore(instance.config.storage.root)
+    assert store.check([output.payload["key"]])[output.payload["key"]][0] is OutputStatus.PRESENT
+    assert result.output_for("numbers").num_rows == pipelines.ROWS
+
+
+def test_a_bad_spark_conf_fails_the_step_with_a_one_line_reason(spark_cluster, instance):
+    config = _classic(spark_cluster, **{"spark.executor.memory": "lots"})
+    result = execute_pipeline(pipelines.mixed, config, instance=instance)
+    assert not result.success
+    message = result.result_for("sum_by_key").failure_message
+    assert message.startswith(
+        "resource 'spark' failed to initialise: SparkResourceError: could not start a Spark "
+        f"session on {spark_cluster.master_url}: "
+    )
+    assert "lots" in message or "memory" in message.lower()
+    assert "\tat " not in message
+    assert result.result_for("numbers").success
