@@ -47,11 +47,13 @@ format: $(VENV)/.test-installed
 	$(BIN)/ruff format .
 
 bench: $(VENV)/.test-installed
+	$(BIN)/solidflow bench --scale medium --out benchmarks/results
 	$(BIN)/python benchmarks/in_process_overhead.py
 	$(BIN)/python benchmarks/event_log_ingest.py
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/memoization.py
 	$(BIN)/python benchmarks/ray_overhead.py
+	$(BIN)/python benchmarks/spark_overhead.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

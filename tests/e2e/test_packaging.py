@@ -1,4 +1,5 @@
-"""The wheel installs `solidflow` only; engine, resources and integrations live inside it."""
+"""The wheel installs `solidflow` only; engine, resources, integrations and benchmarks live
+inside it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def _source_copy(destination: Path) -> None:
     """The files the wheel is built from, copied so that the build leaves the checkout alone."""
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, destination / name)
-    for package in ("solidflow", "engine", "resources", "integrations"):
+    for package in ("solidflow", "engine", "resources", "integrations", "benchmarks"):
         shutil.copytree(
             ROOT / package, destination / package, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -50,6 +51,8 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
         "engine/events/sqlite.py",
         "resources/file_cache.py",
         "integrations/tables.py",
+        "integrations/spark/submitted_step.py",
+        "benchmarks/suite/runner.py",
     ):
         assert f"solidflow/{module}" in names
 
@@ -74,10 +77,12 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
         "import importlib.util, sys\n"
         f"sys.path.insert(0, {str(target)!r})\n"
         "import solidflow.engine.scheduler, solidflow.resources, solidflow.integrations\n"
+        "import solidflow.benchmarks.suite\n"
         f"assert solidflow.engine.__file__.startswith({str(target)!r}), solidflow.engine.__file__\n"
-        "print([importlib.util.find_spec(n) for n in ('engine', 'resources', 'integrations')])\n"
+        "names = ('engine', 'resources', 'integrations', 'benchmarks')\n"
+        "print([importlib.util.find_spec(n) for n in names])\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True
     )
-    assert done.stdout.strip() == "[None, None, None]"
+    assert done.stdout.strip() == "[None, None, None, None]"

@@ -1,0 +1,108 @@
+"""Timing pairs in alternation and summarising them: medians, spread, pairwise ratios."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds `fn()` took."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The median, minimum and maximum of some samples."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, samples: list[float]) -> Spread:
+        return cls(statistics.median(samples), min(samples), max(samples))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"median": self.median, "min": self.low, "max": self.high}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    """One measured item: solidflow's samples (seconds, or `unit` for rates) against a
+    baseline measured pair by pair, and optionally the plain-Python floor.
+
+    `per` is what a time is divided by for per-item figures (the solid count), `size` the
+    bytes a data-plane item moves (for GB/s)."""
+
+    workload: str
+    case: str
+    executor: str
+    n: int
+    ours: list[float]
+    baseline_name: str | None = None
+    baseline: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+    size: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> Spread | None:
+        """solidflow / baseline, pair by pair."""
+        if not self.baseline:
+            return None
+        return Spread.of([a / b for a, b in zip(self.ours, self.baseline, strict=True)])
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "workload": self.workload,
+            "case": self.case,
+            "executor": self.executor,
+            "n": self.n,
+            "solidflow_seconds": Spread.of(self.ours).as_dict(),
+            "samples": {"solidflow": self.ours},
+        }
+        if self.baseline:
+            found["baseline"] = self.baseline_name
+            found["baseline_seconds"] = Spread.of(self.baseline).as_dict()
+            found["ratio"] = self.ratio.as_dict()
+            found["samples"]["baseline"] = self.baseline
+        if self.floor:
+            found["plain_python_seconds"] = Spread.of(self.floor).as_dict()
+            found["samples"]["plain_python"] = self.floor
+        if self.size is not None:
+            found["bytes"] = self.size
+            found["solidflow_gb_per_s"] = self.size / Spread.of(self.ours).median / 1e9
+            if self.baseline:
+                found["baseline_gb_per_s"] = self.size / Spread.of(self.baseline).median / 1e9
+        found.update(self.extra)
+        return found
+
+
+def alternate(
+    repetitions: int,
+    ours: Callable[[], float],
+    baseline: Callable[[], float] | None = None,
+    floor: Callable[[], float] | None = None,
+    tick: Callable[[], None] = lambda: None,
+) -> tuple[list[float], list[float], list[float]]:
+    """Run each callable once as a warm-up, then `repetitions` times in alternation
+    (A B C A B C ...); each returns the seconds it measured. `tick` is called after each
+    round."""
+    runners = [fn for fn in (ours, baseline, floor) if fn is not None]
+    for fn in runners:
+        fn()
+    samples: list[list[float]] = [[] for _ in runners]
+    for _ in range(repetitions):
+        for fn, found in zip(runners, samples, strict=True):
+            found.append(fn())
+        tick()
+    ours_samples = samples.pop(0)
+    baseline_samples = samples.pop(0) if baseline is not None else []
+    floor_samples = samples.pop(0) if floor is not None else []
+    return ours_samples, baseline_samples, floor_samples

@@ -1,0 +1,98 @@
+"""PNG plots of a suite's results (matplotlib, without a display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from solidflow.benchmarks.suite.measure import Result, Spread
+
+OVERHEAD_PLOT = "per_solid_overhead.png"
+DATA_PLANE_PLOT = "data_plane.png"
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def per_solid_overhead(results: list[Result], path: Path) -> None:
+    """Milliseconds per solid against N, per shape: solidflow, its baseline and plain Python."""
+    plt = _pyplot()
+    trivial = [r for r in results if r.workload == "trivial"]
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for index, shape in enumerate(sorted({r.case for r in trivial})):
+        rows = sorted((r for r in trivial if r.case == shape), key=lambda r: r.n)
+        color = f"C{index}"
+        ns = [r.n for r in rows]
+
+        def per_solid(samples: list[list[float]], ns: list[int] = ns) -> list[float]:
+            return [Spread.of(s).median / n * 1000 for s, n in zip(samples, ns, strict=True)]
+
+        executor = rows[0].executor
+        axes.plot(
+            ns,
+            per_solid([r.ours for r in rows]),
+            "o-",
+            color=color,
+            label=f"{shape}: solidflow ({executor})",
+        )
+        if rows[0].baseline and rows[0].baseline_name != "plain Python":
+            axes.plot(
+                ns,
+                per_solid([r.baseline for r in rows]),
+                "s--",
+                color=color,
+                label=f"{shape}: {rows[0].baseline_name}",
+            )
+        if rows[0].floor:
+            axes.plot(
+                ns,
+                per_solid([r.floor for r in rows]),
+                "^:",
+                color=color,
+                alpha=0.6,
+                label=f"{shape}: plain Python",
+            )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("solids (N)")
+    axes.set_ylabel("wall time per solid (ms)")
+    axes.set_title("Per-solid overhead on trivial solids")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small", ncols=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def data_plane(results: list[Result], path: Path) -> None:
+    """GB/s through the data-plane chain: solidflow and its baseline."""
+    plt = _pyplot()
+    rows = [r for r in results if r.workload == "data_plane"]
+    labels, rates = [], []
+    for row in rows:
+        labels.append(f"solidflow ({row.executor})")
+        rates.append(row.size / Spread.of(row.ours).median / 1e9)
+        if row.baseline:
+            labels.append(row.baseline_name)
+            rates.append(row.size / Spread.of(row.baseline).median / 1e9)
+    figure, axes = plt.subplots(figsize=(6, 4))
+    bars = axes.bar(labels, rates, color=["C0", "C1"] * len(rows))
+    axes.bar_label(bars, fmt="%.2f")
+    axes.set_ylabel("GB/s")
+    axes.set_title(rows[0].case if rows else "data plane")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_plots(results: list[Result], directory: Path) -> list[Path]:
+    """Both plots in `directory`; their paths."""
+    paths = [directory / OVERHEAD_PLOT, directory / DATA_PLANE_PLOT]
+    per_solid_overhead(results, paths[0])
+    data_plane(results, paths[1])
+    return paths
