@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from solidflow.errors import DefinitionError
+from solidflow.integrations.options import OptionTable, check_options
 
 
 def _non_negative_number(value: Any) -> bool:
@@ -18,7 +19,7 @@ def _resource_map(value: Any) -> bool:
     )
 
 
-RAY_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
+RAY_OPTIONS: OptionTable = {
     "num_cpus": (_non_negative_number, "a number of CPUs >= 0"),
     "num_gpus": (_non_negative_number, "a number of GPUs >= 0"),
     "memory": (_non_negative_number, "bytes of memory to reserve, >= 0"),
@@ -32,15 +33,5 @@ def check_ray_options(solid_name: str, options: Any) -> dict[str, Any]:
     """The options, checked against RAY_OPTIONS; a DefinitionError names what is wrong."""
     if not isinstance(options, Mapping):
         raise DefinitionError(f"solid '{solid_name}': tags['ray'] must be a mapping of options")
-    for name, value in options.items():
-        if name not in RAY_OPTIONS:
-            raise DefinitionError(
-                f"solid '{solid_name}': unknown Ray option '{name}'; valid options: "
-                + ", ".join(RAY_OPTIONS)
-            )
-        valid, expected = RAY_OPTIONS[name]
-        if not valid(value):
-            raise DefinitionError(
-                f"solid '{solid_name}': Ray option '{name}' must be {expected}, got {value!r}"
-            )
+    check_options(solid_name, "Ray", options, RAY_OPTIONS)
     return dict(options)

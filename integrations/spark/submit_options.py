@@ -3,11 +3,12 @@ checked when the solid is defined."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from solidflow.errors import DefinitionError
+from solidflow.integrations.options import OptionTable, check_options
 
 
 def _strings(value: Any) -> bool:
@@ -20,7 +21,7 @@ def _settings(value: Any) -> bool:
     )
 
 
-SUBMIT_OPTIONS: dict[str, tuple[Callable[[Any], bool], str]] = {
+SUBMIT_OPTIONS: OptionTable = {
     "master": (lambda v: isinstance(v, str) and bool(v), "a master URL such as spark://host:7077"),
     "deploy_mode": (lambda v: v == "client", "'client' (the Spark driver runs beside solidflow)"),
     "conf": (_settings, "a mapping of Spark settings to strings, numbers or booleans"),
@@ -59,18 +60,7 @@ def check_spark_tags(solid_name: str, options: Any) -> None:
     submit = options.get("submit", {})
     if not isinstance(submit, Mapping):
         raise DefinitionError(f"solid '{solid_name}': tags['spark']['submit'] must be a mapping")
-    for name, value in submit.items():
-        if name not in SUBMIT_OPTIONS:
-            raise DefinitionError(
-                f"solid '{solid_name}': unknown spark-submit option '{name}'; valid options: "
-                + ", ".join(SUBMIT_OPTIONS)
-            )
-        valid, expected = SUBMIT_OPTIONS[name]
-        if not valid(value):
-            raise DefinitionError(
-                f"solid '{solid_name}': spark-submit option '{name}' must be {expected}, "
-                f"got {value!r}"
-            )
+    check_options(solid_name, "spark-submit", submit, SUBMIT_OPTIONS)
 
 
 def submit_options(tags: Mapping[str, Any]) -> SubmitOptions | None:
