@@ -22,7 +22,11 @@
 # Files, with D = $SOLIDFLOW_RAY_TMP/<port>: D/{head,node_a,node_b} are the nodes' Ray temp
 # dirs, D/pids/<node>.pid the PIDs of the `ray start --block` processes, D/logs/<node>.out
 # their output.
+#
+# Its process functions are in process_tools.sh, beside it.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=process_tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process_tools.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -192,21 +196,8 @@ for i in 0 1 2; do
         fixed_ports+=($((port + 10 + 10 * i + j)))
     done
 done
-"$python_bin" - "${fixed_ports[@]}" <<'EOF' || die "choose another SOLIDFLOW_RAY_PORT"
-import socket
-import sys
-
-busy = []
-for port in map(int, sys.argv[1:]):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("", port))
-        except OSError:
-            busy.append(port)
-if busy:
-    sys.exit(f"start_ray_cluster: error: ports in use: {busy}")
-EOF
+check_ports_free "$python_bin" start_ray_cluster "${fixed_ports[@]}" ||
+    die "choose another SOLIDFLOW_RAY_PORT"
 
 mkdir -p "$cluster_dir/pids" "$cluster_dir/logs"
 rm -f "$cluster_dir"/pids/*.pid
@@ -242,14 +233,7 @@ start_node() {
     echo $! >"$cluster_dir/pids/$node.pid"
 }
 
-show_logs() {
-    for node in "${nodes[@]}"; do
-        if [[ -s "$cluster_dir/logs/$node.out" ]]; then
-            say "---- last lines of $cluster_dir/logs/$node.out"
-            tail -n 15 "$cluster_dir/logs/$node.out" >&2
-        fi
-    done
-}
+show_logs() { show_log_tails "$cluster_dir/logs" "${nodes[@]}"; }
 
 started=$SECONDS
 say "starting the head node on $address (ray: $ray_bin)"

@@ -58,7 +58,11 @@
 # application with each executor's stdout and stderr), D/local scratch space (shuffle and spill
 # files), D/warehouse the Connect server's spark.sql.warehouse.dir, D/conf the (empty) Spark
 # conf dir. Each JVM runs with D as its working directory.
+#
+# Its process functions are in process_tools.sh, beside it.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=process_tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process_tools.sh"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -162,11 +166,6 @@ print_urls() {
 }
 
 pid_of() { cat "$cluster_dir/pids/$1.pid" 2>/dev/null || true; }
-# True if $1 is a running process of this cluster (its environment has the marker).
-ours() {
-    [[ "$1" =~ ^[0-9]+$ ]] && kill -0 "$1" 2>/dev/null &&
-        { [[ ! -d /proc/self ]] || grep -qzxF -- "$marker" "/proc/$1/environ" 2>/dev/null; }
-}
 
 # Waits until the cluster is up. Arguments: what (master: the master is the elected leader;
 # all: also the worker is registered and ALIVE, and the Connect server, if any, accepts
@@ -243,7 +242,7 @@ for component in master worker connect; do
     [[ -n "$pid" ]] && any_pid=1
     if [[ " ${components[*]} " == *" $component "* ]]; then
         pids+=("$pid")
-        ours "$pid" || all_ours=0
+        is_cluster_process "$marker" "$pid" || all_ours=0
     fi
 done
 if ((any_pid)); then
@@ -258,21 +257,8 @@ fi
 
 # Every port must be free.
 mapfile -t all_ports < <(seq "$port" $((port + 7)))
-"$poll_python" - "${all_ports[@]}" <<'EOF' || die "choose another SOLIDFLOW_SPARK_PORT"
-import socket
-import sys
-
-busy = []
-for port in map(int, sys.argv[1:]):
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("", port))
-        except OSError:
-            busy.append(port)
-if busy:
-    sys.exit(f"start_spark_cluster: error: ports in use: {busy}")
-EOF
+check_ports_free "$poll_python" start_spark_cluster "${all_ports[@]}" ||
+    die "choose another SOLIDFLOW_SPARK_PORT"
 
 mkdir -p "$cluster_dir"/{pids,logs,work,local,warehouse,conf}
 rm -f "$cluster_dir"/pids/*.pid
@@ -319,18 +305,9 @@ start_jvm() {
     echo $! >"$cluster_dir/pids/$component.pid"
 }
 
-show_logs() {
-    for component in "${components[@]}"; do
-        if [[ -s "$cluster_dir/logs/$component.out" ]]; then
-            say "---- last lines of $cluster_dir/logs/$component.out"
-            tail -n 15 "$cluster_dir/logs/$component.out" >&2
-        fi
-    done
-}
-
 give_up() {
     say "$1"
-    show_logs
+    show_log_tails "$cluster_dir/logs" "${components[@]}"
     SOLIDFLOW_SPARK_PORT="$port" SOLIDFLOW_SPARK_TMP="$tmp_root" "$here/stop_spark_cluster.sh" >&2 || true
     exit 1
 }
