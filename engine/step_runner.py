@@ -166,13 +166,9 @@ def _as_input(value: Any, data_type: DataType, resources: Resources, where: str)
     try:
         return dataset_as(value, data_type, resources, where)
     except Exception as exc:
-        raise _StepError(
-            f"{where}: could not read the stored dataset {value.location}: "
-            f"{error_info(exc).message}",
-            "input",
-            error_info(exc),
-            exc,
-        ) from None
+        info = error_info(exc)
+        message = f"{where}: could not read the stored dataset {value.location}: {info.message}"
+        raise _StepError(message, "input", info, exc) from None
 
 
 def _collect_outputs(
