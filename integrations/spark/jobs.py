@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
-
-_REST_TIMEOUT = 10.0
 
 
 def _is_connect(spark: Any) -> bool:
@@ -27,21 +23,22 @@ def application_id(spark: Any) -> str | None:
 
 
 def _stage_records(context: Any, stage_id: int) -> dict[str, int]:
-    """Input and output rows of a stage, from the Spark UI's REST API (if the UI runs)."""
-    url = context.uiWebUrl
-    if not url:
-        return {}
-    address = f"{url}/api/v1/applications/{context.applicationId}/stages/{stage_id}"
-    try:
-        with urllib.request.urlopen(address, timeout=_REST_TIMEOUT) as response:
-            attempts = json.load(response)
-    except (OSError, ValueError):
-        return {}
-    done = [a for a in attempts if a.get("status") == "COMPLETE"]
-    return {
-        "input_rows": sum(a.get("inputRecords", 0) for a in done),
-        "output_rows": sum(a.get("outputRecords", 0) for a in done),
-    }
+    """Input and output rows of a completed stage, from the driver's status store (what the
+    Spark UI shows, read over py4j without the UI having to run)."""
+    jvm = context._jvm
+    no_quantiles = context._gateway.new_array(jvm.double, 0)
+    attempts = (
+        context._jsc.sc()
+        .statusStore()
+        .stageData(stage_id, False, jvm.java.util.ArrayList(), False, no_quantiles)
+    )
+    rows = {"input_rows": 0, "output_rows": 0}
+    for index in range(attempts.size()):
+        attempt = attempts.apply(index)
+        if str(attempt.status()) == "COMPLETE":
+            rows["input_rows"] += attempt.inputRecords()
+            rows["output_rows"] += attempt.outputRecords()
+    return rows
 
 
 def _jobs_of_group(context: Any, group: str) -> dict[str, Any]:
@@ -66,8 +63,7 @@ def _jobs_of_group(context: Any, group: str) -> dict[str, Any]:
     found: dict[str, Any] = {"job_ids": job_ids, "stages": len(stage_ids), "tasks": tasks}
     if failed:
         found["failed_job_ids"] = failed
-    if context.uiWebUrl:
-        found.update(rows)
+    found.update(rows)
     return found
 
 
@@ -75,7 +71,7 @@ def _jobs_of_group(context: Any, group: str) -> dict[str, Any]:
 def spark_jobs(spark: Any, description: str) -> Iterator[dict[str, Any]]:
     """Tag the Spark jobs started in the block; afterwards the yielded dict holds their
     metadata: application id and, for classic sessions, job ids, stage and task counts and
-    (when the Spark UI runs) input and output rows."""
+    the input and output rows of their stages."""
     found: dict[str, Any] = {}
     app_id = application_id(spark)
     if app_id is not None:

@@ -121,6 +121,7 @@ def test_a_submitted_solid_runs_as_a_spark_driver_through_spark_submit(spark_clu
     assert log.payload["message"] == "running as the Spark driver"
     [output] = _of(result, EventType.STEP_OUTPUT, "generated")
     assert output.payload["spark"]["application_id"] == app_id
+    assert output.payload["rows"] == output.payload["spark"]["output_rows"] == 1_000
     # Everything the driver reported is in the central event log too.
     logged = [(e.type, e.step) for e in instance.events(result.run_id)]
     assert (EventType.LOG, "generated") in logged
