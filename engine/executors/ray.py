@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import queue
+import itertools
 import sys
 import time
 from collections.abc import Mapping
@@ -20,15 +19,29 @@ from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import RayConfig
-from solidflow.engine.executors.ray_events import RunEventBuffer, WorkerEvent
-from solidflow.engine.executors.ray_resources import ClusterResources
-from solidflow.engine.executors.ray_worker import RayRunContext, StepOutcome, step_function
+from solidflow.engine.executors.ray_events import WorkerEvent, event_buffer
+from solidflow.engine.executors.ray_resources import cluster_resources
+from solidflow.engine.executors.ray_worker import (
+    RayRunContext,
+    WireOutcome,
+    encode_step,
+    outcome_events,
+    step_function,
+    step_result,
+)
 from solidflow.engine.memoization import StoredRef
+from solidflow.engine.plan import addresses_read
 from solidflow.engine.step_runner import StepResult, StepTask
 from solidflow.engine.store import IntermediateStore
 
 DRAIN_INTERVAL = 0.2
 """Seconds between two reads of the event buffer actor while steps run."""
+WAIT_WINDOW = 400
+"""Most pending steps, oldest first, that one `ray.wait` looks at (its cost grows with them)."""
+WAIT_BATCH = 100
+"""Most ended steps a wait collects before it returns: a quarter of the wait window, at least
+one (so that the end of a step among few is seen at once), or just one when the scheduler
+waits for it; a wait also returns after DRAIN_INTERVAL."""
 TEARDOWN_TIMEOUT = 60.0
 
 
@@ -55,9 +68,41 @@ def _register_user_modules(solid: SolidDefinition) -> None:
         ray.cloudpickle.register_pickle_by_value(module)
 
 
-def _outcome_or_error(future: Any) -> StepOutcome | RayError:
+_STEP_FUNCTIONS: dict[int, tuple[SolidDefinition, RayRunContext, Any]] = {}
+_STEP_FUNCTIONS_KEPT = 1024
+"""Step functions kept for later runs; the oldest are dropped beyond this many."""
+
+
+def _step_function(solid: SolidDefinition, context: RayRunContext, options: dict[str, Any]) -> Any:
+    """The Ray remote function that runs `solid` with `context`. It is made once and kept for
+    the later runs with an equal context, so that Ray exports it and each worker loads it once."""
+    cached = _STEP_FUNCTIONS.get(id(solid))
+    if cached is not None and cached[0] is solid and cached[1] == context:
+        return cached[2]
+    _register_user_modules(solid)
+    function = ray.remote(step_function(context, solid)).options(
+        num_returns=1 + len(solid.outputs),
+        max_retries=solid.retry.max_retries if solid.retry else 0,
+        **options,
+    )
+    _STEP_FUNCTIONS.pop(id(solid), None)
+    _STEP_FUNCTIONS[id(solid)] = (solid, context, function)
+    while len(_STEP_FUNCTIONS) > _STEP_FUNCTIONS_KEPT:
+        del _STEP_FUNCTIONS[next(iter(_STEP_FUNCTIONS))]
+    return function
+
+
+def _outcomes(refs: list[Any]) -> list[WireOutcome | RayError]:
+    """The outcome of each ended step task, or the error of a task that ended without one."""
     try:
-        return future.result()
+        return ray.get(refs)
+    except RayError:
+        return [_outcome_or_error(ref) for ref in refs]
+
+
+def _outcome_or_error(ref: Any) -> WireOutcome | RayError:
+    try:
+        return ray.get(ref)
     except RayError as error:
         return error
 
@@ -85,12 +130,9 @@ class RayExecutor(Executor):
         connect(run.config)
         self._sink = sink
         self._run_id = run.run_id
-        actor_name = f"solidflow-events-{run.run_id}"
-        self._actor = RunEventBuffer.options(
-            name=actor_name, namespace=run.config.namespace
-        ).remote()
+        actor_name, self._actor = event_buffer(run.config.namespace)
         self._context = RayRunContext(
-            run_id=run.run_id,
+            pipeline_name=run.pipeline_name,
             resources=run.resources,
             store_root=run.store_root,
             store_options=run.store_options,
@@ -102,12 +144,12 @@ class RayExecutor(Executor):
         self._store: IntermediateStore | None = None
         self._functions: dict[int, Any] = {}
         self._outcome_refs: dict[str, Any] = {}
-        self._pending: dict[Any, StepTask] = {}
-        self._ended_queue: queue.SimpleQueue[tuple[Any, Any]] = queue.SimpleQueue()
+        self._pending: dict[Any, tuple[StepTask, dict[str, Any]]] = {}
+        self._unpromised: set[str] = set()
         self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
         self._delivered: dict[tuple[str, str], int] = {}
         self._attempts: dict[str, list[str]] = {}
-        self._cluster = ClusterResources()
+        self._cluster = cluster_resources()
         self._last_drain = 0.0
         self._drain_ref: Any = None
 
@@ -126,34 +168,15 @@ class RayExecutor(Executor):
         solid = task.solid
         function = self._functions.get(id(solid))
         if function is None:
-            _register_user_modules(solid)
-            function = self._functions[id(solid)] = ray.remote(
-                step_function(self._context, solid)
-            ).options(
-                num_returns=1 + len(solid.outputs),
-                max_retries=solid.retry.max_retries if solid.retry else 0,
-                **options,
-            )
-        addresses = list(task.handles)
-        upstream = sorted(  # steps of this run whose outcome says whether to skip
-            {
-                step
-                for (step, _), handle in task.handles.items()
-                if step in self._outcome_refs and not isinstance(handle, StoredRef)
-            }
-        )
+            function = self._functions[id(solid)] = _step_function(solid, self._context, options)
+        handles = task.handles
         refs = function.remote(
-            dataclasses.replace(task, solid=None, handles={}),
-            addresses,
-            upstream,
-            *(task.handles[address] for address in addresses),
-            *(self._outcome_refs[step] for step in upstream),
+            encode_step(task), *(handles[address] for address in addresses_read(task.inputs))
         )
+        outputs = dict(zip(solid.output_names, refs[1:], strict=True))
         self._outcome_refs[task.step_key] = refs[0]
-        self._pending[refs[0]] = task
-        ended = self._ended_queue
-        refs[0].future().add_done_callback(lambda future, ref=refs[0]: ended.put((ref, future)))
-        return dict(zip(solid.output_names, refs[1:], strict=True))
+        self._pending[refs[0]] = (task, outputs)
+        return outputs
 
     def can_submit(self) -> bool:
         limit = self._config.max_concurrent_steps
@@ -165,46 +188,33 @@ class RayExecutor(Executor):
         while True:
             results = self._check_resources()
             if self._pending:
-                ready = self._ended(DRAIN_INTERVAL)
-                if ready:
-                    results.extend(self._collect(ready))
+                results.extend(self._collect(self._ended(DRAIN_INTERVAL)))
             self._drain_in_background()
             if results or (not self._pending and not self._waiting_for_resources):
                 return results
             if not self._pending:
                 time.sleep(DRAIN_INTERVAL)
 
-    def _ended(self, timeout: float) -> list[tuple[Any, Any]]:
-        """(outcome ref, its future) of tasks that ended: waits up to `timeout` for one."""
-        try:
-            ready = [self._ended_queue.get(timeout=timeout)]
-        except queue.Empty:
-            return []
-        while True:
-            try:
-                ready.append(self._ended_queue.get_nowait())
-            except queue.Empty:
-                return ready
+    def _ended(self, timeout: float) -> list[Any]:
+        """Outcome refs of ended tasks among the oldest pending ones; waits up to `timeout`
+        for as many as WAIT_BATCH says."""
+        window = list(itertools.islice(self._pending, WAIT_WINDOW))
+        blocked = self._unpromised or not self.can_submit()
+        wanted = 1 if blocked else max(1, min(WAIT_BATCH, len(window) // 4))
+        ready, _ = ray.wait(window, num_returns=wanted, timeout=timeout, fetch_local=False)
+        return ready
 
-    def _collect(self, ready: list[tuple[Any, Any]]) -> list[StepResult]:
+    def _collect(self, ready: list[Any]) -> list[StepResult]:
         results = []
-        for ref, future in ready:
-            task = self._pending.pop(ref)
-            outcome = _outcome_or_error(future)
+        for ref, outcome in zip(ready, _outcomes(ready), strict=True):
+            task, outputs = self._pending.pop(ref)
+            self._unpromised.discard(task.step_key)
             if isinstance(outcome, RayError):
                 results.append(self._lost(task, outcome))
                 continue
-            self._deliver(outcome.events)
-            results.append(
-                StepResult(
-                    step_key=outcome.step_key,
-                    success=outcome.success,
-                    message=outcome.message,
-                    error=outcome.error,
-                    skipped_because=outcome.skipped_because,
-                )
-            )
-        self._sink.flush()
+            self._deliver(outcome_events(outcome))
+            results.append(step_result(task.step_key, outcome, outputs))
+        self._sink.flush()  # one write per batch of ended steps
         return results
 
     def _lost(self, task: StepTask, error: RayError) -> StepResult:
@@ -237,6 +247,7 @@ class RayExecutor(Executor):
             if problem is None:
                 del self._waiting_for_resources[key]
                 self._launch(task, options)
+                self._unpromised.add(key)  # its children wait for its result
             elif time.monotonic() >= deadline:
                 del self._waiting_for_resources[key]
                 message = f"solid '{key}' cannot run on this Ray cluster: {problem}"
@@ -254,16 +265,15 @@ class RayExecutor(Executor):
         if self._drain_ref is not None and ray.wait([self._drain_ref], timeout=0)[0]:
             with contextlib.suppress(RayError):  # a restarted actor; outcomes carry the events
                 self._deliver(ray.get(self._drain_ref))
-                self._sink.flush()
             self._drain_ref = None
         if self._drain_ref is None and time.monotonic() - self._last_drain >= DRAIN_INTERVAL:
-            self._drain_ref = self._actor.drain.remote()
+            self._drain_ref = self._actor.drain.remote(self._run_id)
             self._last_drain = time.monotonic()
 
     def _drain(self) -> None:
         self._last_drain = time.monotonic()
         try:
-            events = ray.get(self._actor.drain.remote(), timeout=30)
+            events = ray.get(self._actor.drain.remote(self._run_id), timeout=30)
         except (RayError, GetTimeoutError):
             return  # the actor restarts; every step's events also come with its outcome
         self._deliver(events)
@@ -272,27 +282,30 @@ class RayExecutor(Executor):
     def _deliver(self, events: list[WorkerEvent]) -> None:
         """Emit the worker events not emitted yet, in each attempt's order."""
         for step_key, attempt, index, kind, step, payload, timestamp in events:
-            attempts = self._attempts.setdefault(step_key, [])
-            if step_key and attempt not in attempts:  # "" holds resource teardown events
-                if attempts:
-                    self._retried(step_key, attempts[-1], payload)
-                attempts.append(attempt)
-            delivered = self._delivered.get((step_key, attempt), 0)
+            delivered = self._delivered.get((step_key, attempt))
+            if delivered is None:
+                delivered = self._new_attempt(step_key, attempt, payload)
             if index < delivered:
                 continue
             self._delivered[(step_key, attempt)] = index + 1
             self._sink.emit(EventType(kind), step, payload, timestamp)
 
-    def _retried(self, step_key: str, attempt: str, payload: dict[str, Any]) -> None:
-        self._sink.emit(
-            EventType.STEP_RETRY,
-            step_key,
-            {
-                "message": f"the worker running attempt {attempt} of solid '{step_key}' died; "
-                f"retrying on worker {payload.get('pid')} of node {payload.get('node_id')}",
-                "reason": "worker_died",
-            },
-        )
+    def _new_attempt(self, step_key: str, attempt: str, payload: dict[str, Any]) -> int:
+        """Note the first event of an attempt; a later attempt at a step means its worker died."""
+        attempts = self._attempts.setdefault(step_key, [])
+        if step_key and attempts:  # "" holds resource teardown events
+            self._sink.emit(
+                EventType.STEP_RETRY,
+                step_key,
+                {
+                    "message": f"the worker running attempt {attempts[-1]} of solid "
+                    f"'{step_key}' died; retrying on worker {payload.get('pid')} of node "
+                    f"{payload.get('node_id')}",
+                    "reason": "worker_died",
+                },
+            )
+        attempts.append(attempt)
+        return 0
 
     # -- end -----------------------------------------------------------------------------
 
@@ -301,17 +314,17 @@ class RayExecutor(Executor):
             ray.cancel(ref, force=True)
         self._pending.clear()
         failures: list[str] = []
-        if self._drain_ref is not None:  # let it finish, so that killing the actor fails no call
-            ray.wait([self._drain_ref], timeout=5)
         if not self._has_resources:  # nothing to tear down; outcomes carried every event
-            ray.kill(self._actor)
+            self._actor.forget.remote(self._run_id)
             self._sink.flush()
             return failures
         try:
-            ray.get(self._actor.finish.remote(), timeout=30)
+            ray.get(self._actor.finish.remote(self._run_id), timeout=30)
             deadline = time.monotonic() + TEARDOWN_TIMEOUT
             while True:
-                waiting, failures = ray.get(self._actor.teardown_state.remote(), timeout=30)
+                waiting, failures = ray.get(
+                    self._actor.teardown_state.remote(self._run_id), timeout=30
+                )
                 self._drain()
                 if not waiting:
                     break
@@ -323,7 +336,7 @@ class RayExecutor(Executor):
         except (RayError, GetTimeoutError) as error:
             failures.append(f"resource teardown could not be confirmed: {error}")
         finally:
-            ray.kill(self._actor)
+            self._actor.forget.remote(self._run_id)
         self._sink.flush()
         return failures
 

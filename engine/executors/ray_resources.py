@@ -52,3 +52,16 @@ class ClusterResources:
             for node in nodes
         )
         return f"no node offers {asked} (nodes offer: {offered or 'nothing'})"
+
+
+_CLUSTERS: dict[str, ClusterResources] = {}
+
+
+def cluster_resources() -> ClusterResources:
+    """The ClusterResources of the cluster this driver is connected to, shared by its runs so
+    that a run does not start with a read of the node table."""
+    job_id = ray.get_runtime_context().get_job_id()
+    cluster = _CLUSTERS.get(job_id)
+    if cluster is None:
+        cluster = _CLUSTERS[job_id] = ClusterResources()
+    return cluster

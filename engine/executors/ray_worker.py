@@ -1,37 +1,41 @@
 """What runs inside Ray worker processes: one step per task, resources kept per process and
-run, events numbered per step attempt and streamed to the run's event buffer actor."""
+run, events numbered per step attempt and streamed to the driver's event buffer actor."""
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 import os
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import ray
 
+from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.errors_info import ErrorInfo
 from solidflow.engine.events.records import EventType, to_plain
 from solidflow.engine.executors.ray_events import WorkerEvent
 from solidflow.engine.memoization import StoredRef
+from solidflow.engine.plan import StepInputSource, addresses_read
 from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
-from solidflow.engine.step_runner import OutputAddress, StepTask, run_step
+from solidflow.engine.step_runner import StepResult, StepTask, run_step
 from solidflow.engine.store import IntermediateStore
 
 LIVE_AFTER = 0.2
 """Seconds a step runs before its events start streaming to the event buffer actor."""
 
+_ATTEMPT_PREFIX = os.urandom(6).hex()
+_ATTEMPT_NUMBERS = itertools.count()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RayRunContext:
-    """What every worker needs about the run; put in the object store once per run."""
+    """What every worker needs about a run but its id. Ray ships it with each solid's step
+    function, once per worker process; runs with equal contexts share step functions."""
 
-    run_id: str
+    pipeline_name: str
     resources: Mapping[str, ResourceSpec]
     store_root: str | None
     store_options: Mapping[str, Any]
@@ -39,37 +43,107 @@ class RayRunContext:
     namespace: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StepOutcome:
-    """The small first return value of a step task; outputs are the other return values."""
+@dataclass(frozen=True, slots=True)
+class UpstreamFailed:
+    """Every output of a step that failed or was skipped: the steps reading it are skipped."""
 
-    step_key: str
-    attempt: str
-    success: bool
-    events: list[WorkerEvent]
-    message: str | None = None
-    error: ErrorInfo | None = None
-    skipped_because: str | None = None
+    step: str
+    """The step that failed."""
+
+
+# Step tasks take and return plain lists, dicts and strings, which Ray serialises with msgpack;
+# dataclasses would be pickled, which costs several times more on the driver and the worker.
+
+WireStep = list[Any]
+"""A StepTask without its solid and handles: [run id, step key, config, inputs, output keys,
+memo key, lineage], each input encoded by `_encode_source`."""
+
+WireOutcome = list[Any]
+"""How a step task ended: [success, events, message, ErrorInfo or None, skipped because]."""
+
+
+def encode_step(task: StepTask) -> WireStep:
+    """What a step task needs of `task` besides its solid and input values."""
+    inputs = {name: _encode_source(source) for name, source in task.inputs.items()}
+    lineage = None if task.lineage is None else dict(task.lineage)
+    output_keys = dict(task.output_keys)
+    return [task.run_id, task.step_key, task.config, inputs, output_keys, task.memo_key, lineage]
+
+
+def _encode_source(source: StepInputSource) -> list[Any]:
+    if isinstance(source, FromOutput):
+        return ["output", source.node, source.output]
+    if isinstance(source, FanIn):
+        return ["fan_in", [[s.node, s.output] for s in source.sources]]
+    return ["value", source.value]
+
+
+def _decode_source(wire: list[Any]) -> StepInputSource:
+    kind = wire[0]
+    if kind == "output":
+        return FromOutput(wire[1], wire[2])
+    if kind == "fan_in":
+        return FanIn(tuple(FromOutput(node, output) for node, output in wire[1]))
+    return FromValue(wire[1])
+
+
+def decode_step(
+    context: RayRunContext, solid: SolidDefinition, wire: WireStep, values: Sequence[Any]
+) -> StepTask:
+    """The StepTask that `encode_step` encoded; `values` are its handles, in read order."""
+    run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage = wire
+    inputs = {name: _decode_source(source) for name, source in encoded_inputs.items()}
+    return StepTask(
+        run_id=run_id,
+        pipeline_name=context.pipeline_name,
+        step_key=step_key,
+        solid=solid,
+        config=config,
+        inputs=inputs,
+        handles=dict(zip(addresses_read(inputs), values, strict=True)),
+        output_keys=output_keys,
+        memo_key=memo_key,
+        lineage=lineage,
+    )
+
+
+def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any]) -> StepResult:
+    """The StepResult of a step task that returned `outcome`; `outputs` are its output refs."""
+    success, _, message, error, skipped_because = outcome
+    return StepResult(
+        step_key=step_key,
+        success=success,
+        outputs=outputs if success else {},
+        message=message,
+        error=error,
+        skipped_because=skipped_because,
+    )
+
+
+def outcome_events(outcome: WireOutcome) -> list[WorkerEvent]:
+    """The events of the step attempt that returned `outcome`."""
+    return outcome[1]
 
 
 class _Attempt:
     """The events of one attempt at a step, numbered, with the Ray node and worker pid."""
 
-    def __init__(self, step_key: str, actor: Any, node_id: str, live_start: bool = False) -> None:
+    def __init__(self, run: _WorkerRun, step_key: str, live_start: bool = False) -> None:
+        self.run_id = run.run_id
         self.step_key = step_key
         self._live_start = live_start
-        self.attempt = uuid.uuid4().hex[:12]
+        self.attempt = f"{_ATTEMPT_PREFIX}{next(_ATTEMPT_NUMBERS):x}"  # unique, and cheap
         self.started = time.monotonic()
         self.events: list[WorkerEvent] = []
-        self._actor = actor
-        self._origin = {"node_id": node_id, "pid": os.getpid()}
+        self._actor = run.actor
+        self._origin = {"node_id": run.node_id, "pid": os.getpid()}
         self._sent = 0
         self._lock = threading.Lock()
 
     def emit(self, type: EventType, step: str | None, payload: dict[str, Any]) -> None:
         with self._lock:
             self.events.append(
-                (
+                [
                     self.step_key,
                     self.attempt,
                     len(self.events),
@@ -77,7 +151,7 @@ class _Attempt:
                     step,
                     to_plain({**payload, **self._origin}),
                     time.time(),
-                )
+                ]
             )
         if type is EventType.STEP_START and self._live_start:
             # acknowledged, so that the driver sees attempts that a dying worker never finished
@@ -90,7 +164,7 @@ class _Attempt:
             batch = self.events[self._sent :]
             self._sent = len(self.events)
         if batch:
-            sent = self._actor.append.remote(batch)
+            sent = self._actor.append.remote(self.run_id, batch)
             if wait:
                 ray.get(sent)
 
@@ -98,17 +172,13 @@ class _Attempt:
 class _WorkerRun:
     """What one worker process keeps for one run."""
 
-    def __init__(self, context: RayRunContext) -> None:
-        self.context = context
-        self.actor = ray.get_actor(context.actor_name, namespace=context.namespace)
+    def __init__(self, context: RayRunContext, run_id: str) -> None:
+        self.run_id = run_id
+        self.actor = _event_buffer(context.actor_name, context.namespace)
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.store = (
-            IntermediateStore(context.store_root, dict(context.store_options))
-            if context.store_root
-            else None
-        )
+        self.store = _store(context.store_root, context.store_options)
         self.current: _Attempt | None = None
-        self.resources = ResourceManager(context.run_id, context.resources, self._emit)
+        self.resources = ResourceManager(run_id, context.resources, self._emit)
         self._teardown_watch: threading.Thread | None = None
 
     def _emit(self, type: EventType, step: str | None, payload: dict[str, Any]) -> None:
@@ -127,25 +197,27 @@ class _WorkerRun:
         if self._teardown_watch is not None or not self.resources.holds_resources:
             return
         worker = f"{self.node_id}:{os.getpid()}"
-        ray.get(self.actor.register_worker.remote(worker))  # known before the run can end
+        ray.get(self.actor.register_worker.remote(self.run_id, worker))  # before the run ends
         self._teardown_watch = threading.Thread(
             target=self._teardown_when_over, args=(worker,), daemon=True
         )
         self._teardown_watch.start()
 
     def _teardown_when_over(self, worker: str) -> None:
-        while not ray.get(self.actor.is_over.remote()):
+        while not ray.get(self.actor.is_over.remote(self.run_id)):
             time.sleep(0.2)
-        self.current = _Attempt("", self.actor, self.node_id)
+        self.current = _Attempt(self, "")
         failures = self.resources.teardown()
         self.current.send_new()
-        self.actor.teardown_done.remote(worker, failures)
-        _RUNS.pop(self.context.run_id, None)
+        self.actor.teardown_done.remote(self.run_id, worker, failures)
+        _RUNS.pop(self.run_id, None)
 
 
 _RUNS: dict[str, _WorkerRun] = {}
 _STATE_LOCK = threading.Lock()
 _streamer: threading.Thread | None = None
+_STORES: dict[tuple[str, str], IntermediateStore] = {}
+_EVENT_BUFFERS: dict[tuple[str, str], Any] = {}
 
 
 _RUNS_KEPT = 16
@@ -153,17 +225,36 @@ _RUNS_KEPT = 16
 (a run with resources is dropped by its teardown)."""
 
 
-def _worker_run(context: RayRunContext) -> _WorkerRun:
+def _worker_run(context: RayRunContext, run_id: str) -> _WorkerRun:
     with _STATE_LOCK:
-        run = _RUNS.get(context.run_id)
+        run = _RUNS.get(run_id)
         if run is None:
-            run = _RUNS[context.run_id] = _WorkerRun(context)
+            run = _RUNS[run_id] = _WorkerRun(context, run_id)
             for old in list(_RUNS.values())[: max(0, len(_RUNS) - _RUNS_KEPT)]:
                 if old.current is None and not old.resources.holds_resources:
-                    del _RUNS[old.context.run_id]
-                    if old.store is not None:
-                        old.store.close()
+                    del _RUNS[old.run_id]
         return run
+
+
+def _event_buffer(name: str, namespace: str) -> Any:
+    """The handle of the event buffer actor `name`, looked up once per worker process (the
+    driver keeps the actor for all its runs). Call with _STATE_LOCK held."""
+    handle = _EVENT_BUFFERS.get((name, namespace))
+    if handle is None:
+        handle = _EVENT_BUFFERS[(name, namespace)] = ray.get_actor(name, namespace=namespace)
+    return handle
+
+
+def _store(root: str | None, options: Mapping[str, Any]) -> IntermediateStore | None:
+    """The intermediate store at `root`, opened once per worker process and kept open for the
+    runs that follow. Call with _STATE_LOCK held."""
+    if root is None:
+        return None
+    key = (root, repr(sorted(options.items())))
+    store = _STORES.get(key)
+    if store is None:
+        store = _STORES[key] = IntermediateStore(root, dict(options))
+    return store
 
 
 def _stream_long_steps() -> None:
@@ -184,60 +275,39 @@ def _ensure_streamer() -> None:
 
 
 def step_function(context: RayRunContext, solid: SolidDefinition) -> Any:
-    """The function of the Ray tasks that run `solid` in this run. Ray ships it (with the
-    run context and the solid) to each worker once; a task then carries only its step."""
+    """The function of the Ray tasks that run `solid` in runs with this context. Ray ships it
+    (with the context and the solid) to each worker once; a task then carries only its WireStep
+    and input values."""
 
-    def run_solid_step(
-        task: StepTask, addresses: Sequence[OutputAddress], upstream: Sequence[str], *values: Any
-    ) -> tuple[Any, ...]:
-        return run_step_task(context, solid, task, addresses, upstream, values)
+    def run_solid_step(step: WireStep, *values: Any) -> list[Any]:
+        return run_step_task(context, solid, step, values)
 
     run_solid_step.__name__ = run_solid_step.__qualname__ = f"solidflow_{solid.name}"
     return run_solid_step
 
 
 def run_step_task(
-    context: RayRunContext,
-    solid: SolidDefinition,
-    task: StepTask,
-    addresses: Sequence[OutputAddress],
-    upstream_steps: Sequence[str],
-    values: Sequence[Any],
-) -> tuple[Any, ...]:
-    """Run one step: `values` are the resolved inputs named by `addresses`, then the outcomes
-    of the upstream steps named by `upstream_steps`. Returns the StepOutcome, then the output
-    values."""
-    run = _worker_run(context)
-    empty_outputs = (None,) * len(solid.outputs)
-    inputs = dict(zip(addresses, values[: len(addresses)], strict=True))
-    for step, outcome in zip(upstream_steps, values[len(addresses) :], strict=True):
-        if not outcome.success:
-            failed = outcome.skipped_because or step
-            skipped = StepOutcome(
-                step_key=task.step_key, attempt="", success=False, events=[], skipped_because=failed
-            )
-            return (skipped, *empty_outputs)
+    context: RayRunContext, solid: SolidDefinition, step: WireStep, values: Sequence[Any]
+) -> list[Any]:
+    """Run one step: `values` are the handles of the (step, output) addresses it reads, in
+    read order, resolved by Ray. Returns the WireOutcome, then the output values; each output
+    is UpstreamFailed when the step fails or is skipped."""
+    failed = next((value for value in values if isinstance(value, UpstreamFailed)), None)
+    if failed is not None:
+        return [[False, [], None, None, failed.step], *[failed] * len(solid.outputs)]
+    task = decode_step(context, solid, step, values)
+    run = _worker_run(context, task.run_id)
     retries = solid.retry is not None and solid.retry.max_retries > 0
-    attempt = run.current = _Attempt(task.step_key, run.actor, run.node_id, live_start=retries)
+    attempt = run.current = _Attempt(run, task.step_key, live_start=retries)
     _ensure_streamer()
-    full_task = dataclasses.replace(task, solid=solid, handles=inputs)
     try:
-        result = run_step(
-            full_task, full_task.input_values(run.load), run.resources, attempt.emit, run.store
-        )
+        result = run_step(task, task.input_values(run.load), run.resources, attempt.emit, run.store)
         if run.store is not None:
             run.store.flush()
     finally:
         run.current = None
     run.watch_for_teardown()
-    outcome = StepOutcome(
-        step_key=task.step_key,
-        attempt=attempt.attempt,
-        success=result.success,
-        events=attempt.events,
-        message=result.message,
-        error=result.error,
-    )
+    outcome = [result.success, attempt.events, result.message, result.error, None]
     if not result.success:
-        return (outcome, *empty_outputs)
-    return (outcome, *(result.outputs[name] for name in solid.output_names))
+        return [outcome, *[UpstreamFailed(task.step_key)] * len(solid.outputs)]
+    return [outcome, *(result.outputs[name] for name in solid.output_names)]

@@ -137,3 +137,14 @@ def with_resources():
     x = seed()
     for i in range(6):
         use_counter.alias(f"use_{i}")(x)
+
+
+@solid
+def explodes() -> int:
+    raise ValueError("boom")
+
+
+@pipeline
+def failing():
+    plus_one.alias("after")(plus_one.alias("below")(explodes()))
+    seed()

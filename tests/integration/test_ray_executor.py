@@ -145,6 +145,37 @@ def test_resources_are_built_once_per_worker_process_and_torn_down(ray_address, 
     assert _of(result, EventType.STEP_RETRY) == []
 
 
+def test_descendants_of_a_failed_step_are_skipped_without_running(ray_address, instance):
+    result = execute_pipeline(pipelines.failing, _ray(ray_address), instance=instance)
+    assert not result.success and result.result_for("seed").success
+    skipped = [(e.step, e.payload["upstream"]) for e in _of(result, EventType.STEP_SKIPPED)]
+    assert sorted(skipped) == [("after", "explodes"), ("below", "explodes")]
+    assert {e.step for e in _of(result, EventType.STEP_START)} == {"explodes", "seed"}
+    assert result.result_for("after").skipped and result.result_for("below").skipped
+
+
+def test_a_limit_on_concurrent_steps_is_kept_and_the_run_completes(ray_address, instance):
+    result = execute_pipeline(
+        pipelines.spread, _ray(ray_address, max_concurrent_steps=2), instance=instance
+    )
+    assert result.success and result.output_for("gather") == 2
+
+
+def test_consecutive_runs_build_and_tear_down_their_own_resources(ray_address, instance, tmp_path):
+    for run in range(2):  # the second run reuses the first run's step functions and actor
+        ledger = tmp_path / f"ledger-{run}.txt"
+        config = {
+            **_ray(ray_address),
+            "resources": {"counter": {"config": {"ledger": str(ledger)}}},
+        }
+        result = execute_pipeline(pipelines.with_resources, config, instance=instance)
+        assert result.success
+        kinds = ledger.read_text().split()[::2]
+        assert kinds.count("init") == kinds.count("teardown") >= 1
+        assert len(_of(result, EventType.RESOURCE_TEARDOWN)) == kinds.count("init")
+        assert {e.run_id for e in instance.events(result.run_id)} == {result.run_id}
+
+
 def test_a_long_step_streams_its_logs_while_it_runs(ray_address, instance):
     config = {**_ray(ray_address), "solids": {"slow": {"config": {"seconds": 3.0}}}}
     seen_while_running: list[str] = []

@@ -1,0 +1,77 @@
+"""What a Ray step task carries: plain data that Ray serialises with msgpack, and back."""
+
+from __future__ import annotations
+
+import msgpack
+
+from solidflow import Config, solid
+from solidflow.definitions.graph import FanIn, FromOutput, FromValue
+from solidflow.engine.executors.ray_worker import (
+    RayRunContext,
+    UpstreamFailed,
+    decode_step,
+    encode_step,
+    run_step_task,
+)
+from solidflow.engine.step_runner import StepTask
+
+CONTEXT = RayRunContext(
+    pipeline_name="p",
+    resources={},
+    store_root=None,
+    store_options={},
+    actor_name="solidflow-events-test",
+    namespace="solidflow",
+)
+
+
+class Threshold(Config):
+    limit: int = 3
+
+
+@solid
+def combine(config: Threshold, first: int, rest: list[int], fixed: object) -> int:
+    return first + sum(rest)
+
+
+def _task(**changes) -> StepTask:
+    fields = {
+        "run_id": "r1",
+        "pipeline_name": "p",
+        "step_key": "combine",
+        "solid": combine,
+        "config": Threshold(limit=5),
+        "inputs": {
+            "first": FromOutput("a", "result"),
+            "rest": FanIn((FromOutput("b", "result"), FromOutput("a", "result"))),
+            "fixed": FromValue(frozenset({1})),
+        },
+        "handles": {("a", "result"): "ref-a", ("b", "result"): "ref-b"},
+        "output_keys": {"result": "ab" * 32},
+        "memo_key": "cd" * 32,
+        "lineage": {"solid": "combine", "inputs": {"first": "ef" * 32}},
+    }
+    return StepTask(**{**fields, **changes})
+
+
+def test_a_step_decodes_to_the_task_that_was_encoded():
+    task = _task()
+    decoded = decode_step(CONTEXT, combine, encode_step(task), ["ref-a", "ref-b"])
+    assert decoded == task
+    assert decoded.input_values(lambda handle: handle) == {
+        "first": "ref-a",
+        "rest": ["ref-b", "ref-a"],
+        "fixed": frozenset({1}),
+    }
+
+
+def test_a_plain_step_is_msgpack_data():
+    task = _task(config=None, inputs={"first": FromOutput("a", "result")})
+    assert msgpack.unpackb(msgpack.packb(encode_step(task))) == encode_step(task)
+
+
+def test_a_step_reading_a_failed_output_is_skipped_without_running():
+    failed = UpstreamFailed("a")
+    outcome, output = run_step_task(CONTEXT, combine, encode_step(_task()), [failed, 2])
+    assert outcome == [False, [], None, None, "a"]
+    assert output is failed
