@@ -115,6 +115,11 @@ def _arrow_bytes(value: Any) -> bytes | None:
     return sink.getvalue().to_pybytes()
 
 
+def output_key(step_key: str, output: str) -> str:
+    """The key of output `output` of the step with key `step_key`."""
+    return _digest(f"{step_key}/{output}".encode())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepLineage:
     """What a step key is made of; kept with the step's events to explain why a step runs."""
@@ -130,7 +135,7 @@ class StepLineage:
         return _digest(msgpack.packb(self.as_dict(), use_bin_type=True))
 
     def output_key(self, output: str) -> str:
-        return _digest(f"{self.step_key}/{output}".encode())
+        return output_key(self.step_key, output)
 
     def as_dict(self) -> dict[str, Any]:
         return {

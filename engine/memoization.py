@@ -8,7 +8,13 @@ from typing import Any
 
 from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.keys import StepLineage, canonical_config, code_version, fingerprint
+from solidflow.engine.keys import (
+    StepLineage,
+    canonical_config,
+    code_version,
+    fingerprint,
+    output_key,
+)
 from solidflow.engine.plan import ExecutionPlan, ExecutionStep
 from solidflow.engine.store import IntermediateStore, OutputStatus
 
@@ -92,9 +98,10 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
             inputs=inputs,
             data_version=_data_version(step, warn),
         )
-        outputs = {name: lineage.output_key(name) for name in step.solid.output_names}
+        step_key = lineage.step_key
+        outputs = {name: output_key(step_key, name) for name in step.solid.output_names}
         output_keys.update({(step.key, name): key for name, key in outputs.items()})
-        keys[step.key] = StepKeys(lineage=lineage, step_key=lineage.step_key, output_keys=outputs)
+        keys[step.key] = StepKeys(lineage=lineage, step_key=step_key, output_keys=outputs)
     return keys
 
 
