@@ -26,36 +26,16 @@ def per_solid_overhead(results: list[Result], path: Path) -> None:
     figure, axes = plt.subplots(figsize=(8, 5))
     for index, shape in enumerate(sorted({r.case for r in trivial})):
         rows = sorted((r for r in trivial if r.case == shape), key=lambda r: r.n)
-        color = f"C{index}"
-        ns = [r.n for r in rows]
-
-        def per_solid(samples: list[list[float]], ns: list[int] = ns) -> list[float]:
-            return [Spread.of(s).median / n * 1000 for s, n in zip(samples, ns, strict=True)]
-
-        executor = rows[0].executor
-        axes.plot(
-            ns,
-            per_solid([r.ours for r in rows]),
-            "o-",
-            color=color,
-            label=f"{shape}: solidflow ({executor})",
-        )
-        if rows[0].baseline and rows[0].baseline_name != "plain Python":
+        first = rows[0]
+        lines = [("ours", "o-", f"solidflow ({first.executor})")]
+        if first.baseline and first.baseline_name != "plain Python":
+            lines.append(("baseline", "s--", first.baseline_name))
+        if first.floor:
+            lines.append(("floor", "^:", "plain Python"))
+        for attribute, style, label in lines:
+            per_solid = [Spread.of(getattr(r, attribute)).median / r.n * 1000 for r in rows]
             axes.plot(
-                ns,
-                per_solid([r.baseline for r in rows]),
-                "s--",
-                color=color,
-                label=f"{shape}: {rows[0].baseline_name}",
-            )
-        if rows[0].floor:
-            axes.plot(
-                ns,
-                per_solid([r.floor for r in rows]),
-                "^:",
-                color=color,
-                alpha=0.6,
-                label=f"{shape}: plain Python",
+                [r.n for r in rows], per_solid, style, color=f"C{index}", label=f"{shape}: {label}"
             )
     axes.set_xscale("log")
     axes.set_yscale("log")
