@@ -171,7 +171,11 @@ def run_submitted(
         command = _command(options, master, task.step_key, directory)
         relay = _Relay(directory, emit)
         log_path = directory / exchange.DRIVER_LOG
-        code, timed_out = _run(command, _environment(options), log_path, relay, options.timeout)
+        try:
+            code, timed_out = _run(command, _environment(options), log_path, relay, options.timeout)
+        except OSError as error:  # spark-submit itself cannot be run
+            code, timed_out = None, False
+            log_path.write_text(f"Error: cannot run {command[0]}: {error.strerror or error}\n")
         result_path = directory / exchange.RESULT
         if code == 0 and result_path.exists():
             return exchange.load(result_path)
@@ -179,12 +183,13 @@ def run_submitted(
         app_id = relay.application_id or _find_application_id(log)
         if timed_out:
             reason = f"did not finish within {options.timeout:g}s and was stopped"
+        elif code is None:
+            reason = f"failed: {_driver_error(log)}"
         else:
             reason = f"failed (spark-submit exit code {code}): {_driver_error(log)}"
-        where = f"Spark application {app_id}" if app_id else f"master {master}"
-        message = (
-            f"solid '{task.step_key}' submitted with spark-submit to {master} {reason} ({where})"
-        )
+        message = f"solid '{task.step_key}' submitted with spark-submit to {master} {reason}"
+        if app_id:
+            message += f" (Spark application {app_id})"
         if not relay.started:
             emit(EventType.STEP_START, task.step_key, {"attempt": 1, "pid": os.getpid()})
         emit(

@@ -188,3 +188,22 @@ def test_the_driver_error_is_the_last_error_line_of_its_log() -> None:
     assert _driver_error("Error: Master must either be yarn or start with spark") == (
         "Error: Master must either be yarn or start with spark"
     )
+
+
+def test_a_spark_submit_that_cannot_run_fails_its_step_with_the_reason(tmp_path) -> None:
+    missing = str(tmp_path / "no-spark" / "spark-submit")
+
+    @solid(tags={"spark": {"submit": {"master": "local[1]", "spark_submit": missing}}})
+    def submitted() -> int:
+        return 1
+
+    @pipeline
+    def submitting():
+        submitted()
+
+    result = execute_pipeline(submitting, instance=Instance(tmp_path / "home"))
+    assert not result.success
+    assert result.result_for("submitted").failure_message == (
+        f"solid 'submitted' submitted with spark-submit to local[1] failed: Error: cannot run "
+        f"{missing}: No such file or directory"
+    )
