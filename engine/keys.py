@@ -73,8 +73,9 @@ def code_version(solid: SolidDefinition) -> str:
 
 def canonical_config(config: Config | None) -> str:
     """The config as sorted, compact JSON ("null" without config)."""
-    data = None if config is None else config.model_dump(mode="json")
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    if config is None:
+        return "null"
+    return json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
 
 def fingerprint(value: Any) -> str:
