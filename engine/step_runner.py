@@ -125,7 +125,7 @@ def _store_output(
         stored, jobs = store_dataframe(store, key, value, **where)
         payload = _stored_payload(stored)
         payload.update(rows=stored.rows, spark=jobs)
-        return payload, store.get(key)
+        return payload, StoredDataset.of(stored)
     try:
         stored = store.put(key, value, **where)
     except Exception as exc:

@@ -52,6 +52,11 @@ class StoredDataset:
     rows: int | None = None
     schema: str | None = None
 
+    @classmethod
+    def of(cls, record: StoredOutput) -> StoredDataset:
+        """The dataset stored as described by the sidecar `record`."""
+        return cls(key=record.key, location=record.location, rows=record.rows, schema=record.schema)
+
     def _dataset(self) -> Any:
         from fsspec.core import url_to_fs
 
@@ -127,11 +132,10 @@ class DatasetDirectories:
         """The dataset directory of `key`."""
         return f"{self.root}/{key[:2]}/{key}{DATASET_SUFFIX}"
 
-    def handle(self, record: StoredOutput) -> StoredDataset:
-        """What loading the output of `record` gives."""
-        return StoredDataset(
-            key=record.key, location=record.location, rows=record.rows, schema=record.schema
-        )
+    def load(self, record: StoredOutput) -> tuple[Assessment, StoredDataset | None]:
+        """The assessment of `record`'s dataset and, when PRESENT, what loading it gives."""
+        found = self.assess(record)
+        return found, StoredDataset.of(record) if found.present else None
 
     def assess(self, record: StoredOutput) -> Assessment:
         """PRESENT if the directory's files have the names and sizes the sidecar says."""

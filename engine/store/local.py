@@ -162,8 +162,7 @@ class LocalStore:
         if isinstance(record, Assessment):
             return record, None
         if record.serializer == PARQUET:
-            found = self.datasets.assess(record)
-            return found, self.datasets.handle(record) if found.present else None
+            return self.datasets.load(record)
         try:
             data = pa.memory_map(self._data_path(key, record.serializer)).read_buffer()
         except FileNotFoundError:

@@ -101,8 +101,7 @@ class FsspecStore:
         if isinstance(record, Assessment):
             return record, None
         if record.serializer == PARQUET:
-            found = self.datasets.assess(record)
-            return found, self.datasets.handle(record) if found.present else None
+            return self.datasets.load(record)
         try:
             data = self.fs.cat_file(self._data_path(key, record.serializer))
         except FileNotFoundError:
