@@ -21,6 +21,7 @@ from solidflow.engine.prepare import (
     Selection,
     pipeline_target,
     prepare_run,
+    require_pipeline,
     store_location,
 )
 from solidflow.engine.resource_manager import ResourceSpec
@@ -132,8 +133,7 @@ def run_pipeline(
     origin: RunOrigin | None,
 ) -> PipelineRunResult:
     """execute_pipeline, and the re-execution of an earlier run when `origin` is given."""
-    if not isinstance(pipeline, PipelineDefinition):
-        raise DefinitionError(f"expected a pipeline defined with @pipeline, got {pipeline!r}")
+    require_pipeline(pipeline)
     run_id = uuid.uuid4().hex
     run_tags = {str(key): str(value) for key, value in {**pipeline.tags, **(tags or {})}.items()}
     sink = EventSink(run_id, instance.storage, listeners=[on_event] if on_event else ())

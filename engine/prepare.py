@@ -64,6 +64,12 @@ def _executor_name(
     return executor or instance.config.default_executor
 
 
+def require_pipeline(pipeline: object) -> None:
+    """Raise DefinitionError unless `pipeline` was defined with @pipeline."""
+    if not isinstance(pipeline, PipelineDefinition):
+        raise DefinitionError(f"expected a pipeline defined with @pipeline, got {pipeline!r}")
+
+
 def prepare_run(
     pipeline: PipelineDefinition,
     run_config: Mapping[str, Any] | None,
@@ -76,8 +82,7 @@ def prepare_run(
     """Validate everything about a run before it starts; raises ConfigError or SelectionError.
 
     `external` maps outputs of unselected steps to store keys of an earlier run's outputs."""
-    if not isinstance(pipeline, PipelineDefinition):
-        raise DefinitionError(f"expected a pipeline defined with @pipeline, got {pipeline!r}")
+    require_pipeline(pipeline)
     chosen_mode = _mode(pipeline, mode)
     selected = _selected(pipeline, solid_selection)
     executor_cls = executor_class(_executor_name(executor, run_config, instance))

@@ -101,7 +101,8 @@ def _on_this_host(config: SparkConfig) -> bool:
     master = config.master or "local[*]"
     if master.startswith("local"):
         return True
-    return all(host in _LOOPBACK for host, _ in _endpoints(config)) and bool(_endpoints(config))
+    endpoints = _endpoints(config)
+    return bool(endpoints) and all(host in _LOOPBACK for host, _ in endpoints)
 
 
 @contextlib.contextmanager

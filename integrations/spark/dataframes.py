@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from solidflow.definitions.types import DataType
+from solidflow.definitions.types import DataType, qualified_names
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.engine.store.datasets import StoredDataset
 from solidflow.integrations.spark.jobs import spark_jobs
+from solidflow.integrations.spark.paths import spark_url
 
 SPARK_DATAFRAME = "pyspark.sql.DataFrame"
 
@@ -29,8 +30,6 @@ def store_dataframe(
     jobs: dict[str, Any] = {}
 
     def produce(location: str) -> None:
-        from solidflow.integrations.spark.paths import spark_url
-
         with spark_jobs(frame.sparkSession, f"solidflow: {step}.{output}") as found:
             frame.write.parquet(spark_url(location))
         jobs.update(found)
@@ -47,20 +46,12 @@ def store_dataframe(
     return stored, jobs
 
 
-def _class_names(data_type: DataType) -> set[str]:
-    return {
-        f"{klass.__module__}.{klass.__qualname__}"
-        for cls in data_type.python_types
-        for klass in cls.__mro__
-    }
-
-
 def dataset_as(dataset: StoredDataset, data_type: DataType, resources: Any, where: str) -> Any:
     """`dataset` as the value an input of type `data_type` expects: a Spark DataFrame read by
     the step's `spark` resource, a pyarrow Table or a pandas or polars DataFrame (read in this
     process, so it must fit in its memory), or the StoredDataset itself. Untyped inputs get a
     Spark DataFrame when the step has a `spark` resource, else a pyarrow Table."""
-    names = _class_names(data_type)
+    names = set().union(*map(qualified_names, data_type.python_types))
     spark = resources.spark if "spark" in resources else None
     if f"{StoredDataset.__module__}.StoredDataset" in names:
         return dataset

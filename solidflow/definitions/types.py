@@ -262,14 +262,15 @@ _DATASET_INPUTS = frozenset(
 )
 
 
-def _qualified_names(cls: type) -> set[str]:
+def qualified_names(cls: type) -> set[str]:
+    """The qualified names ("module.Class") of `cls` and its base classes."""
     return {f"{klass.__module__}.{klass.__qualname__}" for klass in getattr(cls, "__mro__", ())}
 
 
 def _converted(out_cls: type, in_cls: type) -> bool:
     """Whether the engine converts stored outputs of `out_cls` into inputs of `in_cls`."""
-    return bool(_qualified_names(out_cls) & _DATASET_OUTPUTS) and bool(
-        _qualified_names(in_cls) & _DATASET_INPUTS
+    return bool(qualified_names(out_cls) & _DATASET_OUTPUTS) and bool(
+        qualified_names(in_cls) & _DATASET_INPUTS
     )
 
 
