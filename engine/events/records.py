@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
+
+import msgpack
 
 RECORD_SCHEMA_VERSION = 1
 
@@ -34,9 +35,8 @@ class EventType(str, Enum):
 RUN_END_TYPES = frozenset({EventType.RUN_SUCCESS, EventType.RUN_FAILURE, EventType.RUN_CANCELED})
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class EventRecord:
-    """One event of one run.
+    """One event of one run (immutable).
 
     Args:
         run_id: the run the event belongs to.
@@ -45,19 +45,87 @@ class EventRecord:
         type: what happened.
         step: the step key (the solid's name in the pipeline), or None for run-level events.
         payload: event-specific fields; plain msgpack-serialisable values only.
+        packed_payload: instead of `payload`, the payload as `pack_payload` made it; it is
+            unpacked when first read (events that travel between processes and into the event
+            log stay packed unless somebody looks at them).
     """
+
+    __slots__ = ("_packed", "_payload", "run_id", "seq", "step", "timestamp", "type")
 
     run_id: str
     seq: int
     timestamp: float
     type: EventType
-    step: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
+    step: str | None
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        seq: int,
+        timestamp: float,
+        type: EventType,
+        step: str | None = None,
+        payload: dict[str, Any] | None = None,
+        packed_payload: bytes | None = None,
+    ) -> None:
+        init = object.__setattr__
+        init(self, "run_id", run_id)
+        init(self, "seq", seq)
+        init(self, "timestamp", timestamp)
+        init(self, "type", type)
+        init(self, "step", step)
+        init(self, "_payload", {} if payload is None and packed_payload is None else payload)
+        init(self, "_packed", packed_payload)
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """Event-specific fields."""
+        payload = self._payload
+        if payload is None:
+            payload = unpack_payload(self._packed)  # type: ignore[arg-type]
+            object.__setattr__(self, "_payload", payload)
+        return payload
+
+    @property
+    def packed_payload(self) -> bytes:
+        """The payload packed by `pack_payload`."""
+        packed = self._packed
+        if packed is None:
+            packed = pack_payload(self._payload)
+            object.__setattr__(self, "_packed", packed)
+        return packed
 
     @property
     def message(self) -> str:
         """A one-line human description of the event."""
         return str(self.payload.get("message", ""))
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.run_id, self.seq, self.timestamp, self.type, self.step, self.payload)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EventRecord):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # the payload is a dict
+
+    def __repr__(self) -> str:
+        return (
+            f"EventRecord(run_id={self.run_id!r}, seq={self.seq!r}, "
+            f"timestamp={self.timestamp!r}, type={self.type!r}, step={self.step!r}, "
+            f"payload={self.payload!r})"
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"EventRecord is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"EventRecord is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _restore_record, (*self._fields()[:5], self.packed_payload)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +148,31 @@ class EventRecord:
             step=data["step"],
             payload=data["payload"],
         )
+
+
+def _restore_record(
+    run_id: str, seq: int, timestamp: float, type: EventType, step: str | None, packed: bytes
+) -> EventRecord:
+    return EventRecord(
+        run_id=run_id, seq=seq, timestamp=timestamp, type=type, step=step, packed_payload=packed
+    )
+
+
+def pack_payload(payload: Any) -> bytes:
+    """msgpack bytes of `payload`; what msgpack cannot encode is packed in its `to_plain` form."""
+    try:
+        return msgpack.packb(payload, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+        return msgpack.packb(to_plain(payload), use_bin_type=True)
+
+
+def unpack_payload(data: bytes) -> Any:
+    """The value `pack_payload` packed."""
+    return msgpack.unpackb(data, raw=False, strict_map_key=False)
+
+
+EVENT_TYPES: dict[str, EventType] = {member.value: member for member in EventType}
+"""Each EventType by its value (a dict lookup is several times cheaper than EventType(value))."""
 
 
 _INT_RANGE = (-(2**63), 2**64 - 1)

@@ -72,6 +72,22 @@ class EventSink:
         timestamp: float | None = None,
     ) -> EventRecord:
         """Record a new event of the run and return it."""
+        return self._record(type, step, timestamp, payload, None)
+
+    def emit_packed(
+        self, type: EventType, step: str | None, packed_payload: bytes, timestamp: float
+    ) -> EventRecord:
+        """`emit` an event whose payload `pack_payload` packed elsewhere (it stays packed)."""
+        return self._record(type, step, timestamp, None, packed_payload)
+
+    def _record(
+        self,
+        type: EventType,
+        step: str | None,
+        timestamp: float | None,
+        payload: dict[str, Any] | None,
+        packed_payload: bytes | None,
+    ) -> EventRecord:
         if self._pid != os.getpid():
             self._forked_child()
         with self._lock:
@@ -81,7 +97,8 @@ class EventSink:
                 timestamp=time.time() if timestamp is None else timestamp,
                 type=type,
                 step=step,
-                payload={} if payload is None else payload,
+                payload=payload,
+                packed_payload=packed_payload,
             )
             self._events.append(record)
             for index, listener in enumerate(self._listeners):

@@ -11,9 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import msgpack
-
-from solidflow.engine.events.records import EventRecord, EventType, to_plain
+from solidflow.engine.events.records import (
+    EVENT_TYPES,
+    EventRecord,
+    EventType,
+    pack_payload,
+    unpack_payload,
+)
 from solidflow.engine.events.storage import DuplicateRecordError, InstanceStorage
 from solidflow.engine.runs import RunRecord, RunStatus
 from solidflow.engine.sqlite_files import open_shared_database
@@ -62,18 +66,6 @@ _RUN_COLUMNS = ", ".join(_RUN_FIELDS)
 _INSERT_RUN = f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})"
 
 
-def _pack(value: Any) -> bytes:
-    """msgpack bytes of `value`; what msgpack cannot encode is stored in a plain form."""
-    try:
-        return msgpack.packb(value, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
-        return msgpack.packb(to_plain(value), use_bin_type=True)
-
-
-def _unpack(data: bytes) -> Any:
-    return msgpack.unpackb(data, raw=False, strict_map_key=False)
-
-
 def _event_row(record: EventRecord) -> tuple[Any, ...]:
     return (
         record.run_id,
@@ -81,7 +73,7 @@ def _event_row(record: EventRecord) -> tuple[Any, ...]:
         record.timestamp,
         record.type.value,
         record.step,
-        _pack(record.payload),
+        record.packed_payload,
     )
 
 
@@ -91,15 +83,19 @@ def _event_from_row(row: tuple[Any, ...]) -> EventRecord:
         run_id=run_id,
         seq=seq,
         timestamp=timestamp,
-        type=EventType(type_),
+        type=EVENT_TYPES[type_],
         step=step,
-        payload=_unpack(payload),
+        packed_payload=payload,
     )
 
 
 def _run_row(run: RunRecord) -> tuple[Any, ...]:
     values = {name: getattr(run, name) for name in _RUN_FIELDS}
-    values.update(status=run.status.value, tags=_pack(run.tags), run_config=_pack(run.run_config))
+    values.update(
+        status=run.status.value,
+        tags=pack_payload(run.tags),
+        run_config=pack_payload(run.run_config),
+    )
     return tuple(values.values())
 
 
@@ -107,8 +103,8 @@ def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
     values = dict(zip(_RUN_FIELDS, row, strict=True))
     values.update(
         status=RunStatus(values["status"]),
-        tags=_unpack(values["tags"]),
-        run_config=_unpack(values["run_config"]),
+        tags=unpack_payload(values["tags"]),
+        run_config=unpack_payload(values["run_config"]),
     )
     return RunRecord(**values)
 

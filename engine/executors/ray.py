@@ -15,7 +15,7 @@ from ray.exceptions import GetTimeoutError, RayError
 
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.errors_info import ErrorInfo
-from solidflow.engine.events.records import EventType
+from solidflow.engine.events.records import EVENT_TYPES, EventType, unpack_payload
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import RayConfig
@@ -281,19 +281,20 @@ class RayExecutor(Executor):
 
     def _deliver(self, events: list[WorkerEvent]) -> None:
         """Emit the worker events not emitted yet, in each attempt's order."""
-        for step_key, attempt, index, kind, step, payload, timestamp in events:
+        for step_key, attempt, index, kind, step, packed, timestamp in events:
             delivered = self._delivered.get((step_key, attempt))
             if delivered is None:
-                delivered = self._new_attempt(step_key, attempt, payload)
+                delivered = self._new_attempt(step_key, attempt, packed)
             if index < delivered:
                 continue
             self._delivered[(step_key, attempt)] = index + 1
-            self._sink.emit(EventType(kind), step, payload, timestamp)
+            self._sink.emit_packed(EVENT_TYPES[kind], step, packed, timestamp)
 
-    def _new_attempt(self, step_key: str, attempt: str, payload: dict[str, Any]) -> int:
+    def _new_attempt(self, step_key: str, attempt: str, packed: bytes) -> int:
         """Note the first event of an attempt; a later attempt at a step means its worker died."""
         attempts = self._attempts.setdefault(step_key, [])
         if step_key and attempts:  # "" holds resource teardown events
+            payload = unpack_payload(packed)
             self._sink.emit(
                 EventType.STEP_RETRY,
                 step_key,
@@ -313,6 +314,8 @@ class RayExecutor(Executor):
         for ref in self._pending:
             ray.cancel(ref, force=True)
         self._pending.clear()
+        if self._store is not None:
+            self._store.close()
         failures: list[str] = []
         if not self._has_resources:  # nothing to tear down; outcomes carried every event
             self._actor.forget.remote(self._run_id)

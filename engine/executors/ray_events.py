@@ -11,8 +11,9 @@ from typing import Any
 import ray
 
 WorkerEvent = list[Any]
-"""[step, attempt id, index within the attempt, event type, step or None, payload, time]: a
-list, not a tuple, so that Ray serialises events with msgpack instead of pickle."""
+"""[step, attempt id, index within the attempt, event type, step or None, payload packed by
+`pack_payload`, time]: a list, not a tuple, so that Ray serialises events with msgpack
+instead of pickle."""
 
 FORGOTTEN_KEPT = 10_000
 """Ended runs the actor remembers, so that late calls about them do not bring them back."""

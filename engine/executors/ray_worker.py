@@ -15,7 +15,7 @@ import ray
 
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.events.records import EventType, to_plain
+from solidflow.engine.events.records import EventType, pack_payload
 from solidflow.engine.executors.ray_events import WorkerEvent
 from solidflow.engine.memoization import StoredRef
 from solidflow.engine.plan import StepInputSource, addresses_read
@@ -149,7 +149,7 @@ class _Attempt:
                     len(self.events),
                     type.value,
                     step,
-                    to_plain({**payload, **self._origin}),
+                    pack_payload({**payload, **self._origin}),
                     time.time(),
                 ]
             )

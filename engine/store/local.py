@@ -16,7 +16,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -104,8 +104,9 @@ class LocalStore:
     def __repr__(self) -> str:
         return f"LocalStore({self.root!r})"
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> threading.Lock:
+        """The lock to hold while using the connection or the pending outputs (after a fork,
+        a new one, with the parent's connection and pending outputs left alone)."""
         if self._pid != os.getpid():
             if self._conn is not None:
                 self._inherited.append(self._conn)
@@ -113,8 +114,7 @@ class LocalStore:
             self._pending = {}
             self._lock = threading.Lock()
             self._pid = os.getpid()
-        with self._lock:
-            yield
+        return self._lock
 
     def _existing_db(self) -> sqlite3.Connection | None:
         """The connection to the packed database, None if there is none. Call with the lock held."""

@@ -1,5 +1,7 @@
+import datetime
 import multiprocessing
 import os
+import pickle
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -8,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
 from solidflow.engine.events.sqlite import SCHEMA_VERSION, SqliteStorage
 from solidflow.engine.events.storage import DuplicateRecordError
 from solidflow.engine.runs import RunRecord, RunStatus
@@ -213,3 +215,35 @@ def test_get_runs_is_newest_first_with_status_filter_and_limit(storage):
     assert [r.run_id for r in storage.get_runs(RunStatus.SUCCESS)] == ["mid", "old"]
     assert [r.run_id for r in storage.get_runs(limit=2)] == ["new", "mid-later"]
     assert storage.get_runs(RunStatus.CANCELED) == []
+
+
+def test_a_packed_payload_is_stored_as_packed_and_reads_back_equal(storage):
+    payload = {"output": "result", "metadata": {"rows": 3, "columns": ["a", "b"]}}
+    packed = event(
+        "r1", 0, type=EventType.STEP_OUTPUT, step="s", packed_payload=pack_payload(payload)
+    )
+    plain = event("r1", 0, type=EventType.STEP_OUTPUT, step="s", payload=payload)
+    assert packed == plain
+    assert packed.packed_payload == plain.packed_payload
+    storage.store_events([packed])
+    (stored,) = storage.get_events("r1")
+    assert stored.payload == payload
+    assert stored == plain
+
+
+def test_a_payload_msgpack_cannot_encode_is_packed_in_its_plain_form():
+    record = event("r1", 0, payload={"when": datetime.date(2026, 1, 2), "count": 3})
+    assert unpack_payload(record.packed_payload) == {
+        "when": "datetime.date(2026, 1, 2)",
+        "count": 3,
+    }
+    assert record.payload["when"] == datetime.date(2026, 1, 2)  # the record keeps what it got
+
+
+def test_records_are_immutable_and_survive_pickling():
+    record = event("r1", 4, step="s", packed_payload=pack_payload({"message": "hi"}))
+    with pytest.raises(AttributeError, match="immutable"):
+        record.seq = 5  # type: ignore[misc]
+    copy = pickle.loads(pickle.dumps(record))
+    assert copy == record
+    assert copy.message == "hi"
