@@ -18,7 +18,7 @@ from solidflow import Config, Instance, PipelineDefinition, execute_pipeline, pi
 from solidflow.benchmarks.suite.measure import Result, alternate, timed
 from solidflow.benchmarks.suite.scales import Scale
 from solidflow.benchmarks.suite.shapes import PIPELINES, PLAIN, SHAPES, RayShapes
-from solidflow.engine.events.records import EventType
+from solidflow.engine.events.records import EventRecord, EventType
 
 DATA_PLANE_SOLIDS = 5
 RAW_BATCH = 1_000
@@ -253,7 +253,17 @@ def event_log(bench: Bench) -> Iterator[Result]:
         with tempfile.TemporaryDirectory() as home:
             fresh = Instance(Path(home))
             run_id = uuid.uuid4().hex
-            copies = [dataclasses.replace(event, run_id=run_id) for event in events]
+            copies = [
+                EventRecord(
+                    run_id=run_id,
+                    seq=event.seq,
+                    timestamp=event.timestamp,
+                    type=event.type,
+                    step=event.step,
+                    packed_payload=event.packed_payload,
+                )
+                for event in events
+            ]
             started = time.perf_counter()
             for start in range(0, len(copies), RAW_BATCH):
                 fresh.store_events(copies[start : start + RAW_BATCH])
