@@ -125,7 +125,8 @@ class EventRecord:
         raise AttributeError(f"EventRecord is immutable: cannot delete {name!r}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _restore_record, (*self._fields()[:5], self.packed_payload)
+        fields = (self.run_id, self.seq, self.timestamp, self.type, self.step)
+        return _restore_record, (*fields, self._payload, self._packed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -151,10 +152,22 @@ class EventRecord:
 
 
 def _restore_record(
-    run_id: str, seq: int, timestamp: float, type: EventType, step: str | None, packed: bytes
+    run_id: str,
+    seq: int,
+    timestamp: float,
+    type: EventType,
+    step: str | None,
+    payload: dict[str, Any] | None,
+    packed: bytes | None,
 ) -> EventRecord:
     return EventRecord(
-        run_id=run_id, seq=seq, timestamp=timestamp, type=type, step=step, packed_payload=packed
+        run_id=run_id,
+        seq=seq,
+        timestamp=timestamp,
+        type=type,
+        step=step,
+        payload=payload,
+        packed_payload=packed,
     )
 
 

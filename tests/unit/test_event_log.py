@@ -241,9 +241,11 @@ def test_a_payload_msgpack_cannot_encode_is_packed_in_its_plain_form():
 
 
 def test_records_are_immutable_and_survive_pickling():
-    record = event("r1", 4, step="s", packed_payload=pack_payload({"message": "hi"}))
+    packed = event("r1", 4, step="s", packed_payload=pack_payload({"message": "hi"}))
+    plain = event("r1", 5, payload={"when": datetime.date(2026, 1, 2)})
     with pytest.raises(AttributeError, match="immutable"):
-        record.seq = 5  # type: ignore[misc]
-    copy = pickle.loads(pickle.dumps(record))
-    assert copy == record
-    assert copy.message == "hi"
+        packed.seq = 5  # type: ignore[misc]
+    for record in (packed, plain):
+        copy = pickle.loads(pickle.dumps(record))
+        assert copy == record
+    assert pickle.loads(pickle.dumps(packed)).message == "hi"
