@@ -12,18 +12,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 
-from trivial_dags import chain, chain_by_hand, fan_out, fan_out_by_hand
-
 from solidflow import Instance, PipelineDefinition, execute_pipeline
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+from solidflow.benchmarks.suite.measure import timed
+from solidflow.benchmarks.trivial_dags import chain, chain_by_hand, fan_out, fan_out_by_hand
 
 
 def measure(
@@ -42,8 +35,8 @@ def measure(
         assert result.success and result.output_for(last_step) == expected
         engine, plain = [], []
         for _ in range(repetitions):
-            engine.append(_timed(run))
-            plain.append(_timed(by_hand))
+            engine.append(timed(run))
+            plain.append(timed(by_hand))
         events = len(result.events)
     engine_s, plain_s = statistics.median(engine), statistics.median(plain)
     overhead_ms = (engine_s - plain_s) / n * 1000

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
 from solidflow import Config, Instance, PipelineDefinition, execute_pipeline, pipeline, solid
+from solidflow.benchmarks.suite.measure import timed
 from solidflow.engine.events.records import EventType
 from solidflow.engine.store import IntermediateStore
 
@@ -53,12 +52,6 @@ def build(tables: int) -> PipelineDefinition:
     return intermediates
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def _prewarm(size: int) -> None:
     block = np.ones(size // 8, dtype=np.float64)  # touch memory the host may have taken back
     del block
@@ -82,7 +75,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         instance = Instance(home)
         _prewarm(args.size_mib * 2**20)
-        first_s = _timed(
+        first_s = timed(
             lambda: execute_pipeline(definition, config("first"), instance=instance, memoize=True)
         )
         first = instance.runs(limit=1)[0]
@@ -109,12 +102,12 @@ def main() -> None:
         assert memoized_and_loaded() == raw_reads()  # warm-up, and the same data
         memo, loaded, raw = [], [], []
         for _ in range(args.repetitions):
-            memo.append(_timed(memoized_run))
-            loaded.append(_timed(memoized_and_loaded))
-            raw.append(_timed(raw_reads))
+            memo.append(timed(memoized_run))
+            loaded.append(timed(memoized_and_loaded))
+            raw.append(timed(raw_reads))
         labels = iter(f"leaf-{i}" for i in range(args.repetitions + 1))
         leaf_changed = [
-            _timed(
+            timed(
                 lambda: execute_pipeline(
                     definition, config(next(labels)), instance=instance, memoize=True
                 )

@@ -19,46 +19,14 @@ import argparse
 import itertools
 import statistics
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
-from trivial_dags import chain, fan_out, independent
 
 from solidflow import Instance, PipelineDefinition, execute_pipeline
-
-
-@ray.remote
-def hand_source() -> int:
-    return 1
-
-
-@ray.remote
-def hand_increment(x: int) -> int:
-    return x + 1
-
-
-@ray.remote
-def hand_total(*values: int) -> int:
-    return sum(values)
-
-
-def hand_fan_out(n: int) -> int:
-    root = hand_source.remote()
-    return ray.get(hand_total.remote(*(hand_increment.remote(root) for _ in range(n))))
-
-
-def hand_chain(n: int) -> int:
-    value = hand_source.remote()
-    for _ in range(n - 1):
-        value = hand_increment.remote(value)
-    return ray.get(value)
-
-
-def hand_independent(n: int) -> int:
-    return len(ray.get([hand_source.remote() for _ in range(n)]))
-
+from solidflow.benchmarks.suite.measure import timed
+from solidflow.benchmarks.suite.shapes import PIPELINES, RayShapes
 
 OUTCOME = [True, [], None, None, None]
 """What a protocol task returns besides its value: the shape of a step's outcome."""
@@ -98,8 +66,8 @@ def _collect_outcomes(outcomes: Sequence[Any]) -> None:
 
 def protocol_fan_out(n: int) -> None:
     root_outcome, root = protocol_source.remote(_step(0))
-    leaves = [protocol_increment.remote(_step(i + 1), root) for i in range(n)]
-    total_outcome, _ = protocol_total.remote(_step(n + 1), *(value for _, value in leaves))
+    leaves = [protocol_increment.remote(_step(i + 1), root) for i in range(n - 2)]
+    total_outcome, _ = protocol_total.remote(_step(n - 1), *(value for _, value in leaves))
     _collect_outcomes([root_outcome, *(outcome for outcome, _ in leaves), total_outcome])
 
 
@@ -116,10 +84,12 @@ def protocol_independent(n: int) -> None:
     _collect_outcomes([protocol_source.remote(_step(i))[0] for i in range(n)])
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+PROTOCOL: dict[str, Callable[[int], None]] = {
+    "fan_out": protocol_fan_out,
+    "chain": protocol_chain,
+    "independent": protocol_independent,
+}
+"""The protocol version of each shape, for N solids in all (as the suite's shapes count)."""
 
 
 def compare(
@@ -143,7 +113,7 @@ def compare(
     ours, theirs, floor = [], [], []
     for _ in range(repetitions):
         for times, version in zip((ours, theirs, floor), versions, strict=True):
-            times.append(_timed(version))
+            times.append(timed(version))
     ours_s, theirs_s, floor_s = (statistics.median(times) for times in (ours, theirs, floor))
     print(
         f"{name:<18} solidflow {ours_s * 1000:6.0f} ms ({solids / ours_s:5.0f} solids/s)  "
@@ -170,18 +140,19 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as home:
         instance = Instance(home)
+        by_hand = RayShapes.create()
         m = args.independent
         workloads = (
-            (f"fan-out 1-{n}-1", fan_out(n), hand_fan_out, protocol_fan_out, n, n + 2),
-            (f"chain of {n}", chain(n), hand_chain, protocol_chain, n, n),
-            (f"{m} independent", independent(m), hand_independent, protocol_independent, m, m),
+            (f"fan-out 1-{n}-1", "fan_out", n + 2),
+            (f"chain of {n}", "chain", n),
+            (f"{m} independent", "independent", m),
         )
-        for name, definition, by_hand, protocol, size, solids in workloads:
+        for name, shape, solids in workloads:
             compare(
                 name,
-                definition,
-                lambda by_hand=by_hand, size=size: by_hand(size),
-                lambda protocol=protocol, size=size: protocol(size),
+                PIPELINES[shape](solids),
+                lambda shape=shape, solids=solids: by_hand.run(shape, solids),
+                lambda shape=shape, solids=solids: PROTOCOL[shape](solids),
                 solids,
                 instance,
                 args.repetitions,
