@@ -86,11 +86,15 @@ class Scheduler:
         running = 0
         while ready or running:
             while ready and self._executor.can_submit():
-                self._submit(ready.popleft(), ready)
+                key = ready.popleft()
+                if self.state.status[key] is not StepStatus.PENDING:
+                    continue  # skipped while it waited for a free slot
+                self._submit(key, ready)
                 running += 1
-            for result in self._executor.wait():
-                running -= 1
-                self._finish(result, ready)
+            if running:
+                for result in self._executor.wait():
+                    running -= 1
+                    self._finish(result, ready)
         return self.state
 
     def _submit(self, key: str, ready: deque[str]) -> None:
