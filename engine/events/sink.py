@@ -160,6 +160,7 @@ class EventSink:
             os.getpid(),
         )
         self._pid = os.getpid()
+        self._lock = threading.RLock()  # another thread of the parent may have held it
         self._storage = None
         self._flusher = None
         self._buffer = []

@@ -1,4 +1,6 @@
 import logging
+import os
+import signal
 import threading
 import time
 
@@ -154,3 +156,38 @@ def test_background_flusher_ends_with_a_forgotten_sink():
     gc.collect()
     flusher.join(timeout=5)
     assert not flusher.is_alive()
+
+
+def test_a_child_forked_while_another_thread_holds_the_lock_can_still_emit():
+    sink = EventSink("r1", None)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with sink._lock:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait()
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the holding thread does not exist here
+            try:
+                sink.emit(EventType.LOG, None, {"message": "from the child"})
+            finally:
+                os._exit(0 if len(sink.events) == 1 else 1)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the sink's lock")
+    finally:
+        release.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0
