@@ -22,6 +22,7 @@ import msgpack
 
 from solidflow.definitions.config import Config
 from solidflow.definitions.solid import SolidDefinition
+from solidflow.engine.events.records import MSGPACK_INTS
 
 KEY_RECIPE_VERSION = 1
 
@@ -89,6 +90,8 @@ def fingerprint(value: Any) -> str:
 
 
 def _canonical(value: Any) -> Any:
+    if isinstance(value, int) and value not in MSGPACK_INTS:
+        return ["int", str(value)]  # beyond what msgpack encodes
     if value is None or isinstance(value, (bool, int, float, str, bytes)):
         return value
     if isinstance(value, Mapping):

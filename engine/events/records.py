@@ -188,7 +188,8 @@ EVENT_TYPES: dict[str, EventType] = {member.value: member for member in EventTyp
 """Each EventType by its value (a dict lookup is several times cheaper than EventType(value))."""
 
 
-_INT_RANGE = (-(2**63), 2**64 - 1)
+MSGPACK_INTS = range(-(2**63), 2**64)
+"""The integers msgpack encodes."""
 
 
 def to_plain(value: Any, depth: int = 0) -> Any:
@@ -197,7 +198,7 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, (bool, float, bytes)):
         return value
     if isinstance(value, int):
-        return value if _INT_RANGE[0] <= value <= _INT_RANGE[1] else repr(value)
+        return value if value in MSGPACK_INTS else repr(value)
     if isinstance(value, str):
         try:
             value.encode("utf-8")

@@ -12,12 +12,13 @@ import cloudpickle
 import msgpack
 import pyarrow as pa
 
+from solidflow.engine.events.records import MSGPACK_INTS
+
 ARROW, MSGPACK, PICKLE = "arrow", "msgpack", "pickle"
 TABLE, BATCH = "pyarrow.Table", "pyarrow.RecordBatch"
 PANDAS, POLARS, NUMPY = "pandas.DataFrame", "polars.DataFrame", "numpy.ndarray"
 _NUMPY_METADATA = b"solidflow.numpy"
 _MSGPACK_SCALARS = (type(None), bool, float, str, bytes)
-_MSGPACK_INTS = range(-(2**63), 2**64)
 # What pyarrow raises for data frames it cannot convert faithfully; those are pickled.
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError)
 
@@ -66,7 +67,7 @@ def _is_msgpack_data(value: Any) -> bool:
     if kind in _MSGPACK_SCALARS:
         return True
     if kind is int:
-        return value in _MSGPACK_INTS
+        return value in MSGPACK_INTS
     if kind is list:
         return all(_is_msgpack_data(item) for item in value)
     if kind is dict:

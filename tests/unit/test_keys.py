@@ -93,6 +93,10 @@ def test_fingerprints_follow_content():
     table = pa.table({"x": [1, 2, 3]})
     assert fingerprint(table) == fingerprint(pa.table({"x": [1, 2, 3]}))
     assert fingerprint(table) != fingerprint(pa.table({"x": [1, 2, 4]}))
+    beyond_64_bits = {"n": 2**70}
+    assert fingerprint(beyond_64_bits) == fingerprint({"n": 2**70})
+    assert fingerprint(beyond_64_bits) != fingerprint({"n": 2**70 + 1})
+    assert fingerprint(beyond_64_bits) != fingerprint({"n": str(2**70)})
 
 
 def test_unhashable_values_never_match():
