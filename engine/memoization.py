@@ -50,14 +50,15 @@ OutputAddress = tuple[str, str]
 def stored_outputs(events: Sequence[EventRecord]) -> dict[OutputAddress, str]:
     """The store keys of every output a run read or produced, by (step, output)."""
     keys: dict[OutputAddress, str] = {}
-    for event in events:
-        payload = event.payload
+    for event in events:  # only these events' payloads are read (the others stay packed)
         if event.type is EventType.RUN_START:
-            keys.update({(step, output): key for step, output, key in payload.get("external", [])})
-        elif event.type is EventType.STEP_OUTPUT and payload.get("stored"):
-            keys[(event.step, payload["output"])] = payload["key"]
+            external = event.payload.get("external", [])
+            keys.update({(step, output): key for step, output, key in external})
+        elif event.type is EventType.STEP_OUTPUT and event.payload.get("stored"):
+            keys[(event.step, event.payload["output"])] = event.payload["key"]
         elif event.type is EventType.STEP_MEMOIZED:
-            keys.update({(event.step, name): key for name, key in payload["output_keys"].items()})
+            output_keys = event.payload["output_keys"]
+            keys.update({(event.step, name): key for name, key in output_keys.items()})
     return keys
 
 
