@@ -42,13 +42,20 @@ def error_info(exc: BaseException) -> ErrorInfo:
     ]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     message = _safe_str(exc)
-    lines.append(f"{type(exc).__name__}: {message}\n" if message else f"{type(exc).__name__}\n")
+    if _is_spark_error(exc):  # the one-line message, not the Java stack dump
+        lines.append(f"{type(exc).__name__}: {message}\n")
+    else:  # with notes, a SyntaxError's source line, the module of the class
+        lines.extend(traceback.format_exception_only(type(exc), exc))
     return ErrorInfo(error_class=type(exc).__name__, message=message, traceback="".join(lines))
+
+
+def _is_spark_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("pyspark.", "py4j."))
 
 
 def _safe_str(exc: BaseException) -> str:
     try:
-        if type(exc).__module__.startswith(("pyspark.", "py4j.")):
+        if _is_spark_error(exc):
             from solidflow.integrations.spark.errors import spark_error_message
 
             return spark_error_message(exc)

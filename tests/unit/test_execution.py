@@ -411,6 +411,24 @@ def test_step_failure_event_keeps_the_step_message_and_the_traceback(instance: I
     assert "engine/step_runner.py" not in failure.payload["traceback"]
 
 
+def test_a_failure_traceback_ends_as_python_prints_it_with_notes(instance: Instance) -> None:
+    @solid
+    def noted() -> int:
+        error = KeyError("customer_id")
+        error.add_note("while joining orders to customers")
+        raise error
+
+    @pipeline
+    def with_note():
+        noted()
+
+    result = execute_pipeline(with_note, instance=instance)
+    [failure] = [e for e in result.events if e.type is EventType.STEP_FAILURE]
+    assert failure.payload["traceback"].endswith(
+        "KeyError: 'customer_id'\nwhile joining orders to customers\n"
+    )
+
+
 def test_raise_on_error_carries_the_original_exception(instance: Instance) -> None:
     with pytest.raises(StepFailure) as info:
         execute_pipeline(branching, instance=instance, raise_on_error=True)
