@@ -44,18 +44,18 @@ def _stage_records(context: Any, stage_id: int) -> dict[str, int]:
 def _jobs_of_group(context: Any, group: str) -> dict[str, Any]:
     tracker = context.statusTracker()
     job_ids = sorted(tracker.getJobIdsForGroup(group))
-    stage_ids: list[int] = []
+    stage_ids: set[int] = set()  # a stage reused by a later job is listed by both
     failed = []
     for job_id in job_ids:
         info = tracker.getJobInfo(job_id)
         if info is None:
             continue
-        stage_ids.extend(int(stage) for stage in info.stageIds)
+        stage_ids.update(int(stage) for stage in info.stageIds)
         if info.status == "FAILED":
             failed.append(job_id)
     tasks = 0
     rows = {"input_rows": 0, "output_rows": 0}
-    for stage_id in stage_ids:
+    for stage_id in sorted(stage_ids):
         stage = tracker.getStageInfo(stage_id)
         tasks += 0 if stage is None else stage.numTasks
         for name, count in _stage_records(context, stage_id).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 
 import pandas as pd
 import pyarrow as pa
@@ -11,7 +12,9 @@ import pytest
 from pyspark.sql import DataFrame
 
 from solidflow import Instance, Mode, execute_pipeline, pipeline, solid
+from solidflow.engine.events.records import EventType
 from solidflow.errors import ConfigError, DefinitionError
+from solidflow.integrations.spark import jobs
 from solidflow.integrations.spark.errors import spark_error_message
 from solidflow.integrations.spark.submit import _driver_error
 from solidflow.integrations.spark.submit_options import SubmitOptions, submit_options
@@ -207,3 +210,66 @@ def test_a_spark_submit_that_cannot_run_fails_its_step_with_the_reason(tmp_path)
         f"solid 'submitted' submitted with spark-submit to local[1] failed: Error: cannot run "
         f"{missing}: No such file or directory"
     )
+
+
+def test_a_submitted_solid_with_an_input_that_cannot_be_pickled_fails_only_its_step(
+    tmp_path,
+) -> None:
+    missing = str(tmp_path / "no-spark" / "spark-submit")  # never reached
+
+    @solid
+    def lock() -> object:
+        return threading.Lock()
+
+    @solid(tags={"spark": {"submit": {"master": "local[1]", "spark_submit": missing}}})
+    def submitted(held: object) -> int:
+        return 1
+
+    @solid
+    def independent() -> int:
+        return 2
+
+    @pipeline
+    def submitting():
+        submitted(lock())
+        independent()
+
+    result = execute_pipeline(submitting, instance=Instance(tmp_path / "home"))
+    assert not result.success
+    assert result.result_for("independent").success
+    message = result.result_for("submitted").failure_message
+    assert message.startswith(
+        "solid 'submitted' cannot be submitted with spark-submit: its inputs and resource "
+        "configs must be picklable (TypeError: "
+    )
+    types = [e.type for e in result.events if e.step == "submitted"]
+    assert types == [EventType.STEP_START, EventType.STEP_FAILURE]
+
+
+def test_the_stages_of_a_job_group_are_counted_once(monkeypatch) -> None:
+    class Job:
+        def __init__(self, stages: list[int]) -> None:
+            self.stageIds, self.status = stages, "SUCCEEDED"
+
+    class Stage:
+        numTasks = 4
+
+    class Tracker:
+        def getJobIdsForGroup(self, group: str) -> list[int]:
+            return [1, 2]
+
+        def getJobInfo(self, job_id: int) -> Job:
+            return {1: Job([3]), 2: Job([3, 4])}[job_id]  # job 2 reuses (skips) stage 3
+
+        def getStageInfo(self, stage_id: int) -> Stage:
+            return Stage()
+
+    class Context:
+        def statusTracker(self) -> Tracker:
+            return Tracker()
+
+    monkeypatch.setattr(
+        jobs, "_stage_records", lambda context, stage: {"input_rows": 10, "output_rows": stage}
+    )
+    found = jobs._jobs_of_group(Context(), "group")
+    assert found == {"job_ids": [1, 2], "stages": 2, "tasks": 8, "input_rows": 20, "output_rows": 7}
