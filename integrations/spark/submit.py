@@ -19,6 +19,7 @@ from typing import Any
 import pyspark
 
 from solidflow.engine.context import Emit
+from solidflow.engine.errors_info import error_info
 from solidflow.engine.events.records import EventType
 from solidflow.engine.resource_manager import ResourceManager
 from solidflow.engine.step_runner import StepResult, StepTask
@@ -166,7 +167,15 @@ def run_submitted(
             "resources": resources.specs_for(keys),
             "store": (store.root, store.storage_options) if store is not None else (None, {}),
         }
-        exchange.dump(directory / exchange.TASK, submission)
+        try:
+            exchange.dump(directory / exchange.TASK, submission)
+        except Exception as exc:  # an input or resource config that cannot be pickled
+            message = (
+                f"solid '{task.step_key}' cannot be submitted with spark-submit: its inputs and "
+                f"resource configs must be picklable ({type(exc).__name__}: "
+                f"{error_info(exc).message})"
+            )
+            return _submission_failed(task, emit, message, started=False)
         master = _master(options, resources)
         command = _command(options, master, task.step_key, directory)
         relay = _Relay(directory, emit)
@@ -178,7 +187,14 @@ def run_submitted(
             log_path.write_text(f"Error: cannot run {command[0]}: {error.strerror or error}\n")
         result_path = directory / exchange.RESULT
         if code == 0 and result_path.exists():
-            return exchange.load(result_path)
+            try:
+                return exchange.load(result_path)
+            except Exception as exc:  # e.g. an output of a class this process cannot import
+                message = (
+                    f"solid '{task.step_key}' ran with spark-submit, but its result cannot be "
+                    f"read back here ({type(exc).__name__}: {error_info(exc).message})"
+                )
+                return _submission_failed(task, emit, message, started=relay.started)
         log = log_path.read_text(errors="replace")
         app_id = relay.application_id or _find_application_id(log)
         if timed_out:
@@ -190,21 +206,30 @@ def run_submitted(
         message = f"solid '{task.step_key}' submitted with spark-submit to {master} {reason}"
         if app_id:
             message += f" (Spark application {app_id})"
-        if not relay.started:
-            emit(EventType.STEP_START, task.step_key, {"attempt": 1, "pid": os.getpid()})
-        emit(
-            EventType.STEP_FAILURE,
-            task.step_key,
-            {
-                "message": message,
-                "kind": "spark_submit",
-                "spark_application_id": app_id,
-                "driver_log": log[-20_000:],
-            },
+        return _submission_failed(
+            task,
+            emit,
+            message,
+            started=relay.started,
+            spark_application_id=app_id,
+            driver_log=log[-20_000:],
         )
-        return StepResult(step_key=task.step_key, success=False, message=message)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _submission_failed(
+    task: StepTask, emit: Emit, message: str, started: bool, **details: Any
+) -> StepResult:
+    """Record that the submitted step failed (and started, unless its driver said so)."""
+    if not started:
+        emit(EventType.STEP_START, task.step_key, {"attempt": 1, "pid": os.getpid()})
+    emit(
+        EventType.STEP_FAILURE,
+        task.step_key,
+        {"message": message, "kind": "spark_submit", **details},
+    )
+    return StepResult(step_key=task.step_key, success=False, message=message)
 
 
 def _find_application_id(log: str) -> str | None:

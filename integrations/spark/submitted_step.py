@@ -20,25 +20,30 @@ from solidflow.integrations.spark import exchange
 from solidflow.integrations.spark.jobs import application_id
 
 
-def _picklable(result: StepResult) -> StepResult:
-    """`result`, without what cannot travel back to the launching process."""
+def _pickled(result: StepResult) -> bytes:
+    """`result` pickled, without what cannot travel back to the launching process."""
+    try:
+        return cloudpickle.dumps(result)
+    except Exception:
+        pass
     try:
         cloudpickle.dumps(result.exception)
     except Exception:
         result = dataclasses.replace(result, exception=None)
     try:
-        cloudpickle.dumps(result.outputs)
-    except Exception as exc:
+        return cloudpickle.dumps(result)
+    except Exception as exc:  # the outputs
         message = (
             f"solid '{result.step_key}' produced outputs that cannot be sent back from the "
             f"Spark driver ({type(exc).__name__}: {exc})"
         )
-        return StepResult(step_key=result.step_key, success=False, message=message)
-    return result
+        return cloudpickle.dumps(
+            StepResult(step_key=result.step_key, success=False, message=message)
+        )
 
 
-def _with_application(message: str | None, app_id: str | None) -> str:
-    return f"{message} (Spark application {app_id})"
+def _with_application(message: str | None, app_id: str | None) -> str | None:
+    return message if app_id is None else f"{message} (Spark application {app_id})"
 
 
 def main(directory: Path) -> int:
@@ -72,7 +77,7 @@ def main(directory: Path) -> int:
         events.close()
     if not result.success:
         result = dataclasses.replace(result, message=_with_application(result.message, app_id))
-    exchange.dump(directory / exchange.RESULT, _picklable(result))
+    exchange.write_atomically(directory / exchange.RESULT, _pickled(result))
     spark.stop()
     return 0
 
