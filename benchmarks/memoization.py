@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from solidflow import Config, Instance, PipelineDefinition, execute_pipeline, pipeline, solid
-from solidflow.benchmarks.suite.measure import timed
+from solidflow.benchmarks.suite.measure import prewarm, timed
 from solidflow.engine.events.records import EventType
 from solidflow.engine.store import IntermediateStore
 
@@ -52,11 +52,6 @@ def build(tables: int) -> PipelineDefinition:
     return intermediates
 
 
-def _prewarm(size: int) -> None:
-    block = np.ones(size // 8, dtype=np.float64)  # touch memory the host may have taken back
-    del block
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -74,7 +69,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as home:
         instance = Instance(home)
-        _prewarm(args.size_mib * 2**20)
+        prewarm(args.size_mib * 2**20)
         first_s = timed(
             lambda: execute_pipeline(definition, config("first"), instance=instance, memoize=True)
         )

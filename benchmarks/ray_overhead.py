@@ -25,7 +25,7 @@ from typing import Any
 import ray
 
 from solidflow import Instance, PipelineDefinition, execute_pipeline
-from solidflow.benchmarks.suite.measure import timed
+from solidflow.benchmarks.suite.measure import alternate, timed
 from solidflow.benchmarks.suite.shapes import PIPELINES, RayShapes
 
 OUTCOME = [True, [], None, None, None]
@@ -107,13 +107,9 @@ def compare(
         result = execute_pipeline(definition, config, instance=instance)
         assert result.success
 
-    versions = (engine, by_hand, protocol)
-    for version in versions:
-        version()
-    ours, theirs, floor = [], [], []
-    for _ in range(repetitions):
-        for times, version in zip((ours, theirs, floor), versions, strict=True):
-            times.append(timed(version))
+    ours, theirs, floor = alternate(
+        repetitions, lambda: timed(engine), lambda: timed(by_hand), lambda: timed(protocol)
+    )
     ours_s, theirs_s, floor_s = (statistics.median(times) for times in (ours, theirs, floor))
     print(
         f"{name:<18} solidflow {ours_s * 1000:6.0f} ms ({solids / ours_s:5.0f} solids/s)  "

@@ -18,9 +18,7 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from solidflow import Config, Instance, Mode, PipelineDefinition, execute_pipeline, pipeline, solid
+from solidflow.benchmarks.suite.measure import timed
 from solidflow.resources import spark_resource
 
 
@@ -69,12 +68,6 @@ def _start(master: str) -> SparkSession:
     return builder.getOrCreate()
 
 
-def _timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def _run(pipeline_def: PipelineDefinition, instance: Instance, rows: int, resources: dict) -> None:
     config = {"solids": {"trivial": {"config": {"rows": rows, "run": uuid.uuid4().hex}}}}
     result = execute_pipeline(pipeline_def, {**config, **resources}, instance=instance)
@@ -114,8 +107,8 @@ def main() -> None:
             _run(warm, instance, args.rows, {})
         ours, hand = [], []
         for _ in range(args.repetitions):
-            ours.append(_timed(lambda: _run(warm, instance, args.rows, {})))
-            hand.append(_timed(by_hand))
+            ours.append(timed(lambda: _run(warm, instance, args.rows, {})))
+            hand.append(timed(by_hand))
         spark.stop()
 
         cold = build(spark_resource)
@@ -130,8 +123,8 @@ def main() -> None:
 
         cold_ours, cold_hand = [], []
         for _ in range(args.cold_repetitions):
-            cold_ours.append(_timed(lambda: _run(cold, instance, args.rows, resources)))
-            cold_hand.append(_timed(cold_by_hand))
+            cold_ours.append(timed(lambda: _run(cold, instance, args.rows, resources)))
+            cold_hand.append(timed(cold_by_hand))
 
     print(f"trivial Spark solid, {args.rows:,} rows written as Parquet, master {args.master}")
     _report("steady state", ours, hand)

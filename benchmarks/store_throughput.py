@@ -22,12 +22,12 @@ import hashlib
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
 
+from solidflow.benchmarks.suite.measure import prewarm, timed
 from solidflow.engine.store import IntermediateStore
 
 REPETITIONS = 5
@@ -40,12 +40,6 @@ def key(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def prewarm(nbytes: int) -> None:
-    """Touch `nbytes` of fresh memory and free it, so that the timed step finds it mapped."""
-    block = np.ones(nbytes, dtype=np.uint8)
-    del block
-
-
 def interleaved(cases: dict[str, Callable[[int], float]]) -> dict[str, tuple[float, float]]:
     """(cold, median of REPETITIONS) seconds of each case; `case(repetition)` returns the
     seconds of its timed part, repetition -1 being the cold one."""
@@ -54,12 +48,6 @@ def interleaved(cases: dict[str, Callable[[int], float]]) -> dict[str, tuple[flo
         for name, case in cases.items():
             times[name].append(case(repetition))
     return {name: (runs[0], statistics.median(runs[1:])) for name, runs in times.items()}
-
-
-def timed(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
 
 
 def make_table(size_mib: int) -> pa.Table:

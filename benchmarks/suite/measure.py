@@ -8,12 +8,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 def timed(fn: Callable[[], object]) -> float:
     """Seconds `fn()` took."""
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
+
+
+def prewarm(nbytes: int) -> None:
+    """Touch `nbytes` of fresh memory and free it, so that the timed step finds it mapped
+    (memory left free for a while is handed back to the host and slow to touch again)."""
+    block = np.ones(nbytes, dtype=np.uint8)
+    del block
 
 
 @dataclass(frozen=True, slots=True)
