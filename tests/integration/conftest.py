@@ -59,6 +59,7 @@ def ray_address() -> Iterator[str]:
     finally:
         ray.shutdown()
         subprocess.run([str(SCRIPTS / "stop_ray_cluster.sh")], env=env, timeout=120)
+        shutil.rmtree(env["SOLIDFLOW_RAY_TMP"], ignore_errors=True)  # the script keeps its logs
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from solidflow import Instance, execute_pipeline, reexecute_pipeline, solid
+from solidflow import Instance, execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
 from solidflow.engine.runs import RunStatus
-from solidflow.errors import DefinitionError
 from tests.integration import ray_pipelines as pipelines
 
 pytestmark = pytest.mark.xdist_group("ray")
@@ -197,24 +196,6 @@ def test_a_long_step_streams_its_logs_while_it_runs(ray_address, instance):
     watcher.join()
     assert result.success
     assert seen_while_running == ["started sleeping"]
-
-
-def test_unknown_ray_options_are_a_definition_error():
-    with pytest.raises(
-        DefinitionError, match="unknown Ray option 'num_cpu'; valid options: num_cpus"
-    ):
-
-        @solid(tags={"ray": {"num_cpu": 2}})
-        def typo() -> int:
-            return 1
-
-    with pytest.raises(DefinitionError, match="Ray option 'num_gpus' must be a number of GPUs"):
-
-        @solid(tags={"ray": {"num_gpus": "one"}})
-        def wrong() -> int:
-            return 1
-
-    assert os.environ  # the module imports run without a cluster
 
 
 def _cli_env(home) -> dict[str, str]:

@@ -860,3 +860,19 @@ def test_composite_rejects_var_args() -> None:
         @composite_solid
         def star(*xs):
             return one()
+
+
+def test_unknown_ray_options_are_a_definition_error():
+    with pytest.raises(
+        DefinitionError, match="unknown Ray option 'num_cpu'; valid options: num_cpus"
+    ):
+
+        @solid(tags={"ray": {"num_cpu": 2}})
+        def typo() -> int:
+            return 1
+
+    with pytest.raises(DefinitionError, match="Ray option 'num_gpus' must be a number of GPUs"):
+
+        @solid(tags={"ray": {"num_gpus": "one"}})
+        def wrong() -> int:
+            return 1
