@@ -15,7 +15,7 @@ from solidflow.engine.events.records import EventRecord, EventType, to_plain
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors import Executor, RunSpec
 from solidflow.engine.instance import Instance
-from solidflow.engine.memoization import StepKeys, memoized_steps, plan_keys
+from solidflow.engine.memoization import StepKeys, assess_outputs, memoized_steps, plan_keys
 from solidflow.engine.prepare import (
     PreparedRun,
     Selection,
@@ -29,6 +29,7 @@ from solidflow.engine.results import PipelineRunResult
 from solidflow.engine.runs import RunRecord, RunStatus, current_process_token
 from solidflow.engine.scheduler import Scheduler, SchedulerState, StepStatus
 from solidflow.engine.store import IntermediateStore
+from solidflow.engine.store.records import Assessment
 from solidflow.errors import ConfigError, DefinitionError, SelectionError, StepFailure
 
 
@@ -175,12 +176,12 @@ def run_pipeline(
 
 
 def _memoized_payloads(
-    keys: Mapping[str, StepKeys], memoized: set[str], store: IntermediateStore
+    keys: Mapping[str, StepKeys], memoized: set[str], found: Mapping[str, Assessment]
 ) -> dict[str, dict[str, Any]]:
-    payloads = {}
+    payloads: dict[str, dict[str, Any]] = {}
     for step in (key for key in keys if key in memoized):
         step_keys = keys[step]
-        first = store.info(next(iter(step_keys.output_keys.values())))
+        first = found[next(iter(step_keys.output_keys.values()))].present
         source_run = first.run_id if first is not None else None
         payloads[step] = {
             "message": f"outputs already stored by run {source_run}",
@@ -249,13 +250,15 @@ def _execute(
         run.sink.emit(EventType.LOG, step, {"level": "WARNING", "message": message})
 
     store_root, store_options = store_location(prepared, run.instance)
-    store = IntermediateStore(store_root, store_options)
-    try:
-        keys = plan_keys(plan, warn)
-        memoized = memoized_steps(keys, store, warn) if memoize else set()
-        payloads = _memoized_payloads(keys, memoized, store)
-    finally:
-        store.close()
+    keys = plan_keys(plan, warn)
+    payloads: dict[str, dict[str, Any]] = {}
+    if memoize:
+        store = IntermediateStore(store_root, store_options)
+        try:
+            found = assess_outputs(keys, store)
+        finally:
+            store.close()
+        payloads = _memoized_payloads(keys, memoized_steps(keys, found, warn), found)
     specs = {
         key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
         for key, definition in prepared.mode.resource_definitions().items()

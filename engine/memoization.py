@@ -17,6 +17,7 @@ from solidflow.engine.keys import (
 )
 from solidflow.engine.plan import ExecutionPlan, ExecutionStep
 from solidflow.engine.store import IntermediateStore, OutputStatus
+from solidflow.engine.store.records import Assessment
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,20 +107,28 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
     return keys
 
 
-def memoized_steps(keys: Mapping[str, StepKeys], store: IntermediateStore, warn: Warn) -> set[str]:
-    """The steps whose outputs are all stored and intact; corrupt outputs are reported."""
-    statuses = store.check([key for step in keys.values() for key in step.output_keys.values()])
+def assess_outputs(keys: Mapping[str, StepKeys], store: IntermediateStore) -> dict[str, Assessment]:
+    """The assessment of every output key of the steps, in one pass over the store."""
+    return store.assess([key for step in keys.values() for key in step.output_keys.values()])
+
+
+def memoized_steps(
+    keys: Mapping[str, StepKeys], found: Mapping[str, Assessment], warn: Warn
+) -> set[str]:
+    """The steps whose outputs `found` says are all stored and intact; corrupt outputs are
+    reported."""
     memoized = set()
     for step, step_keys in keys.items():
         complete = True
         for output, key in step_keys.output_keys.items():
-            status, reason = statuses[key]
-            if status is OutputStatus.CORRUPT:
+            assessment = found[key]
+            if assessment.status is OutputStatus.CORRUPT:
                 warn(
                     step,
-                    f"stored output '{output}' of step '{step}' ({key}) is corrupt: {reason}; the step will run",
+                    f"stored output '{output}' of step '{step}' ({key}) is corrupt: "
+                    f"{assessment.reason}; the step will run",
                 )
-            complete &= status is OutputStatus.PRESENT
+            complete &= assessment.status is OutputStatus.PRESENT
         if complete:
             memoized.add(step)
     return memoized
@@ -132,10 +141,9 @@ _REASONS = (
 )
 
 
-def why_it_runs(
-    keys: StepKeys, previous: Mapping[str, Any] | None, status: tuple[OutputStatus, str | None]
-) -> str:
-    """Why a step that is not memoized must run, given the lineage it had last time."""
+def why_it_runs(keys: StepKeys, previous: Mapping[str, Any] | None, assessment: Assessment) -> str:
+    """Why a step that is not memoized must run, given the lineage it had last time and the
+    assessment of an output that is not PRESENT."""
     if previous is None:
         return "no earlier run of this step"
     current = keys.lineage.as_dict()
@@ -149,21 +157,18 @@ def why_it_runs(
         changed.append(f"upstream changed ({', '.join(inputs)})")
     if changed:
         return ", ".join(changed)
-    outcome, reason = status
-    if outcome is OutputStatus.CORRUPT:
-        return f"output corrupt ({reason})"
+    if assessment.status is OutputStatus.CORRUPT:
+        return f"output corrupt ({assessment.reason})"
     return "output missing"
 
 
 def explain_plan(
-    plan: ExecutionPlan,
     keys: Mapping[str, StepKeys],
     memoized: set[str],
-    store: IntermediateStore,
+    found: Mapping[str, Assessment],
     previous_lineage: Callable[[str], Mapping[str, Any] | None],
 ) -> dict[str, str]:
     """For each step: "memoized", or why it runs."""
-    statuses = store.check([key for step in keys.values() for key in step.output_keys.values()])
     explained = {}
     for step, step_keys in keys.items():
         if step in memoized:
@@ -171,11 +176,11 @@ def explain_plan(
             continue
         worst = next(
             (
-                statuses[key]
+                found[key]
                 for key in step_keys.output_keys.values()
-                if statuses[key][0] is not OutputStatus.PRESENT
+                if found[key].status is not OutputStatus.PRESENT
             ),
-            (OutputStatus.MISSING, None),
+            Assessment(status=OutputStatus.MISSING),
         )
         explained[step] = "runs: " + why_it_runs(step_keys, previous_lineage(step), worst)
     return explained

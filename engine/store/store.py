@@ -167,14 +167,19 @@ class IntermediateStore:
             return data
         return decode_payload(record.serializer, data)
 
+    def assess(self, keys: Collection[str]) -> dict[str, Assessment]:
+        """The status of each key, the reason unless PRESENT, and the sidecar when PRESENT
+        (cheap: see the class)."""
+        return self._backend.assess([_check_key(key) for key in keys])
+
     def check(self, keys: Collection[str]) -> dict[str, tuple[OutputStatus, str | None]]:
         """The status of each key and, unless PRESENT, the reason (cheap: see the class)."""
-        found = self._backend.assess([_check_key(key) for key in keys])
+        found = self.assess(keys)
         return {key: (assessment.status, assessment.reason) for key, assessment in found.items()}
 
     def info(self, key: str) -> StoredOutput | None:
         """The sidecar of the output stored under `key`, or None if it is not PRESENT."""
-        return self._backend.assess([_check_key(key)])[key].present
+        return self.assess([key])[key].present
 
     def list(self, run_id: str | None = None) -> list[StoredOutput]:
         """The sidecars of all stored outputs (or of those produced by run `run_id`), newest

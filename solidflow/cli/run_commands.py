@@ -30,7 +30,7 @@ from solidflow.cli.display import RunProgress
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.execute import execute_pipeline
 from solidflow.engine.instance import Instance
-from solidflow.engine.memoization import explain_plan, memoized_steps, plan_keys
+from solidflow.engine.memoization import assess_outputs, explain_plan, memoized_steps, plan_keys
 from solidflow.engine.prepare import PreparedRun, config_schema, prepare_run, store_location
 from solidflow.engine.reexecute import reexecute_pipeline
 from solidflow.engine.results import PipelineRunResult
@@ -211,20 +211,21 @@ def plan(
 
 def _memo_notes(prepared: PreparedRun, instance: Instance) -> dict[str, str]:
     warnings: list[str] = []
+    keys = plan_keys(prepared.plan, lambda _step, message: warnings.append(message))
     store = IntermediateStore(*store_location(prepared, instance))
     try:
-        keys = plan_keys(prepared.plan, lambda _step, message: warnings.append(message))
-        memoized = memoized_steps(keys, store, lambda _step, message: warnings.append(message))
-
-        def previous(step: str) -> Any:
-            event = instance.storage.latest_step_event(
-                prepared.plan.pipeline_name, step, (EventType.STEP_SUCCESS, EventType.STEP_MEMOIZED)
-            )
-            return None if event is None else event.payload.get("lineage")
-
-        notes = explain_plan(prepared.plan, keys, memoized, store, previous)
+        found = assess_outputs(keys, store)
     finally:
         store.close()
+    memoized = memoized_steps(keys, found, lambda _step, message: warnings.append(message))
+
+    def previous(step: str) -> Any:
+        event = instance.storage.latest_step_event(
+            prepared.plan.pipeline_name, step, (EventType.STEP_SUCCESS, EventType.STEP_MEMOIZED)
+        )
+        return None if event is None else event.payload.get("lineage")
+
+    notes = explain_plan(keys, memoized, found, previous)
     for message in dict.fromkeys(warnings):
         err_console.print(f"[yellow]warning:[/] {message}", markup=True)
     return notes
