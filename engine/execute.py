@@ -188,7 +188,7 @@ def _memoized_payloads(
             "source_run": source_run,
             "output_keys": dict(step_keys.output_keys),
             "step_key": step_keys.step_key,
-            "lineage": step_keys.lineage.as_dict(),
+            "lineage": step_keys.lineage,
         }
     return payloads
 

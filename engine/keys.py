@@ -124,6 +124,11 @@ def output_key(step_key: str, output: str) -> str:
     return _digest(f"{step_key}/{output}".encode())
 
 
+def lineage_key(lineage: Mapping[str, Any]) -> str:
+    """The step key of a lineage in its `StepLineage.as_dict` form."""
+    return _digest(msgpack.packb(lineage, use_bin_type=True))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepLineage:
     """What a step key is made of; kept with the step's events to explain why a step runs."""
@@ -136,7 +141,7 @@ class StepLineage:
 
     @property
     def step_key(self) -> str:
-        return _digest(msgpack.packb(self.as_dict(), use_bin_type=True))
+        return lineage_key(self.as_dict())
 
     def output_key(self, output: str) -> str:
         return output_key(self.step_key, output)

@@ -13,6 +13,7 @@ from solidflow.engine.keys import (
     canonical_config,
     code_version,
     fingerprint,
+    lineage_key,
     output_key,
 )
 from solidflow.engine.plan import ExecutionPlan, ExecutionStep
@@ -29,9 +30,10 @@ class StoredRef:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepKeys:
-    """A step's lineage, its key, and the key of each of its outputs."""
+    """A step's lineage (as its events record it), its key, and the key of each of its
+    outputs."""
 
-    lineage: StepLineage
+    lineage: Mapping[str, Any]
     step_key: str
     output_keys: Mapping[str, str]
 
@@ -100,10 +102,11 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
             inputs=inputs,
             data_version=_data_version(step, warn),
         )
-        step_key = lineage.step_key
+        recorded = lineage.as_dict()
+        step_key = lineage_key(recorded)
         outputs = {name: output_key(step_key, name) for name in step.solid.output_names}
         output_keys.update({(step.key, name): key for name, key in outputs.items()})
-        keys[step.key] = StepKeys(lineage=lineage, step_key=step_key, output_keys=outputs)
+        keys[step.key] = StepKeys(lineage=recorded, step_key=step_key, output_keys=outputs)
     return keys
 
 
@@ -146,7 +149,7 @@ def why_it_runs(keys: StepKeys, previous: Mapping[str, Any] | None, assessment: 
     assessment of an output that is not PRESENT."""
     if previous is None:
         return "no earlier run of this step"
-    current = keys.lineage.as_dict()
+    current = keys.lineage
     changed = [reason for field, reason in _REASONS if previous.get(field) != current[field]]
     inputs = [
         name

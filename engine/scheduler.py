@@ -101,7 +101,7 @@ class Scheduler:
         step = self._plan.steps[key]
         handles = self.state.handles
         needed = {address: handles[address] for address in step.reads()}
-        step_keys = self._keys.get(key)
+        step_keys = self._keys[key]
         self.state.status[key] = StepStatus.RUNNING
         promised = self._executor.submit(
             StepTask(
@@ -112,9 +112,9 @@ class Scheduler:
                 config=step.config,
                 inputs=step.inputs,
                 handles=needed,
-                output_keys=step_keys.output_keys if step_keys else {},
-                memo_key=step_keys.step_key if step_keys else None,
-                lineage=step_keys.lineage.as_dict() if step_keys else None,
+                output_keys=step_keys.output_keys,
+                memo_key=step_keys.step_key,
+                lineage=step_keys.lineage,
             )
         )
         if promised is not None:  # the executor runs children as soon as the outputs exist
