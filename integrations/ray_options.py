@@ -29,9 +29,8 @@ RAY_OPTIONS: OptionTable = {
 }
 
 
-def check_ray_options(solid_name: str, options: Any) -> dict[str, Any]:
-    """The options, checked against RAY_OPTIONS; a DefinitionError names what is wrong."""
+def check_ray_options(solid_name: str, options: Any) -> None:
+    """Check `tags["ray"]` against RAY_OPTIONS; a DefinitionError names what is wrong."""
     if not isinstance(options, Mapping):
         raise DefinitionError(f"solid '{solid_name}': tags['ray'] must be a mapping of options")
     check_options(solid_name, "Ray", options, RAY_OPTIONS)
-    return dict(options)

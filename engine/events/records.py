@@ -139,17 +139,6 @@ class EventRecord:
             "payload": self.payload,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EventRecord:
-        return cls(
-            run_id=data["run_id"],
-            seq=data["seq"],
-            timestamp=data["timestamp"],
-            type=EventType(data["type"]),
-            step=data["step"],
-            payload=data["payload"],
-        )
-
 
 def _restore_record(
     run_id: str,
@@ -175,7 +164,7 @@ def pack_payload(payload: Any) -> bytes:
     """msgpack bytes of `payload`; what msgpack cannot encode is packed in its `to_plain` form."""
     try:
         return msgpack.packb(payload, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError, UnicodeEncodeError):
+    except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
         return msgpack.packb(to_plain(payload), use_bin_type=True)
 
 

@@ -45,6 +45,8 @@ class InProcessExecutor(Executor):
 
     def finalize(self) -> list[str]:
         failures = self._resources.teardown()
+        if self._store is not None:
+            self._store.close()  # reopened if a result loads an output later
         self._sink.flush()
         return failures
 

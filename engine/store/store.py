@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -100,7 +100,7 @@ class IntermediateStore:
         run_id: str,
         step: str,
         output: str,
-        lineage: dict | None = None,
+        lineage: Mapping[str, Any] | None = None,
     ) -> StoredOutput:
         """Store `value` under `key` and return its sidecar. If a valid output is already
         stored under `key`, write nothing and return that output's sidecar."""
@@ -132,7 +132,7 @@ class IntermediateStore:
         run_id: str,
         step: str,
         output: str,
-        lineage: dict | None = None,
+        lineage: Mapping[str, Any] | None = None,
     ) -> StoredOutput:
         """Store, under `key`, the Parquet dataset that `produce(location)` writes into the
         directory `location` (a path or URL), and return its sidecar; `get` then gives a

@@ -41,7 +41,7 @@ def store_dataframe(
         run_id=run_id,
         step=step,
         output=output,
-        lineage=dict(lineage or {}),
+        lineage=lineage,
     )
     return stored, jobs
 
