@@ -46,7 +46,7 @@ format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(VENV)/.test-installed
+bench: check-java $(VENV)/.test-installed
 	$(BIN)/solidflow bench --scale medium --out benchmarks/results
 	$(BIN)/python benchmarks/in_process_overhead.py
 	$(BIN)/python benchmarks/event_log_ingest.py
