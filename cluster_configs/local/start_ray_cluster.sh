@@ -233,7 +233,13 @@ start_node() {
     echo $! >"$cluster_dir/pids/$node.pid"
 }
 
-show_logs() { show_log_tails "$cluster_dir/logs" "${nodes[@]}"; }
+# Says why the cluster did not come up, shows the nodes' logs, stops what started and exits.
+give_up() {
+    say "$1"
+    show_log_tails "$cluster_dir/logs" "${nodes[@]}"
+    SOLIDFLOW_RAY_PORT="$port" SOLIDFLOW_RAY_TMP="$tmp_root" "$here/stop_ray_cluster.sh" >&2 || true
+    exit 1
+}
 
 started=$SECONDS
 say "starting the head node on $address (ray: $ray_bin)"
@@ -263,10 +269,7 @@ while True:
         time.sleep(0.2)
 EOF
 )"; then
-    say "the head node did not come up: $wait_for_head"
-    show_logs
-    SOLIDFLOW_RAY_PORT="$port" SOLIDFLOW_RAY_TMP="$tmp_root" "$here/stop_ray_cluster.sh" >&2 || true
-    exit 1
+    give_up "the head node did not come up: $wait_for_head"
 fi
 
 say "starting the worker nodes node_a and node_b"
@@ -280,10 +283,7 @@ for node in "${nodes[@]}"; do
     node_pids+=("$(pid_of "$node")")
 done
 if ! problem="$(wait_for_nodes "$remaining" "${node_pids[@]}" 2>&1)"; then
-    say "the cluster did not come up within ${timeout}s: $(tail -n 1 <<<"${problem:-timed out}")"
-    show_logs
-    SOLIDFLOW_RAY_PORT="$port" SOLIDFLOW_RAY_TMP="$tmp_root" "$here/stop_ray_cluster.sh" >&2 || true
-    exit 1
+    give_up "the cluster did not come up within ${timeout}s: $(tail -n 1 <<<"${problem:-timed out}")"
 fi
 
 say "3 nodes alive after $((SECONDS - started))s; stop with $here/stop_ray_cluster.sh"

@@ -44,10 +44,7 @@ for component in connect worker master; do
     # The Connect server's application gives its executor back to the worker as it ends; the
     # worker would rather not be stopped in the middle of that.
     if [[ "$component" == connect ]]; then
-        for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
+        wait_for_exit 10 "$pid"
     fi
 done
 wait_for_exit "$stop_timeout" "${pids[@]}"
