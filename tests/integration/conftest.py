@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "cluster_configs" / "local"
+from .clusters import SCRIPTS
 
 
 def _xdist_index() -> int:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "cluster_configs" / "local"
+from .clusters import SCRIPTS, accepts_connections, alive, marked_processes
+
 START = SCRIPTS / "start_ray_cluster.sh"
 STOP = SCRIPTS / "stop_ray_cluster.sh"
 NODES = ("head", "node_a", "node_b")
@@ -49,14 +50,6 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def accepts_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        return False
-    return True
-
-
 @dataclass
 class Cluster:
     address: str
@@ -79,28 +72,7 @@ class Cluster:
     def processes(self, sessions: set[int]) -> list[int]:
         """The processes started for this cluster: those with its marker in their environment,
         and those in the given sessions (each node runs in a session of its own)."""
-        marker = f"SOLIDFLOW_RAY_CLUSTER_DIR={self.directory}".encode()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or not alive(int(entry.name)):
-                continue
-            try:
-                session = int((entry / "stat").read_text().rpartition(")")[2].split()[3])
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if session in sessions or marker in environ.split(b"\0"):
-                found.append(int(entry.name))
-        return found
-
-
-def alive(pid: int) -> bool:
-    """Whether the process runs (an exited one can linger unreaped as a zombie for a moment)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
+        return marked_processes(f"SOLIDFLOW_RAY_CLUSTER_DIR={self.directory}", sessions)
 
 
 @pytest.fixture(scope="module")

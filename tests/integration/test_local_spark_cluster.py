@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,10 +18,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .clusters import SCRIPTS, accepts_connections, alive, marked_processes
+
 if TYPE_CHECKING:
     from .conftest import SparkCluster
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "cluster_configs" / "local"
 START = SCRIPTS / "start_spark_cluster.sh"
 STOP = SCRIPTS / "stop_spark_cluster.sh"
 
@@ -37,37 +37,9 @@ def pids(directory: Path) -> dict[str, int]:
     return {f.stem: int(f.read_text()) for f in sorted((directory / "pids").glob("*.pid"))}
 
 
-def alive(pid: int) -> bool:
-    """Whether the process runs (an exited one can linger unreaped as a zombie for a moment)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def marked_processes(directory: Path) -> list[int]:
+def cluster_processes(directory: Path) -> list[int]:
     """The processes with the cluster's marker in their environment."""
-    marker = f"SOLIDFLOW_SPARK_CLUSTER_DIR={directory}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or not alive(int(entry.name)):
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if marker in environ.split(b"\0"):
-            found.append(int(entry.name))
-    return found
-
-
-def accepts_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    except OSError:
-        return False
-    return True
+    return marked_processes(f"SOLIDFLOW_SPARK_CLUSTER_DIR={directory}")
 
 
 def master_json(port: int) -> dict:
@@ -223,13 +195,13 @@ def test_the_stop_script_ends_only_its_own_cluster(spark_cluster: SparkCluster) 
         assert "sc://" not in started.stdout
         started_pids = pids(directory)
         assert set(started_pids) == {"master", "worker"}
-        assert set(marked_processes(directory)) == set(started_pids.values())
+        assert set(cluster_processes(directory)) == set(started_pids.values())
         assert [w["state"] for w in master_json(port)["workers"]] == ["ALIVE"]
 
         stopped = run(STOP, env)
         assert stopped.returncode == 0, stopped.stderr
         assert not any(alive(pid) for pid in started_pids.values())
-        assert marked_processes(directory) == []
+        assert cluster_processes(directory) == []
         assert not any(accepts_connections(p) for p in range(port, port + 4))
         assert pids(directory) == {}
         # The fixture's cluster is still up.
