@@ -36,12 +36,11 @@ from solidflow.engine.store.records import (
     read_sidecar,
     unpack_sidecar,
 )
-from solidflow.engine.store.serialization import ARROW, Encoded
+from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
 
 PACK_LIMIT = 64 * 1024
 PENDING_LIMIT = 500
 _QUERY_CHUNK = 10_000
-_DATA_SUFFIXES = (".arrow", ".bin")
 _CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, sidecar BLOB NOT NULL,"
     " data BLOB NOT NULL)"
@@ -149,8 +148,7 @@ class LocalStore:
         return directory, os.path.join(directory, f"{key}.meta")
 
     def _data_path(self, key: str, serializer: str) -> str:
-        suffix = ".arrow" if serializer == ARROW else ".bin"
-        return os.path.join(self.root, key[:2], f"{key}{suffix}")
+        return os.path.join(self.root, key[:2], f"{key}{data_suffix(serializer)}")
 
     def _open_file(self, key: str) -> tuple[Assessment, pa.Buffer | None]:
         """The assessment of `key`'s files and, when PRESENT, its data, memory-mapped."""
@@ -259,8 +257,12 @@ class LocalStore:
 
         def write_sidecar(_: str, sidecar: bytes) -> None:
             meta_tmp = os.path.join(directory, f".{key}.{secrets.token_hex(8)}.meta.tmp")
-            _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
-            os.replace(meta_tmp, meta)
+            try:
+                _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
+                os.replace(meta_tmp, meta)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(meta_tmp)  # left only when the write or the rename failed
             _fsync_dir(directory)
 
         return self.datasets.write(
@@ -294,7 +296,7 @@ class LocalStore:
         directory, meta = self._paths(key)
         if not os.path.isdir(directory):
             return freed
-        data = (os.path.join(directory, f"{key}{suffix}") for suffix in _DATA_SUFFIXES)
+        data = (os.path.join(directory, f"{key}{suffix}") for suffix in DATA_SUFFIXES)
         with directory_lock(directory):
             for path in (meta, *data):
                 with contextlib.suppress(FileNotFoundError):

@@ -30,9 +30,7 @@ from solidflow.engine.store.records import (
     read_sidecar,
     unpack_sidecar,
 )
-from solidflow.engine.store.serialization import ARROW, Encoded
-
-_DATA_SUFFIXES = (".arrow", ".bin")
+from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
 
 
 def _can_move(fs: AbstractFileSystem) -> bool:
@@ -59,7 +57,7 @@ class FsspecStore:
         return directory, f"{directory}/{key}.meta"
 
     def _data_path(self, key: str, serializer: str) -> str:
-        return f"{self.root}/{key[:2]}/{key}{'.arrow' if serializer == ARROW else '.bin'}"
+        return f"{self.root}/{key[:2]}/{key}{data_suffix(serializer)}"
 
     def _assess(self, key: str, sidecar: bytes | None) -> Assessment:
         """The assessment of `key`'s files, reading only the sampled ranges of the data."""
@@ -180,7 +178,7 @@ class FsspecStore:
     def delete(self, key: str) -> int:
         """Remove `key`'s sidecar, then its data; the number of bytes freed."""
         directory, meta = self._paths(key)
-        paths = (meta, *(f"{directory}/{key}{suffix}" for suffix in _DATA_SUFFIXES))
+        paths = (meta, *(f"{directory}/{key}{suffix}" for suffix in DATA_SUFFIXES))
         return self._remove_quietly(paths, self.fs.size) + self.datasets.delete(key)
 
     def flush(self) -> None:

@@ -15,6 +15,8 @@ import pyarrow as pa
 from solidflow.engine.events.records import MSGPACK_INTS
 
 ARROW, MSGPACK, PICKLE = "arrow", "msgpack", "pickle"
+DATA_SUFFIXES = (".arrow", ".bin")
+"""The name endings of stored data files: Arrow IPC files, and msgpack or pickle payloads."""
 TABLE, BATCH = "pyarrow.Table", "pyarrow.RecordBatch"
 PANDAS, POLARS, NUMPY = "pandas.DataFrame", "polars.DataFrame", "numpy.ndarray"
 _NUMPY_METADATA = b"solidflow.numpy"
@@ -56,6 +58,11 @@ class Encoded:
             return
         with pa.ipc.new_file(sink, self.arrow.schema) as writer:
             writer.write(self.arrow)
+
+
+def data_suffix(serializer: str) -> str:
+    """The name ending of the data file of an output stored with `serializer`."""
+    return DATA_SUFFIXES[0] if serializer == ARROW else DATA_SUFFIXES[1]
 
 
 def _qualified_name(cls: type) -> str:

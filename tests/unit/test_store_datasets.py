@@ -128,3 +128,20 @@ def test_spark_urls_of_store_locations() -> None:
     assert spark_url("s3://bucket/store/ab") == "s3a://bucket/store/ab"
     assert spark_url("gcs://bucket/ab") == "gs://bucket/ab"
     assert spark_url("hdfs://nn:8020/ab") == "hdfs://nn:8020/ab"
+
+
+def test_a_failed_sidecar_commit_leaves_no_temporary_file(tmp_path: Path, monkeypatch) -> None:
+    store = IntermediateStore(tmp_path / "store")
+    replace = os.replace
+
+    def failing_for_sidecars(source: str, destination: str) -> None:
+        if str(destination).endswith(".meta"):
+            raise OSError("disk full")
+        replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", failing_for_sidecars)
+    with pytest.raises(OSError, match="disk full"):
+        put(store)
+    monkeypatch.undo()
+    assert list((tmp_path / "store").rglob(".*.meta.tmp")) == []
+    assert store.check([KEY])[KEY][0] is OutputStatus.MISSING
