@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from solidflow import Config, Instance, PipelineDefinition, execute_pipeline, pipeline, solid
-from solidflow.benchmarks.suite.measure import Result, alternate, timed
+from solidflow.benchmarks.suite.measure import Result, Spread, alternate, timed
 from solidflow.benchmarks.suite.scales import Scale
 from solidflow.benchmarks.suite.shapes import PIPELINES, PLAIN, SHAPES, RayShapes
 from solidflow.engine.events.records import EventRecord, EventType
@@ -37,6 +37,11 @@ class Bench:
     @property
     def on_ray(self) -> bool:
         return self.executor == "ray"
+
+    @property
+    def baseline_name(self) -> str:
+        """What the engine is compared with: hand-written Ray code, or plain function calls."""
+        return "ray.remote" if self.on_ray else "plain Python"
 
     def config(self, executor: str | None = None) -> dict[str, Any]:
         return {"execution": {executor or self.executor: {}}}
@@ -71,7 +76,6 @@ def rounds(scale: Scale, executor: str) -> int:
 
 def trivial(bench: Bench) -> Iterator[Result]:
     """Per-solid overhead on trivial solids, for each shape and N."""
-    baseline_name = "ray.remote" if bench.on_ray else "plain Python"
     for n in bench.scale.solids:
         for shape in SHAPES:
             definition = PIPELINES[shape](n)
@@ -96,7 +100,7 @@ def trivial(bench: Bench) -> Iterator[Result]:
                 executor=bench.executor,
                 n=n,
                 ours=ours_s,
-                baseline_name=baseline_name,
+                baseline_name=bench.baseline_name,
                 baseline=base_s,
                 floor=floor_s if bench.on_ray else base_s,
             )
@@ -162,7 +166,7 @@ def data_plane(bench: Bench) -> Iterator[Result]:
         executor=bench.executor,
         n=DATA_PLANE_SOLIDS,
         ours=ours_s,
-        baseline_name="ray.remote" if bench.on_ray else "plain Python",
+        baseline_name=bench.baseline_name,
         baseline=base_s,
         size=size,
     )
@@ -288,8 +292,8 @@ def event_log(bench: Bench) -> Iterator[Result]:
         baseline=raw_s,
         extra={
             "events": events,
-            "ingested_events_per_s": events / sorted(ours_s)[len(ours_s) // 2],
-            "raw_insert_events_per_s": events / sorted(raw_s)[len(raw_s) // 2],
+            "ingested_events_per_s": events / Spread.of(ours_s).median,
+            "raw_insert_events_per_s": events / Spread.of(raw_s).median,
         },
     )
 

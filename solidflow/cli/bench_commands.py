@@ -39,9 +39,8 @@ def bench(executor: str, address: str | None, scale: str, out: Path) -> None:
     chain passing an Arrow table, memoized re-runs, event-log ingest and startup. Prints a
     table of medians, spreads and ratios, and writes results.json and PNG plots to --out.
     """
-    missing = [name for name in ("matplotlib", "ray") if importlib.util.find_spec(name) is None]
-    if executor != "ray" and "ray" in missing:
-        missing.remove("ray")
+    needed = ("matplotlib", "ray") if executor == "ray" else ("matplotlib",)
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
     if missing:
         raise SolidflowError(
             f"solidflow bench needs {' and '.join(missing)}: pip install 'solidflow[bench,ray]'"

@@ -28,10 +28,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except SolidflowError as error:
-            err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
-            sys.exit(EXIT_USAGE)
-        except OSError as error:  # a home, config or target path that cannot be used
+        except (SolidflowError, OSError) as error:  # OSError: a home, config or target path
             err_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
             sys.exit(EXIT_USAGE)
 
