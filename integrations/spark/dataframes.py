@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from solidflow.definitions.types import DataType, qualified_names
+from solidflow.definitions.types import (
+    PANDAS_DATAFRAME_CLASSES,
+    POLARS_DATAFRAME_CLASS,
+    SPARK_DATAFRAME_CLASS,
+    STORED_DATASET_CLASS,
+    DataType,
+    qualified_names,
+)
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.engine.store.datasets import StoredDataset
 from solidflow.integrations.spark.jobs import spark_jobs
@@ -53,18 +60,18 @@ def dataset_as(dataset: StoredDataset, data_type: DataType, resources: Any, wher
     Spark DataFrame when the step has a `spark` resource, else a pyarrow Table."""
     names = set().union(*map(qualified_names, data_type.python_types))
     spark = resources.spark if "spark" in resources else None
-    if f"{StoredDataset.__module__}.StoredDataset" in names:
+    if STORED_DATASET_CLASS in names:
         return dataset
-    if "pyspark.sql.dataframe.DataFrame" in names or (not names and spark is not None):
+    if SPARK_DATAFRAME_CLASS in names or (not names and spark is not None):
         if spark is None:
             raise ValueError(
                 f"{where} is a Spark DataFrame stored as Parquet; reading it needs the 'spark' "
                 "resource (add required_resource_keys={'spark'})"
             )
         return dataset.to_spark(spark)
-    if names & {"pandas.DataFrame", "pandas.core.frame.DataFrame"}:
+    if names & PANDAS_DATAFRAME_CLASSES:
         return dataset.to_pandas()
-    if "polars.dataframe.frame.DataFrame" in names:
+    if POLARS_DATAFRAME_CLASS in names:
         import polars
 
         return polars.from_arrow(dataset.to_arrow())

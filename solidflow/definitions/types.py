@@ -247,17 +247,24 @@ def resolve_type(annotation: Any, owner: str = "") -> DataType:
     )
 
 
+# The qualified names of the classes a stored Parquet dataset converts to (the converter is
+# solidflow.integrations.spark.dataframes.dataset_as).
+SPARK_DATAFRAME_CLASS = "pyspark.sql.dataframe.DataFrame"
+ARROW_TABLE_CLASS = "pyarrow.lib.Table"
+PANDAS_DATAFRAME_CLASSES = frozenset({"pandas.DataFrame", "pandas.core.frame.DataFrame"})  # 3 / 2
+POLARS_DATAFRAME_CLASS = "polars.dataframe.frame.DataFrame"
+STORED_DATASET_CLASS = "solidflow.engine.store.datasets.StoredDataset"
+
 # Outputs of these classes are stored as Parquet datasets, which the engine hands to inputs
 # declared as any of the classes in _DATASET_INPUTS.
-_DATASET_OUTPUTS = frozenset({"pyspark.sql.dataframe.DataFrame"})
+_DATASET_OUTPUTS = frozenset({SPARK_DATAFRAME_CLASS})
 _DATASET_INPUTS = frozenset(
     {
-        "pyspark.sql.dataframe.DataFrame",
-        "pyarrow.lib.Table",
-        "pandas.DataFrame",  # pandas >= 3
-        "pandas.core.frame.DataFrame",
-        "polars.dataframe.frame.DataFrame",
-        "solidflow.engine.store.datasets.StoredDataset",
+        SPARK_DATAFRAME_CLASS,
+        ARROW_TABLE_CLASS,
+        *PANDAS_DATAFRAME_CLASSES,
+        POLARS_DATAFRAME_CLASS,
+        STORED_DATASET_CLASS,
     }
 )
 

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from solidflow.definitions.types import ARROW_TABLE_CLASS, STORED_DATASET_CLASS, qualified_names
 from solidflow.engine.store import IntermediateStore, OutputStatus
 from solidflow.engine.store.datasets import StoredDataset
 
@@ -145,3 +146,8 @@ def test_a_failed_sidecar_commit_leaves_no_temporary_file(tmp_path: Path, monkey
     monkeypatch.undo()
     assert list((tmp_path / "store").rglob(".*.meta.tmp")) == []
     assert store.check([KEY])[KEY][0] is OutputStatus.MISSING
+
+
+def test_the_definitions_name_the_stored_dataset_class_by_its_real_name() -> None:
+    assert STORED_DATASET_CLASS in qualified_names(StoredDataset)
+    assert ARROW_TABLE_CLASS in qualified_names(pa.Table)
