@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from solidflow.engine.events.records import (
 )
 from solidflow.engine.events.storage import DuplicateRecordError, InstanceStorage
 from solidflow.engine.runs import RunRecord, RunStatus
-from solidflow.engine.sqlite_files import open_shared_database
+from solidflow.engine.sqlite_files import SharedDatabase, transaction
 
 # _MIGRATIONS[i] takes the schema from version i to version i + 1 (PRAGMA user_version).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -118,23 +117,15 @@ class SqliteStorage(InstanceStorage):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        # Connections inherited through fork belong to the parent: never close them here.
-        self._inherited: list[sqlite3.Connection] = []
+        self._db = SharedDatabase(self.path, self._migrate)
 
     def __repr__(self) -> str:
         return f"SqliteStorage({str(self.path)!r})"
 
-    def _connect(self) -> sqlite3.Connection:
-        return open_shared_database(self.path, "NORMAL", self._migrate)
-
     def _migrate(self, conn: sqlite3.Connection) -> None:
         if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise RuntimeError(
@@ -145,38 +136,16 @@ class SqliteStorage(InstanceStorage):
                 for statement in statements:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
-    def _forget_parent_connection(self) -> None:
-        if self._pid != os.getpid():
-            if self._conn is not None:
-                self._inherited.append(self._conn)
-            self._conn = None
-            self._lock = threading.Lock()
-            self._pid = os.getpid()
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
-        self._forget_parent_connection()
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._connect()
-            yield self._conn
+        with self._db.lock():
+            yield self._db.connection()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._locked() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+        with self._locked() as conn, transaction(conn):
+            yield conn
 
     def store_events(self, records: Sequence[EventRecord]) -> None:
         if not records:
@@ -258,8 +227,4 @@ class SqliteStorage(InstanceStorage):
         return [_run_from_row(row) for row in rows]
 
     def close(self) -> None:
-        self._forget_parent_connection()
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()

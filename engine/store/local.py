@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
-from solidflow.engine.sqlite_files import directory_lock, open_shared_database
+from solidflow.engine.sqlite_files import SharedDatabase, directory_lock, transaction
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
     Assessment,
@@ -89,13 +89,11 @@ class LocalStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
         self.db_path = os.path.join(self.root, "packed.db")
-        self._lock = threading.Lock()
         # Packed outputs not yet flushed: key -> (record, sidecar, data).
         self._pending: dict[str, tuple[StoredOutput, bytes, bytes]] = {}
-        self._conn: sqlite3.Connection | None = None
-        self._pid = os.getpid()
-        # Connections inherited through fork belong to the parent: never close them here.
-        self._inherited: list[sqlite3.Connection] = []
+        self._db = SharedDatabase(
+            self.db_path, lambda conn: conn.execute(_CREATE_TABLE), self._drop_parent_pending
+        )
         self.datasets = DatasetDirectories(
             LocalFileSystem(), os.path.abspath(self.root), directory_lock, lambda path: path
         )
@@ -104,30 +102,18 @@ class LocalStore:
         return f"LocalStore({self.root!r})"
 
     def _locked(self) -> threading.Lock:
-        """The lock to hold while using the connection or the pending outputs (after a fork,
-        a new one, with the parent's connection and pending outputs left alone)."""
-        if self._pid != os.getpid():
-            if self._conn is not None:
-                self._inherited.append(self._conn)
-            self._conn = None
-            self._pending = {}
-            self._lock = threading.Lock()
-            self._pid = os.getpid()
-        return self._lock
+        """The lock to hold while using the database or the pending outputs."""
+        return self._db.lock()
+
+    def _drop_parent_pending(self) -> None:
+        """In a forked child: the parent's pending outputs are the parent's to flush."""
+        self._pending = {}
 
     def _existing_db(self) -> sqlite3.Connection | None:
         """The connection to the packed database, None if there is none. Call with the lock held."""
-        if self._conn is None and not os.path.exists(self.db_path):
+        if not self._db.opened and not os.path.exists(self.db_path):
             return None
-        return self._db()
-
-    def _db(self) -> sqlite3.Connection:
-        """The process's connection to the packed database. Call with the lock held."""
-        if self._conn is None:
-            self._conn = open_shared_database(
-                self.db_path, "NORMAL", lambda conn: conn.execute(_CREATE_TABLE)
-            )
-        return self._conn
+        return self._db.connection()
 
     def _packed_rows(self, keys: Sequence[str]) -> dict[str, tuple[bytes, bytes]]:
         """The stored (sidecar, data) rows of `keys`. Call with the lock held."""
@@ -311,9 +297,8 @@ class LocalStore:
         if not self._pending:
             return
         rows = [(key, sidecar, data) for key, (_, sidecar, data) in self._pending.items()]
-        conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        conn = self._db.connection()
+        with transaction(conn):
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO outputs (key, sidecar, data) VALUES (?, ?, ?)", rows
@@ -329,11 +314,6 @@ class LocalStore:
                         if key in stored and not _assess_row(key, *stored[key]).present
                     ],
                 )
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
         self._pending.clear()
 
     def flush(self) -> None:
@@ -345,6 +325,4 @@ class LocalStore:
         """Flush, then close the database connection."""
         with self._locked():
             self._flush_pending()
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._db.close()
