@@ -35,13 +35,6 @@ class EventLogStorage(ABC):
         """The highest stored seq of `run_id`, -1 if it has no events."""
 
     @abstractmethod
-    def latest_step_event(
-        self, pipeline_name: str, step: str, types: Collection[EventType]
-    ) -> EventRecord | None:
-        """The most recently stored event of one of `types` for `step` in any run of the
-        pipeline `pipeline_name`."""
-
-    @abstractmethod
     def close(self) -> None:
         """Release the storage's resources."""
 
@@ -78,3 +71,10 @@ class RunStorage(ABC):
 
 class InstanceStorage(EventLogStorage, RunStorage):
     """A storage backend holding both the event log and the runs of an instance."""
+
+    @abstractmethod
+    def latest_step_event(
+        self, pipeline_name: str, step: str, types: Collection[EventType]
+    ) -> EventRecord | None:
+        """The most recently stored event of one of `types` for `step` in any run of the
+        pipeline `pipeline_name` (it needs both the events and the runs)."""

@@ -32,9 +32,6 @@ class RecordingStorage(EventLogStorage):
     def last_seq(self, run_id):
         return max((r.seq for batch in self.batches for r in batch), default=-1)
 
-    def latest_step_event(self, pipeline_name, step, types):
-        raise NotImplementedError
-
     def close(self):
         pass
 
