@@ -52,6 +52,28 @@ class _Backend(Protocol):
     def close(self) -> None: ...
 
 
+def _sidecar_of(
+    key: str,
+    run_id: str,
+    step: str,
+    output: str,
+    lineage: Mapping[str, Any] | None,
+    **fields: Any,
+) -> Callable[..., StoredOutput]:
+    """The sidecar of a new output, waiting for what only its write knows (size, checksums,
+    location)."""
+    return functools.partial(
+        StoredOutput,
+        key=key,
+        run_id=run_id,
+        step=step,
+        output=output,
+        created=time.time(),
+        lineage=dict(lineage or {}),
+        **fields,
+    )
+
+
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"invalid output key {key!r}: must be a lowercase hex string")
@@ -104,22 +126,20 @@ class IntermediateStore:
     ) -> StoredOutput:
         """Store `value` under `key` and return its sidecar. If a valid output is already
         stored under `key`, write nothing and return that output's sidecar."""
-        existing = self._backend.assess([_check_key(key)])[key].present
+        existing = self.info(key)
         if existing is not None:
             return existing
         encoded = encode(value)
-        describe = functools.partial(
-            StoredOutput,
-            key=key,
+        describe = _sidecar_of(
+            key,
+            run_id,
+            step,
+            output,
+            lineage,
             serializer=encoded.serializer,
             python_type=encoded.python_type,
             schema=encoded.schema,
             rows=encoded.rows,
-            run_id=run_id,
-            step=step,
-            output=output,
-            created=time.time(),
-            lineage=dict(lineage or {}),
         )
         return self._backend.write(key, encoded, describe)
 
@@ -137,19 +157,11 @@ class IntermediateStore:
         """Store, under `key`, the Parquet dataset that `produce(location)` writes into the
         directory `location` (a path or URL), and return its sidecar; `get` then gives a
         StoredDataset. If a valid output is already stored under `key`, write nothing."""
-        existing = self._backend.assess([_check_key(key)])[key].present
+        existing = self.info(key)
         if existing is not None:
             return existing
-        describe = functools.partial(
-            StoredOutput,
-            key=key,
-            serializer=PARQUET,
-            python_type=python_type,
-            run_id=run_id,
-            step=step,
-            output=output,
-            created=time.time(),
-            lineage=dict(lineage or {}),
+        describe = _sidecar_of(
+            key, run_id, step, output, lineage, serializer=PARQUET, python_type=python_type
         )
         return self._backend.write_dataset(key, produce, describe)
 
