@@ -143,9 +143,6 @@ class StepLineage:
     def step_key(self) -> str:
         return lineage_key(self.as_dict())
 
-    def output_key(self, output: str) -> str:
-        return output_key(self.step_key, output)
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "recipe": KEY_RECIPE_VERSION,

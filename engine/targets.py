@@ -47,22 +47,24 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
+def _is_file(location: str) -> bool:
+    """Whether a target's location is a file path (else a module name)."""
+    return location.endswith(".py") or "/" in location
+
+
 def _import(location: str) -> ModuleType:
     try:
-        if location.endswith(".py") or "/" in location:
+        if _is_file(location):
             return _import_file(Path(location).resolve())
         if "" not in sys.path and "." not in sys.path:
             sys.path.insert(0, "")
         return importlib.import_module(location)
     except (TargetError, DefinitionError):
         raise
-    except ModuleNotFoundError as exc:
-        if exc.name and (exc.name == location or location.startswith(exc.name + ".")):
-            raise TargetError(f"no module named '{location}'") from None
-        raise TargetError(
-            f"could not load '{location}': {type(exc).__name__}: {exc}{_where(exc)}"
-        ) from None
     except Exception as exc:
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        if missing and (missing == location or location.startswith(missing + ".")):
+            raise TargetError(f"no module named '{location}'") from None
         raise TargetError(
             f"could not load '{location}': {type(exc).__name__}: {exc}{_where(exc)}"
         ) from None
@@ -88,6 +90,6 @@ def load_pipeline(target: str) -> tuple[PipelineDefinition, str]:
         found = ", ".join(sorted(pipelines)) or "none"
         what = "no attribute" if value is None else f"'{name}' is not a pipeline:"
         raise TargetError(f"'{location}' has {what} '{name}' (pipelines there: {found})")
-    if location.endswith(".py") or "/" in location:
+    if _is_file(location):
         location = str(Path(location).resolve())
     return value, f"{location}:{name}"

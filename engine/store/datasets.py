@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +163,7 @@ class DatasetDirectories:
         key: str,
         produce: Produce,
         describe: Callable[..., StoredOutput],
-        write_sidecar: Callable[[str, bytes], None],
+        write_sidecar: Callable[[bytes], None],
         existing: Callable[[], StoredOutput | None],
     ) -> StoredOutput:
         """Have `produce` write the dataset under a temporary name, then move it and its
@@ -191,7 +191,7 @@ class DatasetDirectories:
                 if self.fs.exists(final):  # a damaged earlier attempt
                     self.fs.rm(final, recursive=True)
                 self.fs.mv(temporary, final, recursive=True)
-                write_sidecar(key, pack_sidecar(record))
+                write_sidecar(pack_sidecar(record))
             return record
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -206,9 +206,3 @@ class DatasetDirectories:
         freed = sum(size for _, size in _walk(self.fs, directory))
         self.fs.rm(directory, recursive=True)
         return freed
-
-
-@contextlib.contextmanager
-def no_lock(_: str) -> Iterator[None]:
-    """The lock of filesystems without locks."""
-    yield

@@ -241,7 +241,7 @@ class LocalStore:
         stored there already, and return the sidecar."""
         directory, meta = self._paths(key)
 
-        def write_sidecar(_: str, sidecar: bytes) -> None:
+        def write_sidecar(sidecar: bytes) -> None:
             meta_tmp = os.path.join(directory, f".{key}.{secrets.token_hex(8)}.meta.tmp")
             try:
                 _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))

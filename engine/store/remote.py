@@ -18,7 +18,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 
-from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce, no_lock
+from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
     Assessment,
     HashingSink,
@@ -46,7 +46,9 @@ class FsspecStore:
         self.fs, root = url_to_fs(url, **(storage_options or {}))
         self.root = root.rstrip("/")
         self._moves = _can_move(self.fs)
-        self.datasets = DatasetDirectories(self.fs, self.root, no_lock, self.fs.unstrip_protocol)
+        self.datasets = DatasetDirectories(
+            self.fs, self.root, contextlib.nullcontext, self.fs.unstrip_protocol
+        )
 
     def __repr__(self) -> str:
         return f"FsspecStore({self.fs.unstrip_protocol(self.root)!r})"
@@ -149,7 +151,7 @@ class FsspecStore:
             key,
             produce,
             describe,
-            lambda _, sidecar: self.fs.pipe_file(meta, sidecar),
+            lambda sidecar: self.fs.pipe_file(meta, sidecar),
             lambda: self.assess([key])[key].present,
         )
 

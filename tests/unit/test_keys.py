@@ -14,6 +14,7 @@ from solidflow.engine.keys import (
     canonical_config,
     code_version,
     fingerprint,
+    output_key,
     source_version,
 )
 
@@ -128,5 +129,5 @@ def test_every_part_of_the_lineage_changes_the_step_key():
     ):
         assert _lineage(**change).step_key != base.step_key, change
     assert _lineage().step_key == base.step_key
-    assert base.output_key("result") != base.output_key("other")
+    assert output_key(base.step_key, "result") != output_key(base.step_key, "other")
     assert len(base.step_key) == 64
