@@ -3,8 +3,8 @@
 # stop_ray_cluster.sh, start_spark_cluster.sh, stop_spark_cluster.sh). They source it with
 #   source "$(dirname "${BASH_SOURCE[0]}")/process_tools.sh"
 # It only defines functions; it is not a script to run. The functions are written for scripts
-# that run under `set -euo pipefail`, and they write their messages with the sourcing script's
-# say() (one line to stderr), which it must define before it calls them.
+# that run under `set -euo pipefail`; they write their messages with say (one line to stderr,
+# after the name of the running script).
 #
 # A cluster's processes are found by a marker: an assignment NAME=VALUE (e.g.
 # SOLIDFLOW_RAY_CLUSTER_DIR=/tmp/solidflow-ray/6390) that the start script puts into the
@@ -14,6 +14,8 @@
 # functions that use it say what they do instead.
 #
 # Functions:
+#   say MESSAGE...                   MESSAGE on stderr, after the running script's name
+#   die MESSAGE...                   says "error: MESSAGE" and exits 1
 #   has_marker MARKER PID            true if process PID has MARKER in its environment
 #   is_cluster_process MARKER PID    true if PID is a running process of the cluster
 #   terminate_from_pid_file MARKER PIDFILE LABEL
@@ -33,6 +35,13 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     echo "process_tools.sh: source it from a script; it only defines functions" >&2
     exit 1
 fi
+
+say() { echo "$(basename "$0" .sh): $*" >&2; }
+
+die() {
+    say "error: $*"
+    exit 1
+}
 
 # True if process $2 has the marker $1 in its environment. Never true for this shell or the
 # subshell that asks (they may have inherited the marker from their caller).

@@ -37,12 +37,6 @@ worker_cpus="${SOLIDFLOW_RAY_WORKER_CPUS:-1}"
 store_mb="${SOLIDFLOW_RAY_OBJECT_STORE_MB:-256}"
 timeout="${SOLIDFLOW_RAY_TIMEOUT:-90}"
 
-say() { echo "start_ray_cluster: $*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-
 for name in port head_cpus worker_cpus store_mb timeout; do
     [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number, got '${!name}'"
 done

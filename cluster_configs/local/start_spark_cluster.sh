@@ -78,12 +78,6 @@ connect_executor_memory="${SOLIDFLOW_SPARK_CONNECT_EXECUTOR_MEMORY:-512m}"
 default_java_opts="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 java_opts="${SOLIDFLOW_SPARK_JAVA_OPTS-$default_java_opts}" # set but empty: no options
 
-say() { echo "start_spark_cluster: $*" >&2; }
-die() {
-    say "error: $*"
-    exit 1
-}
-
 declare -A setting_of=([port]=PORT [worker_cores]=WORKER_CORES [timeout]=TIMEOUT
     [connect_cores]=CONNECT_CORES [worker_memory]=WORKER_MEMORY
     [connect_driver_memory]=CONNECT_DRIVER_MEMORY

@@ -25,8 +25,6 @@ stop_timeout="${SOLIDFLOW_RAY_STOP_TIMEOUT:-20}"
 cluster_dir="$tmp_root/$port"
 marker="SOLIDFLOW_RAY_CLUSTER_DIR=$cluster_dir"
 
-say() { echo "stop_ray_cluster: $*" >&2; }
-
 [[ "$stop_timeout" =~ ^[0-9]+$ ]] || {
     say "error: SOLIDFLOW_RAY_STOP_TIMEOUT must be a whole number"
     exit 1

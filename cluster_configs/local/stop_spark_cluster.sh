@@ -26,8 +26,6 @@ stop_timeout="${SOLIDFLOW_SPARK_STOP_TIMEOUT:-20}"
 cluster_dir="$tmp_root/$port"
 marker="SOLIDFLOW_SPARK_CLUSTER_DIR=$cluster_dir"
 
-say() { echo "stop_spark_cluster: $*" >&2; }
-
 [[ "$stop_timeout" =~ ^[0-9]+$ ]] || {
     say "error: SOLIDFLOW_SPARK_STOP_TIMEOUT must be a whole number"
     exit 1
