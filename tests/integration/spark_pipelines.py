@@ -14,6 +14,14 @@ ROWS = 3_000
 KEYS = 7
 
 
+LOCAL_CONF = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.shuffle.partitions": 2,
+}
+"""The Spark settings of every test session: the driver on loopback, few shuffle partitions."""
+
+
 def expected_sums() -> dict[int, int]:
     """What `sum_by_key` computes, by key."""
     sums: dict[int, int] = {}
@@ -83,9 +91,7 @@ def submitted(master: str, *, fail: bool = False):
                 "conf": {
                     "spark.executor.memory": "512m",
                     "spark.cores.max": 1,
-                    "spark.driver.host": "127.0.0.1",
-                    "spark.driver.bindAddress": "127.0.0.1",
-                    "spark.sql.shuffle.partitions": 2,
+                    **LOCAL_CONF,
                 },
                 "timeout": 180,
             }

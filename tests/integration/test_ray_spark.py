@@ -15,9 +15,7 @@ pytestmark = pytest.mark.xdist_group("ray")
 
 def test_spark_solids_run_as_ray_tasks_with_one_session_per_worker_process(ray_address, tmp_path):
     conf = {
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.sql.shuffle.partitions": 2,
+        **spark_pipelines.LOCAL_CONF,
         "spark.ui.enabled": False,
     }
     config = {

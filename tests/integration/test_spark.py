@@ -19,9 +19,7 @@ def _classic(cluster, **conf) -> dict:
     settings = {
         "spark.executor.memory": "512m",
         "spark.cores.max": 1,
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.sql.shuffle.partitions": 2,
+        **pipelines.LOCAL_CONF,
         "spark.task.maxFailures": 1,
         **conf,
     }

@@ -10,6 +10,7 @@ import pytest
 
 from solidflow import Instance, execute_pipeline
 from solidflow.engine.events.records import EventType
+from tests.integration.spark_pipelines import LOCAL_CONF
 
 pytestmark = pytest.mark.xdist_group("spark")
 
@@ -27,9 +28,7 @@ def test_the_spark_sales_example_ranks_the_regions_spark_aggregated(tmp_path):
                 "config": {
                     "master": "local[1]",
                     "conf": {
-                        "spark.sql.shuffle.partitions": 2,
-                        "spark.driver.host": "127.0.0.1",
-                        "spark.driver.bindAddress": "127.0.0.1",
+                        **LOCAL_CONF,
                         "spark.ui.enabled": False,
                     },
                 }
