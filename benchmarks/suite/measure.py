@@ -60,6 +60,11 @@ class Result:
     size: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def gb_per_s(self, samples: list[float]) -> float:
+        """The data-plane rate of the median of `samples` (this result's or its baseline's)."""
+        assert self.size is not None
+        return self.size / Spread.of(samples).median / 1e9
+
     @property
     def ratio(self) -> Spread | None:
         """solidflow / baseline, pair by pair."""
@@ -86,9 +91,9 @@ class Result:
             found["samples"]["plain_python"] = self.floor
         if self.size is not None:
             found["bytes"] = self.size
-            found["solidflow_gb_per_s"] = self.size / Spread.of(self.ours).median / 1e9
+            found["solidflow_gb_per_s"] = self.gb_per_s(self.ours)
             if self.baseline:
-                found["baseline_gb_per_s"] = self.size / Spread.of(self.baseline).median / 1e9
+                found["baseline_gb_per_s"] = self.gb_per_s(self.baseline)
         found.update(self.extra)
         return found
 

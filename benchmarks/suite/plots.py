@@ -56,10 +56,10 @@ def data_plane(results: list[Result], path: Path) -> None:
     labels, rates = [], []
     for row in rows:
         labels.append(f"solidflow ({row.executor})")
-        rates.append(row.size / Spread.of(row.ours).median / 1e9)
+        rates.append(row.gb_per_s(row.ours))
         if row.baseline:
             labels.append(row.baseline_name)
-            rates.append(row.size / Spread.of(row.baseline).median / 1e9)
+            rates.append(row.gb_per_s(row.baseline))
     figure, axes = plt.subplots(figsize=(6, 4))
     bars = axes.bar(labels, rates, color=["C0", "C1"] * len(rows))
     axes.bar_label(bars, fmt="%.2f")

@@ -47,7 +47,7 @@ def _figure(result: Result) -> str:
     """The per-item figure: ms per solid, GB/s or events/s."""
     median = Spread.of(result.ours).median
     if result.size is not None:
-        return f"{result.size / median / 1e9:.2f} GB/s"
+        return f"{result.gb_per_s(result.ours):.2f} GB/s"
     if result.workload == "trivial":
         return f"{median / result.n * 1000:.3f} ms/solid ({result.n / median:,.0f}/s)"
     if result.workload == "event_log":
