@@ -23,3 +23,7 @@ class RayConfig(Config):
     namespace: str = "solidflow"
     resource_wait_timeout: float = 30.0
     """Seconds a step whose resources no node offers waits for a node that does, then fails."""
+    task_events: bool = False
+    """Also report every step task to Ray's task events, for the tasks list and timeline of the
+    Ray dashboard. Off by default: it costs a few percent of throughput on small steps, and the
+    run's event log records every step (with its node and worker) either way."""

@@ -68,25 +68,28 @@ def _register_user_modules(solid: SolidDefinition) -> None:
         ray.cloudpickle.register_pickle_by_value(module)
 
 
-_STEP_FUNCTIONS: dict[int, tuple[SolidDefinition, RayRunContext, Any]] = {}
+_STEP_FUNCTIONS: dict[int, tuple[SolidDefinition, RayRunContext, bool, Any]] = {}
 _STEP_FUNCTIONS_KEPT = 1024
 """Step functions kept for later runs; the oldest are dropped beyond this many."""
 
 
-def _step_function(solid: SolidDefinition, context: RayRunContext, options: dict[str, Any]) -> Any:
+def _step_function(
+    solid: SolidDefinition, context: RayRunContext, options: dict[str, Any], task_events: bool
+) -> Any:
     """The Ray remote function that runs `solid` with `context`. It is made once and kept for
     the later runs with an equal context, so that Ray exports it and each worker loads it once."""
     cached = _STEP_FUNCTIONS.get(id(solid))
-    if cached is not None and cached[0] is solid and cached[1] == context:
-        return cached[2]
+    if cached is not None and cached[0] is solid and cached[1:3] == (context, task_events):
+        return cached[3]
     _register_user_modules(solid)
     function = ray.remote(step_function(context, solid)).options(
         num_returns=1 + len(solid.outputs),
         max_retries=solid.retry.max_retries if solid.retry else 0,
+        enable_task_events=task_events,
         **options,
     )
     _STEP_FUNCTIONS.pop(id(solid), None)
-    _STEP_FUNCTIONS[id(solid)] = (solid, context, function)
+    _STEP_FUNCTIONS[id(solid)] = (solid, context, task_events, function)
     while len(_STEP_FUNCTIONS) > _STEP_FUNCTIONS_KEPT:
         del _STEP_FUNCTIONS[next(iter(_STEP_FUNCTIONS))]
     return function
@@ -168,7 +171,9 @@ class RayExecutor(Executor):
         solid = task.solid
         function = self._functions.get(id(solid))
         if function is None:
-            function = self._functions[id(solid)] = _step_function(solid, self._context, options)
+            function = self._functions[id(solid)] = _step_function(
+                solid, self._context, options, self._config.task_events
+            )
         handles = task.handles
         refs = function.remote(
             encode_step(task), *(handles[address] for address in addresses_read(task.inputs))

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import ray
 
 from solidflow import Instance, execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
@@ -60,6 +61,23 @@ def test_event_stream_is_complete_and_ordered_per_step(ray_address, instance):
         assert kinds.count(EventType.STEP_OUTPUT) == 1
         worker = {(e.payload["node_id"], e.payload["pid"]) for e in stored if e.step == step}
         assert len(worker) == 1  # every event of a step carries its node and worker pid
+
+
+def _timeline_names() -> set[str]:
+    return {event.get("name", "") for event in ray.timeline()}
+
+
+def test_step_tasks_reach_rays_task_events_only_when_asked(ray_address, instance):
+    quiet = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance)
+    reported = execute_pipeline(
+        pipelines.spread, _ray(ray_address, task_events=True), instance=instance
+    )
+    assert quiet.success and reported.success
+    deadline = time.monotonic() + 30  # workers send task events to Ray every second or so
+    while not any("solidflow_gather" in name for name in _timeline_names()):
+        assert time.monotonic() < deadline, "the reported run's tasks never reached Ray"
+        time.sleep(0.5)
+    assert not any("solidflow_big_table" in name for name in _timeline_names())
 
 
 def test_a_worker_killed_mid_step_is_retried_and_the_run_succeeds(ray_address, instance, tmp_path):
