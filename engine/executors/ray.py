@@ -22,9 +22,11 @@ from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray_events import WorkerEvent, event_buffer
 from solidflow.engine.executors.ray_resources import cluster_resources
 from solidflow.engine.executors.ray_worker import (
+    COMMIT_DELAY,
     RayRunContext,
     WireOutcome,
     encode_step,
+    outcome_committing,
     outcome_events,
     step_function,
     step_result,
@@ -43,6 +45,8 @@ WAIT_BATCH = 100
 one (so that the end of a step among few is seen at once), or just one when the scheduler
 waits for it; a wait also returns after DRAIN_INTERVAL."""
 TEARDOWN_TIMEOUT = 60.0
+COMMIT_TIMEOUT = 5.0
+"""Seconds the end of a run waits for workers to commit the outputs their steps stored."""
 
 
 def connect(config: RayConfig) -> None:
@@ -120,6 +124,18 @@ def _ended_without_outcome(ref: Any) -> bool:
     return False
 
 
+def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> list[str]:
+    """The keys among `keys` that no process has committed an output under, after waiting up
+    to `timeout` seconds for them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        committed = store.committed(keys)
+        keys = [key for key in keys if key not in committed]
+        if not keys or time.monotonic() >= deadline:
+            return keys
+        time.sleep(COMMIT_DELAY)
+
+
 class RayExecutor(Executor):
     """Submits every step as a Ray task as soon as its inputs are promised: Ray starts it when
     they exist, on a node that has the resources the solid asks for."""
@@ -151,6 +167,7 @@ class RayExecutor(Executor):
         self._unpromised: set[str] = set()
         self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
         self._delivered: dict[tuple[str, str], int] = {}
+        self._committing: dict[str, str] = {}  # output key -> the step that stored it
         self._attempts: dict[str, list[str]] = {}
         self._cluster = cluster_resources()
         self._last_drain = 0.0
@@ -218,6 +235,7 @@ class RayExecutor(Executor):
                 results.append(self._lost(task, outcome))
                 continue
             self._deliver(outcome_events(outcome))
+            self._committing.update(dict.fromkeys(outcome_committing(outcome), task.step_key))
             results.append(step_result(task.step_key, outcome, outputs))
         self._sink.flush()  # one write per batch of ended steps
         return results
@@ -319,6 +337,7 @@ class RayExecutor(Executor):
         for ref in self._pending:
             ray.cancel(ref, force=True)
         self._pending.clear()
+        self._wait_for_commits()
         if self._store is not None:
             self._store.close()
         failures: list[str] = []
@@ -348,9 +367,31 @@ class RayExecutor(Executor):
         self._sink.flush()
         return failures
 
+    def _wait_for_commits(self) -> None:
+        """Wait until the workers have committed the outputs that ended steps stored; warn
+        about those still missing after COMMIT_TIMEOUT (their worker stopped first)."""
+        if not self._committing:
+            return
+        missing = not_committed(self._opened_store(), list(self._committing), COMMIT_TIMEOUT)
+        if missing:
+            steps = ", ".join(sorted({self._committing[key] for key in missing}))
+            self._sink.emit(
+                EventType.LOG,
+                None,
+                {
+                    "level": "WARNING",
+                    "message": f"{len(missing)} output(s) of {steps} were not committed to the "
+                    f"store within {COMMIT_TIMEOUT:g} s of the end of the run (their worker "
+                    "stopped first); later runs compute them again",
+                },
+            )
+
+    def _opened_store(self) -> IntermediateStore:
+        if self._store is None:
+            self._store = IntermediateStore(*self._store_spec)  # type: ignore[arg-type]
+        return self._store
+
     def load(self, handle: Any) -> Any:
         if isinstance(handle, StoredRef):
-            if self._store is None:
-                self._store = IntermediateStore(*self._store_spec)  # type: ignore[arg-type]
-            return self._store.get(handle.key)
+            return self._opened_store().get(handle.key)
         return ray.get(handle)

@@ -3,8 +3,10 @@ run, events numbered per step attempt and streamed to the driver's event buffer 
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +27,9 @@ from solidflow.engine.store import IntermediateStore
 
 LIVE_AFTER = 0.2
 """Seconds a step runs before its events start streaming to the event buffer actor."""
+COMMIT_DELAY = 0.01
+"""Seconds a worker waits, after a step stored outputs, before it commits them: the outputs
+of the steps that end meanwhile go in the same transaction."""
 
 _ATTEMPT_PREFIX = os.urandom(6).hex()
 _ATTEMPT_NUMBERS = itertools.count()
@@ -59,7 +64,8 @@ WireStep = list[Any]
 memo key, lineage], each input encoded by `_encode_source`."""
 
 WireOutcome = list[Any]
-"""How a step task ended: [success, events, message, ErrorInfo or None, skipped because]."""
+"""How a step task ended: [success, events, message, ErrorInfo or None, skipped because,
+keys of the outputs it stored that its worker has not committed yet]."""
 
 
 def encode_step(task: StepTask) -> WireStep:
@@ -109,7 +115,7 @@ def decode_step(
 
 def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any]) -> StepResult:
     """The StepResult of a step task that returned `outcome`; `outputs` are its output refs."""
-    success, _, message, error, skipped_because = outcome
+    success, _, message, error, skipped_because, _ = outcome
     return StepResult(
         step_key=step_key,
         success=success,
@@ -123,6 +129,11 @@ def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any])
 def outcome_events(outcome: WireOutcome) -> list[WorkerEvent]:
     """The events of the step attempt that returned `outcome`."""
     return outcome[1]
+
+
+def outcome_committing(outcome: WireOutcome) -> list[str]:
+    """The keys of the outputs the step stored that its worker commits after it returned."""
+    return outcome[5]
 
 
 class _Attempt:
@@ -274,6 +285,50 @@ def _ensure_streamer() -> None:
         _streamer.start()
 
 
+class _Committer:
+    """Commits the outputs that this process's steps stored, COMMIT_DELAY after a step ends,
+    in one transaction per store for all the steps that ended meanwhile; a step's task returns
+    without waiting for it. The driver waits for these commits at the end of the run."""
+
+    def __init__(self) -> None:
+        self._due = threading.Event()
+        self._lock = threading.Lock()
+        self._stores: dict[int, IntermediateStore] = {}
+        self._thread: threading.Thread | None = None
+
+    def commit_soon(self, store: IntermediateStore) -> None:
+        with self._lock:
+            self._stores[id(store)] = store
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._commit_when_due, name="solidflow-commit", daemon=True
+                )
+                self._thread.start()
+        self._due.set()
+
+    def _commit_when_due(self) -> None:
+        while True:
+            self._due.wait()
+            time.sleep(COMMIT_DELAY)
+            self._due.clear()
+            self.commit_all()
+
+    def commit_all(self) -> None:
+        """Commit now what the stores hold; a failure is reported, and the driver then warns
+        that the outputs were not stored."""
+        with self._lock:
+            stores, self._stores = self._stores, {}
+        for store in stores.values():
+            try:
+                store.flush()
+            except Exception as error:  # the outputs stay missing; the driver says so
+                print(f"solidflow: could not commit outputs to {store}: {error}", file=sys.stderr)
+
+
+_COMMITTER = _Committer()
+atexit.register(_COMMITTER.commit_all)
+
+
 def step_function(context: RayRunContext, solid: SolidDefinition) -> Any:
     """The function of the Ray tasks that run `solid` in runs with this context. Ray ships it
     (with the context and the solid) to each worker once; a task then carries only its WireStep
@@ -294,7 +349,7 @@ def run_step_task(
     is UpstreamFailed when the step fails or is skipped."""
     failed = next((value for value in values if isinstance(value, UpstreamFailed)), None)
     if failed is not None:
-        return [[False, [], None, None, failed.step], *[failed] * len(solid.outputs)]
+        return [[False, [], None, None, failed.step, []], *[failed] * len(solid.outputs)]
     task = decode_step(context, solid, step, values)
     run = _worker_run(context, task.run_id)
     retries = solid.retry is not None and solid.retry.max_retries > 0
@@ -302,12 +357,13 @@ def run_step_task(
     _ensure_streamer()
     try:
         result = run_step(task, task.input_values(run.load), run.resources, attempt.emit, run.store)
-        if run.store is not None:
-            run.store.flush()
     finally:
         run.current = None
+    committing = [] if run.store is None else run.store.uncommitted(task.output_keys.values())
+    if committing:
+        _COMMITTER.commit_soon(run.store)
     run.watch_for_teardown()
-    outcome = [result.success, attempt.events, result.message, result.error, None]
+    outcome = [result.success, attempt.events, result.message, result.error, None, committing]
     if not result.success:
         return [outcome, *[UpstreamFailed(task.step_key)] * len(solid.outputs)]
     return [outcome, *(result.outputs[name] for name in solid.output_names)]

@@ -16,7 +16,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -45,6 +45,7 @@ _CREATE_TABLE = (
     "CREATE TABLE IF NOT EXISTS outputs (key TEXT PRIMARY KEY, sidecar BLOB NOT NULL,"
     " data BLOB NOT NULL)"
 )
+_SELECT_ROW = "SELECT sidecar, data FROM outputs WHERE key = ?"
 _DELETE_ROW = "DELETE FROM outputs WHERE key = ? RETURNING length(sidecar) + length(data)"
 
 
@@ -118,15 +119,21 @@ class LocalStore:
     def _packed_rows(self, keys: Sequence[str]) -> dict[str, tuple[bytes, bytes]]:
         """The stored (sidecar, data) rows of `keys`. Call with the lock held."""
         conn = self._existing_db()
-        rows: dict[str, tuple[bytes, bytes]] = {}
         if conn is None:
-            return rows
+            return {}
+        if len(keys) == 1:  # the common case of one output, with a query that is prepared once
+            row = conn.execute(_SELECT_ROW, keys).fetchone()
+            return {} if row is None else {keys[0]: row}
+        rows = self._select(conn, "key, sidecar, data", keys)
+        return {key: (sidecar, data) for key, sidecar, data in rows}
+
+    @staticmethod
+    def _select(conn: sqlite3.Connection, columns: str, keys: Sequence[str]) -> Iterator[Any]:
+        """The `columns` of the packed rows of `keys`, in chunks of keys that SQLite accepts."""
         for start in range(0, len(keys), _QUERY_CHUNK):
             chunk = keys[start : start + _QUERY_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            query = f"SELECT key, sidecar, data FROM outputs WHERE key IN ({marks})"
-            rows.update((key, (sidecar, data)) for key, sidecar, data in conn.execute(query, chunk))
-        return rows
+            yield from conn.execute(f"SELECT {columns} FROM outputs WHERE key IN ({marks})", chunk)
 
     def _paths(self, key: str) -> tuple[str, str]:
         """The directory of `key`'s files and its sidecar path."""
@@ -138,8 +145,11 @@ class LocalStore:
 
     def _open_file(self, key: str) -> tuple[Assessment, pa.Buffer | None]:
         """The assessment of `key`'s files and, when PRESENT, its data, memory-mapped."""
+        sidecar = self._paths(key)[1]
+        if not os.path.exists(sidecar):  # cheaper than failing to open it
+            return missing("no sidecar"), None
         try:
-            with open(self._paths(key)[1], "rb") as file:
+            with open(sidecar, "rb") as file:
                 record = read_sidecar(key, file.read())
         except FileNotFoundError:
             record = read_sidecar(key, None)
@@ -174,6 +184,20 @@ class LocalStore:
             present = Assessment(status=OutputStatus.PRESENT, record=pending.get(key))
             result[key] = present if key in pending else self._find(key, rows.get(key))[0]
         return result
+
+    def uncommitted(self, keys: Iterable[str]) -> list[str]:
+        """The keys among `keys` of the outputs this process stored and has not flushed."""
+        with self._locked():
+            return [key for key in keys if key in self._pending]
+
+    def committed(self, keys: Sequence[str]) -> set[str]:
+        """The keys among `keys` that have a packed row or a sidecar file, not checked."""
+        with self._locked():
+            conn = self._existing_db()
+            found = set() if conn is None else {key for (key,) in self._select(conn, "key", keys)}
+        return found | {
+            key for key in keys if key not in found and os.path.exists(self._paths(key)[1])
+        }
 
     def load(self, key: str) -> tuple[Assessment, Any]:
         """The assessment of `key` and, when PRESENT, its data (a buffer)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fsspec import AbstractFileSystem
@@ -94,6 +94,14 @@ class FsspecStore:
             key: self._assess(key, sidecars.get(path))
             for key, path in zip(keys, paths, strict=True)
         }
+
+    def uncommitted(self, keys: Iterable[str]) -> list[str]:
+        """None: outputs are written at once."""
+        return []
+
+    def committed(self, keys: Sequence[str]) -> set[str]:
+        """The keys among `keys` with a valid output."""
+        return {key for key, found in self.assess(keys).items() if found.present is not None}
 
     def load(self, key: str) -> tuple[Assessment, Any]:
         """The assessment of `key` and, when PRESENT, its data (bytes)."""

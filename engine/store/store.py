@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -39,6 +39,8 @@ class _Backend(Protocol):
     datasets: DatasetDirectories
 
     def assess(self, keys: Sequence[str]) -> dict[str, Assessment]: ...
+    def uncommitted(self, keys: Iterable[str]) -> list[str]: ...
+    def committed(self, keys: Sequence[str]) -> set[str]: ...
     def load(self, key: str) -> tuple[Assessment, Any]: ...
     def write(
         self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
@@ -188,6 +190,16 @@ class IntermediateStore:
         """The status of each key and, unless PRESENT, the reason (cheap: see the class)."""
         found = self.assess(keys)
         return {key: (assessment.status, assessment.reason) for key, assessment in found.items()}
+
+    def uncommitted(self, keys: Iterable[str]) -> list[str]:
+        """The keys among `keys` of the outputs that this process stored and that only it sees
+        until `flush`."""
+        return self._backend.uncommitted(keys)
+
+    def committed(self, keys: Collection[str]) -> set[str]:
+        """The keys among `keys` under which an output is stored for every process to see
+        (cheaper than `check`: a local store does not read the data)."""
+        return self._backend.committed([_check_key(key) for key in keys])
 
     def info(self, key: str) -> StoredOutput | None:
         """The sidecar of the output stored under `key`, or None if it is not PRESENT."""

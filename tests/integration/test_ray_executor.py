@@ -16,6 +16,7 @@ import ray
 from solidflow import Instance, execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
 from solidflow.engine.runs import RunStatus
+from solidflow.engine.store import IntermediateStore
 from tests.integration import ray_pipelines as pipelines
 
 pytestmark = pytest.mark.xdist_group("ray")
@@ -61,6 +62,17 @@ def test_event_stream_is_complete_and_ordered_per_step(ray_address, instance):
         assert kinds.count(EventType.STEP_OUTPUT) == 1
         worker = {(e.payload["node_id"], e.payload["pid"]) for e in stored if e.step == step}
         assert len(worker) == 1  # every event of a step carries its node and worker pid
+
+
+def test_outputs_stored_by_workers_are_committed_when_the_run_returns(ray_address, instance):
+    result = execute_pipeline(pipelines.spread, _ray(ray_address), instance=instance)
+    keys = [e.payload["key"] for e in _of(result, EventType.STEP_OUTPUT) if e.payload["stored"]]
+    assert len(keys) == 8
+    store = IntermediateStore(instance.config.storage.root)  # sees only committed outputs
+    try:
+        assert store.committed(keys) == set(keys)
+    finally:
+        store.close()
 
 
 def _timeline_names() -> set[str]:

@@ -1,11 +1,14 @@
-"""What a Ray step task carries: plain data that Ray serialises with msgpack, and back."""
+"""What a Ray step task carries and returns: plain data that Ray serialises with msgpack."""
 
 from __future__ import annotations
+
+import threading
 
 import msgpack
 
 from solidflow import Config, solid
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
+from solidflow.engine.executors.ray import not_committed
 from solidflow.engine.executors.ray_worker import (
     RayRunContext,
     UpstreamFailed,
@@ -14,6 +17,7 @@ from solidflow.engine.executors.ray_worker import (
     run_step_task,
 )
 from solidflow.engine.step_runner import StepTask
+from solidflow.engine.store import IntermediateStore
 
 CONTEXT = RayRunContext(
     pipeline_name="p",
@@ -73,5 +77,18 @@ def test_a_plain_step_is_msgpack_data():
 def test_a_step_reading_a_failed_output_is_skipped_without_running():
     failed = UpstreamFailed("a")
     outcome, output = run_step_task(CONTEXT, combine, encode_step(_task()), [failed, 2])
-    assert outcome == [False, [], None, None, "a"]
+    assert outcome == [False, [], None, None, "a", []]
     assert output is failed
+
+
+def test_the_end_of_a_run_waits_for_commits_and_names_those_that_never_come(tmp_path):
+    worker, driver = IntermediateStore(str(tmp_path)), IntermediateStore(str(tmp_path))
+    committed, lost = "ab" * 32, "cd" * 32
+    worker.put(committed, 1, run_id="r1", step="a", output="result")
+    threading.Timer(0.05, worker.flush).start()  # the worker's commit, a moment later
+    try:
+        assert not_committed(driver, [committed, lost], timeout=0.5) == [lost]
+        assert driver.committed([committed]) == {committed}
+    finally:
+        worker.close()
+        driver.close()

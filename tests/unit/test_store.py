@@ -30,7 +30,7 @@ from solidflow.engine.store import (
     StoredOutput,
     StoreError,
 )
-from solidflow.engine.store.local import PENDING_LIMIT
+from solidflow.engine.store.local import PACK_LIMIT, PENDING_LIMIT
 from solidflow.engine.store.records import (
     SAMPLE_BLOCK,
     WHOLE_LIMIT,
@@ -486,6 +486,29 @@ def test_packed_outputs_are_pending_until_flushed(local: IntermediateStore) -> N
         assert other.info(key("n")) == stored
     finally:
         other.close()
+
+
+def test_uncommitted_and_committed_outputs(local: IntermediateStore) -> None:
+    other = IntermediateStore(local.root)
+    try:
+        packed, big, absent = key("packed"), key("big"), key("absent")
+        local.put(packed, 1, **ORIGIN)
+        local.put(big, b"x" * (PACK_LIMIT + 1), **ORIGIN)  # a file: written at once
+        assert local.uncommitted([packed, big, absent]) == [packed]
+        assert other.uncommitted([packed, big, absent]) == []
+        assert other.committed([packed, big, absent]) == {big}
+        local.flush()
+        assert local.uncommitted([packed, big]) == []
+        assert other.committed([packed, big, absent]) == {packed, big}
+    finally:
+        other.close()
+
+
+def test_outputs_on_fsspec_are_committed_at_once() -> None:
+    store = IntermediateStore(f"memory://store-tests/{uuid.uuid4().hex}")
+    store.put(key("n"), 1, **ORIGIN)
+    assert store.uncommitted([key("n")]) == []
+    assert IntermediateStore(store.root).committed([key("n"), key("absent")]) == {key("n")}
 
 
 def test_packed_outputs_are_flushed_every_500_and_on_close(tmp_path: Path) -> None:
