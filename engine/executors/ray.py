@@ -22,7 +22,7 @@ from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray_events import WorkerEvent, event_buffer
 from solidflow.engine.executors.ray_resources import cluster_resources
 from solidflow.engine.executors.ray_worker import (
-    COMMIT_DELAY,
+    COMMIT_QUIET,
     RayRunContext,
     WireOutcome,
     encode_step,
@@ -133,7 +133,7 @@ def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> 
         keys = [key for key in keys if key not in committed]
         if not keys or time.monotonic() >= deadline:
             return keys
-        time.sleep(COMMIT_DELAY)
+        time.sleep(COMMIT_QUIET)
 
 
 class RayExecutor(Executor):

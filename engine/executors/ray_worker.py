@@ -28,8 +28,10 @@ from solidflow.engine.store import IntermediateStore
 LIVE_AFTER = 0.2
 """Seconds a step runs before its events start streaming to the event buffer actor."""
 COMMIT_DELAY = 0.01
-"""Seconds a worker waits, after a step stored outputs, before it commits them: the outputs
-of the steps that end meanwhile go in the same transaction."""
+"""Most seconds a worker waits, after a step stored outputs, before it commits them: the
+outputs of the steps that end meanwhile go in the same transaction."""
+COMMIT_QUIET = 0.002
+"""Seconds without another step storing outputs after which a worker commits at once."""
 
 _ATTEMPT_PREFIX = os.urandom(6).hex()
 _ATTEMPT_NUMBERS = itertools.count()
@@ -286,9 +288,10 @@ def _ensure_streamer() -> None:
 
 
 class _Committer:
-    """Commits the outputs that this process's steps stored, COMMIT_DELAY after a step ends,
-    in one transaction per store for all the steps that ended meanwhile; a step's task returns
-    without waiting for it. The driver waits for these commits at the end of the run."""
+    """Commits the outputs that this process's steps stored once steps stop ending for
+    COMMIT_QUIET, or COMMIT_DELAY after the first of them ended, in one transaction per store;
+    a step's task returns without waiting for it. The driver waits for these commits at the
+    end of the run."""
 
     def __init__(self) -> None:
         self._due = threading.Event()
@@ -309,8 +312,11 @@ class _Committer:
     def _commit_when_due(self) -> None:
         while True:
             self._due.wait()
-            time.sleep(COMMIT_DELAY)
-            self._due.clear()
+            deadline = time.monotonic() + COMMIT_DELAY
+            while True:  # until steps stop ending for a moment, or the deadline
+                self._due.clear()
+                if not self._due.wait(COMMIT_QUIET) or time.monotonic() >= deadline:
+                    break
             self.commit_all()
 
     def commit_all(self) -> None:
