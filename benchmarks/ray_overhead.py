@@ -3,8 +3,9 @@
 Workloads: a 1 -> N -> 1 fan-out, a chain of N, and M independent solids. Each repetition
 runs solidflow (event log on) and the hand-written version in alternation on the same Ray
 instance, after a warm-up, and prints medians, solids/s and the ratio. Solidflow runs twice
-per repetition on a new store: a first run, which writes every output, then a re-run without
-memoization, which computes every step again and finds its outputs already stored.
+per repetition: a first run, on a store whose outputs were all deleted, which writes every
+output, then a re-run without memoization, which computes every step again and finds its
+outputs already stored.
 
 A third version, "protocol", is hand-written Ray that does only what the executor's use of
 Ray needs, with none of solidflow's own work: every task takes its description and also
@@ -31,6 +32,7 @@ import ray
 from solidflow import Instance, PipelineDefinition, execute_pipeline
 from solidflow.benchmarks.suite.measure import alternate, timed
 from solidflow.benchmarks.suite.shapes import PIPELINES, RayShapes
+from solidflow.benchmarks.suite.workloads import delete_outputs
 
 OUTCOME = [True, [], None, None, None]
 """What a protocol task returns besides its value: the shape of a step's outcome."""
@@ -107,15 +109,14 @@ def compare(
 ) -> None:
     reruns: list[float] = []
 
-    def engine(config: dict[str, Any]) -> None:
-        result = execute_pipeline(definition, config, instance=instance)
+    def engine() -> None:
+        result = execute_pipeline(definition, {"execution": {"ray": {}}}, instance=instance)
         assert result.success
 
     def first_run_then_rerun() -> float:
-        with tempfile.TemporaryDirectory() as root:
-            config = {"execution": {"ray": {}}, "storage": {"root": root}}
-            first = timed(lambda: engine(config))
-            reruns.append(timed(lambda: engine(config)))
+        delete_outputs(instance)
+        first = timed(engine)
+        reruns.append(timed(engine))
         return first
 
     ours, theirs, floor = alternate(
