@@ -236,6 +236,8 @@ _EVENT_BUFFERS: dict[tuple[str, str], Any] = {}
 _RUNS_KEPT = 16
 """Runs a worker process remembers; older ones without resources to tear down are dropped
 (a run with resources is dropped by its teardown)."""
+_STORES_KEPT = 8
+"""Stores a worker process keeps open (runs may each name their own store root)."""
 
 
 def _worker_run(context: RayRunContext, run_id: str) -> _WorkerRun:
@@ -260,13 +262,15 @@ def _event_buffer(name: str, namespace: str) -> Any:
 
 def _store(root: str | None, options: Mapping[str, Any]) -> IntermediateStore | None:
     """The intermediate store at `root`, opened once per worker process and kept open for the
-    runs that follow. Call with _STATE_LOCK held."""
+    runs that follow, up to _STORES_KEPT of them. Call with _STATE_LOCK held."""
     if root is None:
         return None
     key = (root, repr(sorted(options.items())))
     store = _STORES.get(key)
     if store is None:
         store = _STORES[key] = IntermediateStore(root, dict(options))
+        while len(_STORES) > _STORES_KEPT:  # the oldest commits and closes; it reopens if used
+            _STORES.pop(next(iter(_STORES))).close()
     return store
 
 

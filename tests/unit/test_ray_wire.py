@@ -8,6 +8,7 @@ import msgpack
 
 from solidflow import Config, solid
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
+from solidflow.engine.executors import ray_worker
 from solidflow.engine.executors.ray import not_committed
 from solidflow.engine.executors.ray_worker import (
     RayRunContext,
@@ -92,3 +93,19 @@ def test_the_end_of_a_run_waits_for_commits_and_names_those_that_never_come(tmp_
     finally:
         worker.close()
         driver.close()
+
+
+def test_a_worker_keeps_few_stores_open_and_commits_those_it_closes(tmp_path, monkeypatch):
+    monkeypatch.setattr(ray_worker, "_STORES", {})
+    first = ray_worker._store(str(tmp_path / "s0"), {})
+    first.put("ab" * 32, 1, run_id="r1", step="a", output="result")  # not committed yet
+    for i in range(1, ray_worker._STORES_KEPT + 1):
+        ray_worker._store(str(tmp_path / f"s{i}"), {})
+    reader = IntermediateStore(str(tmp_path / "s0"))
+    try:
+        assert len(ray_worker._STORES) == ray_worker._STORES_KEPT
+        assert reader.committed(["ab" * 32]) == {"ab" * 32}
+        assert ray_worker._store(str(tmp_path / "s0"), {}) is not first
+    finally:
+        for store in [reader, *ray_worker._STORES.values()]:
+            store.close()
