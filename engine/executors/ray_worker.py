@@ -292,42 +292,49 @@ def _ensure_streamer() -> None:
 
 
 class _Committer:
-    """Commits the outputs that this process's steps stored once steps stop ending for
-    COMMIT_QUIET, or COMMIT_DELAY after the first of them ended, in one transaction per store;
-    a step's task returns without waiting for it. The driver waits for these commits at the
-    end of the run."""
+    """Commits the outputs that this process's steps stored once steps stop storing for
+    COMMIT_QUIET, or COMMIT_DELAY after the first of them, in one transaction per store; a
+    step's task returns without waiting for it. The driver waits for these commits at the end
+    of the run. Steps only wake the committer when it waits for a first output."""
 
     def __init__(self) -> None:
         self._due = threading.Event()
         self._lock = threading.Lock()
         self._stores: dict[int, IntermediateStore] = {}
+        self._last_stored = 0.0
+        self._idle = True
         self._thread: threading.Thread | None = None
 
     def commit_soon(self, store: IntermediateStore) -> None:
         with self._lock:
             self._stores[id(store)] = store
+            self._last_stored = time.monotonic()
+            wake, self._idle = self._idle, False
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._commit_when_due, name="solidflow-commit", daemon=True
                 )
                 self._thread.start()
-        self._due.set()
+        if wake:
+            self._due.set()
 
     def _commit_when_due(self) -> None:
         while True:
             self._due.wait()
+            self._due.clear()
             deadline = time.monotonic() + COMMIT_DELAY
-            while True:  # until steps stop ending for a moment, or the deadline
-                self._due.clear()
-                if not self._due.wait(COMMIT_QUIET) or time.monotonic() >= deadline:
+            while True:  # until steps stop storing for a moment, or the deadline
+                time.sleep(COMMIT_QUIET)
+                now = time.monotonic()
+                if now - self._last_stored >= COMMIT_QUIET or now >= deadline:
                     break
             self.commit_all()
 
     def commit_all(self) -> None:
         """Commit now what the stores hold; a failure is reported, and the driver then warns
         that the outputs were not stored."""
-        with self._lock:
-            stores, self._stores = self._stores, {}
+        with self._lock:  # a step that stores after this wakes the committer again
+            stores, self._stores, self._idle = self._stores, {}, True
         for store in stores.values():
             try:
                 store.flush()
