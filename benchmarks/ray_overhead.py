@@ -34,7 +34,7 @@ from solidflow.benchmarks.suite.measure import alternate, timed
 from solidflow.benchmarks.suite.shapes import PIPELINES, RayShapes
 from solidflow.benchmarks.suite.workloads import delete_outputs
 
-OUTCOME = [True, [], None, None, None]
+OUTCOME = [True, [], None, None, None, []]
 """What a protocol task returns besides its value: the shape of a step's outcome."""
 
 
