@@ -25,10 +25,7 @@ stop_timeout="${SOLIDFLOW_RAY_STOP_TIMEOUT:-20}"
 cluster_dir="$tmp_root/$port"
 marker="SOLIDFLOW_RAY_CLUSTER_DIR=$cluster_dir"
 
-[[ "$stop_timeout" =~ ^[0-9]+$ ]] || {
-    say "error: SOLIDFLOW_RAY_STOP_TIMEOUT must be a whole number"
-    exit 1
-}
+[[ "$stop_timeout" =~ ^[0-9]+$ ]] || die "SOLIDFLOW_RAY_STOP_TIMEOUT must be a whole number"
 
 # 1. The `ray start --block` processes, worker nodes first.
 pids=()

@@ -26,10 +26,7 @@ stop_timeout="${SOLIDFLOW_SPARK_STOP_TIMEOUT:-20}"
 cluster_dir="$tmp_root/$port"
 marker="SOLIDFLOW_SPARK_CLUSTER_DIR=$cluster_dir"
 
-[[ "$stop_timeout" =~ ^[0-9]+$ ]] || {
-    say "error: SOLIDFLOW_SPARK_STOP_TIMEOUT must be a whole number"
-    exit 1
-}
+[[ "$stop_timeout" =~ ^[0-9]+$ ]] || die "SOLIDFLOW_SPARK_STOP_TIMEOUT must be a whole number"
 
 # 1. The JVMs, in the order: Connect server (a driver), worker, master.
 declare -A labels=([connect]="Spark Connect server" [worker]=worker [master]=master)
