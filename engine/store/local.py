@@ -121,7 +121,7 @@ class LocalStore:
         conn = self._existing_db()
         if conn is None:
             return {}
-        if len(keys) == 1:  # the common case of one output, with a query that is prepared once
+        if len(keys) == 1:  # a put's check: one lookup, cheaper than the chunked IN query
             row = conn.execute(_SELECT_ROW, keys).fetchone()
             return {} if row is None else {keys[0]: row}
         rows = self._select(conn, "key, sidecar, data", keys)
