@@ -15,7 +15,14 @@ from solidflow.engine.events.records import EventRecord, EventType, to_plain
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors import Executor, RunSpec
 from solidflow.engine.instance import Instance
-from solidflow.engine.memoization import StepKeys, assess_outputs, memoized_steps, plan_keys
+from solidflow.engine.memoization import (
+    StepKeys,
+    Warn,
+    assess_outputs,
+    memoized_steps,
+    plan_keys,
+    steps_without_outputs,
+)
 from solidflow.engine.prepare import (
     PreparedRun,
     Selection,
@@ -193,6 +200,24 @@ def _memoized_payloads(
     return payloads
 
 
+def _outputs_before_the_run(
+    keys: Mapping[str, StepKeys], store: IntermediateStore, memoize: bool, warn: Warn
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """With `memoize`, the STEP_MEMOIZED payloads of the steps that need not run; and the
+    steps none of whose outputs are stored, whose puts need not look first (known only of a
+    store whose writes are guarded, where looking up every key is cheap)."""
+    if memoize:
+        found = assess_outputs(keys, store)
+        payloads = _memoized_payloads(keys, memoized_steps(keys, found, warn), found)
+        stored = {key for key, assessment in found.items() if assessment.present}
+    else:
+        payloads = {}
+        output_keys = [key for step in keys.values() for key in step.output_keys.values()]
+        stored = store.committed(output_keys) if store.writes_guarded else set()
+    missing = steps_without_outputs(keys, stored) if store.writes_guarded else set()
+    return payloads, missing
+
+
 def _drive(
     run: _Run,
     pipeline: PipelineDefinition,
@@ -251,14 +276,11 @@ def _execute(
 
     store_root, store_options = store_location(prepared, run.instance)
     keys = plan_keys(plan, warn)
-    payloads: dict[str, dict[str, Any]] = {}
-    if memoize:
-        store = IntermediateStore(store_root, store_options)
-        try:
-            found = assess_outputs(keys, store)
-        finally:
-            store.close()
-        payloads = _memoized_payloads(keys, memoized_steps(keys, found, warn), found)
+    store = IntermediateStore(store_root, store_options)
+    try:
+        payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
+    finally:
+        store.close()
     specs = {
         key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
         for key, definition in prepared.mode.resource_definitions().items()
@@ -277,7 +299,7 @@ def _execute(
     )
     executor.init(spec, run.sink)
     try:
-        state = Scheduler(plan, executor, run.sink, run.run_id, keys, payloads).run()
+        state = Scheduler(plan, executor, run.sink, run.run_id, keys, payloads, missing).run()
     finally:
         teardown_failures = executor.finalize()
     return state, teardown_failures

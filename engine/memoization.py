@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +113,15 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
 def assess_outputs(keys: Mapping[str, StepKeys], store: IntermediateStore) -> dict[str, Assessment]:
     """The assessment of every output key of the steps, in one pass over the store."""
     return store.assess([key for step in keys.values() for key in step.output_keys.values()])
+
+
+def steps_without_outputs(keys: Mapping[str, StepKeys], stored: Collection[str]) -> set[str]:
+    """The steps none of whose output keys are among `stored`."""
+    return {
+        step
+        for step, step_keys in keys.items()
+        if not any(key in stored for key in step_keys.output_keys.values())
+    }
 
 
 def memoized_steps(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -42,7 +42,8 @@ class Scheduler:
     or memoized from the start.
 
     `keys` are the steps' memoization keys; `memoized` maps the steps that need not run to
-    the payload of their STEP_MEMOIZED event.
+    the payload of their STEP_MEMOIZED event; `outputs_missing` are the steps none of whose
+    outputs the store held as the run started.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class Scheduler:
         run_id: str,
         keys: Mapping[str, StepKeys],
         memoized: Mapping[str, dict[str, Any]],
+        outputs_missing: Collection[str] = (),
     ) -> None:
         self._plan = plan
         self._executor = executor
@@ -60,6 +62,7 @@ class Scheduler:
         self._run_id = run_id
         self._keys = keys
         self._memoized = memoized
+        self._outputs_missing = outputs_missing
         self._children = plan.downstream()
         self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
         self._released: set[str] = set()
@@ -115,6 +118,7 @@ class Scheduler:
                 output_keys=step_keys.output_keys,
                 memo_key=step_keys.step_key,
                 lineage=step_keys.lineage,
+                outputs_missing=key in self._outputs_missing,
             )
         )
         if promised is not None:  # the executor runs children as soon as the outputs exist

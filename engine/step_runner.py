@@ -34,7 +34,8 @@ class StepTask:
     `inputs` says where each input comes from; `handles` maps the (step, output) addresses it
     names to executor-specific references (the values themselves in-process, object refs on Ray).
     `output_keys` are the store keys the outputs are written under; `memo_key` and `lineage`
-    are the step's key and what it is made of.
+    are the step's key and what it is made of. `outputs_missing` says that the run found none
+    of the outputs stored when it started, so storing them need not look for them again.
     """
 
     run_id: str
@@ -47,6 +48,7 @@ class StepTask:
     output_keys: Mapping[str, str] = field(default_factory=dict)
     memo_key: str | None = None
     lineage: Mapping[str, Any] | None = None
+    outputs_missing: bool = False
 
     def input_values(self, fetch: Callable[[Any], Any]) -> dict[str, Any]:
         """Each input's value, with `fetch` turning a handle into the value it refers to."""
@@ -127,7 +129,7 @@ def _store_output(
         payload.update(rows=stored.rows, spark=jobs)
         return payload, StoredDataset.of(stored)
     try:
-        stored = store.put(key, value, **where)
+        stored = store.put(key, value, **where, known_missing=task.outputs_missing)
     except Exception as exc:
         emit(
             EventType.LOG,

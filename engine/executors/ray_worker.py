@@ -63,7 +63,7 @@ class UpstreamFailed:
 
 WireStep = list[Any]
 """A StepTask without its solid and handles: [run id, step key, config, inputs, output keys,
-memo key, lineage], each input encoded by `_encode_source`."""
+memo key, lineage, outputs missing], each input encoded by `_encode_source`."""
 
 WireOutcome = list[Any]
 """How a step task ended: [success, events, message, ErrorInfo or None, skipped because,
@@ -75,7 +75,16 @@ def encode_step(task: StepTask) -> WireStep:
     inputs = {name: _encode_source(source) for name, source in task.inputs.items()}
     lineage = None if task.lineage is None else dict(task.lineage)
     output_keys = dict(task.output_keys)
-    return [task.run_id, task.step_key, task.config, inputs, output_keys, task.memo_key, lineage]
+    return [
+        task.run_id,
+        task.step_key,
+        task.config,
+        inputs,
+        output_keys,
+        task.memo_key,
+        lineage,
+        task.outputs_missing,
+    ]
 
 
 def _encode_source(source: StepInputSource) -> list[Any]:
@@ -99,7 +108,7 @@ def decode_step(
     context: RayRunContext, solid: SolidDefinition, wire: WireStep, values: Sequence[Any]
 ) -> StepTask:
     """The StepTask that `encode_step` encoded; `values` are its handles, in read order."""
-    run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage = wire
+    run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage, missing = wire
     inputs = {name: _decode_source(source) for name, source in encoded_inputs.items()}
     return StepTask(
         run_id=run_id,
@@ -112,6 +121,7 @@ def decode_step(
         output_keys=output_keys,
         memo_key=memo_key,
         lineage=lineage,
+        outputs_missing=missing,
     )
 
 

@@ -87,6 +87,10 @@ class LocalStore:
     database connection (again after a fork, dropping the parent's buffered outputs).
     """
 
+    writes_guarded = True
+    """Writes never replace a valid output: packed rows are inserted unless present, files
+    renamed in place only after a check under the directory's lock."""
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
         self.db_path = os.path.join(self.root, "packed.db")
@@ -195,9 +199,14 @@ class LocalStore:
         with self._locked():
             conn = self._existing_db()
             found = set() if conn is None else {key for (key,) in self._select(conn, "key", keys)}
-        return found | {
-            key for key in keys if key not in found and os.path.exists(self._paths(key)[1])
-        }
+        return found | self._with_sidecar_files([key for key in keys if key not in found])
+
+    def _with_sidecar_files(self, keys: Iterable[str]) -> set[str]:
+        """The keys among `keys` that have a sidecar file (each directory is looked at once)."""
+        keys = list(keys)
+        directories = {key[:2] for key in keys}
+        existing = {name for name in directories if os.path.isdir(os.path.join(self.root, name))}
+        return {key for key in keys if key[:2] in existing and os.path.exists(self._paths(key)[1])}
 
     def load(self, key: str) -> tuple[Assessment, Any]:
         """The assessment of `key` and, when PRESENT, its data (a buffer)."""
@@ -320,7 +329,16 @@ class LocalStore:
         """Insert the pending packed outputs in one transaction. Call with the lock held."""
         if not self._pending:
             return
-        rows = [(key, sidecar, data) for key, (_, sidecar, data) in self._pending.items()]
+        in_files = {  # stored meanwhile, as files, by a process that looked first
+            key
+            for key in self._with_sidecar_files(self._pending)
+            if self._open_file(key)[0].present
+        }
+        rows = [
+            (key, sidecar, data)
+            for key, (_, sidecar, data) in self._pending.items()
+            if key not in in_files
+        ]
         conn = self._db.connection()
         with transaction(conn):
             before = conn.total_changes

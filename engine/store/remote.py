@@ -42,6 +42,9 @@ def _can_move(fs: AbstractFileSystem) -> bool:
 class FsspecStore:
     """Stored outputs under an fsspec URL; reads go through `fs.open`, without memory mapping."""
 
+    writes_guarded = False
+    """Without locks between writers, `put` always looks for a stored output first."""
+
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         self.fs, root = url_to_fs(url, **(storage_options or {}))
         self.root = root.rstrip("/")

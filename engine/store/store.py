@@ -37,6 +37,7 @@ _LOCAL_PROTOCOLS = (None, "file", "local")
 
 class _Backend(Protocol):
     datasets: DatasetDirectories
+    writes_guarded: bool
 
     def assess(self, keys: Sequence[str]) -> dict[str, Assessment]: ...
     def uncommitted(self, keys: Iterable[str]) -> list[str]: ...
@@ -116,6 +117,11 @@ class IntermediateStore:
     def __repr__(self) -> str:
         return f"IntermediateStore({self.root!r})"
 
+    @property
+    def writes_guarded(self) -> bool:
+        """Whether `put(..., known_missing=True)` skips looking for a stored output first."""
+        return self._backend.writes_guarded
+
     def put(
         self,
         key: str,
@@ -125,12 +131,18 @@ class IntermediateStore:
         step: str,
         output: str,
         lineage: Mapping[str, Any] | None = None,
+        known_missing: bool = False,
     ) -> StoredOutput:
         """Store `value` under `key` and return its sidecar. If a valid output is already
-        stored under `key`, write nothing and return that output's sidecar."""
-        existing = self.info(key)
-        if existing is not None:
-            return existing
+        stored under `key`, write nothing and return that output's sidecar.
+
+        With `known_missing` (the caller found no valid output under `key` moments ago) a
+        local store skips looking first: a valid output that another process stores meanwhile
+        is still never replaced, and this call then returns the sidecar it wrote."""
+        if not (known_missing and self._backend.writes_guarded):
+            existing = self.info(key)
+            if existing is not None:
+                return existing
         encoded = encode(value)
         describe = _sidecar_of(
             key,

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from solidflow import Config, Instance, execute_pipeline, pipeline, solid
 from solidflow.engine.events.records import EventType
+from solidflow.engine.store import IntermediateStore
 
 
 class Offset(Config):
@@ -154,3 +155,39 @@ def test_a_corrupt_stored_output_is_recomputed_with_a_warning(tmp_path):
     [warning] = [e for e in second.events if e.type is EventType.LOG and e.step == "table"]
     assert f"stored output 'result' of step 'table' ({key}) is corrupt" in warning.message
     assert second.output_for("table").equals(pa.table({"x": list(range(1000))}))
+
+
+def test_only_steps_whose_outputs_are_not_stored_skip_looking_before_storing(tmp_path, monkeypatch):
+    @solid(version="1")
+    def first() -> int:
+        return 1
+
+    def build(version: str):
+        @solid(name="second", version=version)
+        def second(x: int) -> int:
+            return x + 1
+
+        @pipeline(name="pair")
+        def pair():
+            second(first())
+
+        return pair
+
+    told: dict[str, bool] = {}
+    put = IntermediateStore.put
+
+    def recording_put(self, key, value, *, step, known_missing=False, **where):
+        told[step] = known_missing
+        return put(self, key, value, step=step, known_missing=known_missing, **where)
+
+    monkeypatch.setattr(IntermediateStore, "put", recording_put)
+    instance = Instance(tmp_path)
+    execute_pipeline(build("1"), instance=instance)
+    assert told == {"first": True, "second": True}
+    told.clear()
+    rerun = execute_pipeline(build("2"), instance=instance)
+    assert told == {"first": False, "second": True}
+    assert rerun.output_for("second") == 2
+    told.clear()
+    execute_pipeline(build("3"), instance=instance, memoize=True)
+    assert told == {"second": True}

@@ -55,6 +55,7 @@ def _task(**changes) -> StepTask:
         "output_keys": {"result": "ab" * 32},
         "memo_key": "cd" * 32,
         "lineage": {"solid": "combine", "inputs": {"first": "ef" * 32}},
+        "outputs_missing": True,
     }
     return StepTask(**{**fields, **changes})
 

@@ -302,6 +302,38 @@ def test_second_put_of_a_packed_output_writes_nothing(local: IntermediateStore) 
     assert local.get(key("n")) == 1
 
 
+BIG = b"x" * (PACK_LIMIT + 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "later"),
+    [(1, 2), (1, BIG), (BIG, 2), (BIG, BIG + b"y")],
+    ids=["packed-packed", "packed-file", "file-packed", "file-file"],
+)
+def test_a_put_known_missing_never_replaces_an_output_stored_meanwhile(
+    tmp_path: Path, value: Any, later: Any
+) -> None:
+    first, second = IntermediateStore(tmp_path), IntermediateStore(tmp_path)
+    assert first.writes_guarded
+    stored = first.put(key("n"), value, **ORIGIN)
+    first.flush()
+    second.put(key("n"), later, run_id="run-2", step="s", output="o", known_missing=True)
+    second.flush()
+    for store in (first, second):
+        assert store.get(key("n")) == value
+        assert store.info(key("n")) == stored
+        store.close()
+
+
+def test_fsspec_looks_for_a_stored_output_even_when_told_it_is_missing() -> None:
+    store = IntermediateStore(f"memory://store-tests/{uuid.uuid4().hex}")
+    assert not store.writes_guarded
+    first = store.put(key("t"), [1, 2], **ORIGIN)
+    again = store.put(key("t"), [3], run_id="run-2", step="x", output="y", known_missing=True)
+    assert again == first
+    assert store.get(key("t")) == [1, 2]
+
+
 def test_second_put_on_fsspec_returns_the_first(store: IntermediateStore) -> None:
     first = store.put(key("t"), [1, 2], **ORIGIN)
     assert store.put(key("t"), [3], run_id="run-2", step="x", output="y") == first
