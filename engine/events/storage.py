@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
-from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.records import EventRecord
 from solidflow.engine.runs import RunRecord, RunStatus
 
 
@@ -73,8 +73,7 @@ class InstanceStorage(EventLogStorage, RunStorage):
     """A storage backend holding both the event log and the runs of an instance."""
 
     @abstractmethod
-    def latest_step_event(
-        self, pipeline_name: str, step: str, types: Collection[EventType]
-    ) -> EventRecord | None:
-        """The most recently stored event of one of `types` for `step` in any run of the
-        pipeline `pipeline_name` (it needs both the events and the runs)."""
+    def latest_step_end(self, pipeline_name: str, step: str) -> EventRecord | None:
+        """The most recently stored STEP_SUCCESS or STEP_MEMOIZED event (both record the
+        step's lineage) of `step` in any run of the pipeline `pipeline_name` (it needs both
+        the events and the runs)."""

@@ -220,9 +220,7 @@ def _memo_notes(prepared: PreparedRun, instance: Instance) -> dict[str, str]:
     memoized = memoized_steps(keys, found, lambda _step, message: warnings.append(message))
 
     def previous(step: str) -> Any:
-        event = instance.storage.latest_step_event(
-            prepared.plan.pipeline_name, step, (EventType.STEP_SUCCESS, EventType.STEP_MEMOIZED)
-        )
+        event = instance.storage.latest_step_end(prepared.plan.pipeline_name, step)
         return None if event is None else event.payload.get("lineage")
 
     notes = explain_plan(keys, memoized, found, previous)

@@ -1,3 +1,4 @@
+import dataclasses
 import datetime
 import multiprocessing
 import os
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
-from solidflow.engine.events.sqlite import SCHEMA_VERSION, SqliteStorage
+from solidflow.engine.events.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
 from solidflow.engine.events.storage import DuplicateRecordError
 from solidflow.engine.runs import RunRecord, RunStatus
 
@@ -115,6 +116,55 @@ def test_file_is_created_with_wal_and_schema_version(tmp_path):
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_the_latest_step_end_is_the_newest_success_or_memoized_of_its_pipeline(storage):
+    storage.add_run(run("old", 1.0))
+    storage.add_run(run("new", 2.0))
+    storage.add_run(dataclasses.replace(run("other", 3.0), pipeline_name="elsewhere"))
+    storage.store_events([event("old", 0, type=EventType.STEP_SUCCESS, step="a")])
+    storage.store_events(
+        [
+            event("new", 0, type=EventType.STEP_MEMOIZED, step="a"),
+            event("new", 1, type=EventType.STEP_OUTPUT, step="a"),
+            event("new", 2, type=EventType.STEP_SUCCESS, step="b"),
+        ]
+    )
+    storage.store_events([event("other", 0, type=EventType.STEP_SUCCESS, step="a")])
+    with storage._locked() as conn:
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)  # SQL with the bound values filled in
+    try:
+        latest = storage.latest_step_end("hello", "a")
+    finally:
+        conn.set_trace_callback(None)
+    assert (latest.run_id, latest.type) == ("new", EventType.STEP_MEMOIZED)
+    assert storage.latest_step_end("hello", "c") is None
+    [query] = statements
+    with storage._locked() as conn:
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {query}").fetchall()
+    assert any("step_ends" in row[-1] for row in plan)  # the partial index serves it
+
+
+def test_a_version_2_log_gets_the_step_ends_index(tmp_path):
+    path = tmp_path / "events.db"
+    conn = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    storage = SqliteStorage(path)
+    storage.store_events([event("r1", 0, type=EventType.STEP_SUCCESS, step="a")])
+    storage.close()
+    conn = sqlite3.connect(path)
+    try:
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+        assert "step_ends" in indexes
+        assert "events_by_step" not in indexes
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         conn.close()
 
