@@ -88,8 +88,9 @@ class LocalStore:
     """
 
     writes_guarded = True
-    """Writes never replace a valid output: packed rows are inserted unless present, files
-    renamed in place only after a check under the directory's lock."""
+    """Writes never replace or duplicate a valid output: a flush inserts packed rows unless
+    the key is stored (packed or as files), and files are renamed into place only after the
+    same check, under the directory's lock."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
@@ -255,7 +256,7 @@ class LocalStore:
             sidecar = pack_sidecar(record)
             _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
             with directory_lock(directory):
-                existing = self._open_file(key)[0].present
+                existing = self.assess([key])[key].present  # packed or in files
                 if existing is not None:
                     return existing
                 os.replace(data_tmp, final)

@@ -323,6 +323,13 @@ def test_a_put_known_missing_never_replaces_an_output_stored_meanwhile(
         assert store.get(key("n")) == value
         assert store.info(key("n")) == stored
         store.close()
+    rows = 0
+    if (tmp_path / "packed.db").exists():
+        with sqlite3.connect(tmp_path / "packed.db") as conn:
+            query = "SELECT count(*) FROM outputs WHERE key = ?"
+            (rows,) = conn.execute(query, (key("n"),)).fetchone()
+    files = list(tmp_path.glob(f"{key('n')[:2]}/{key('n')}.*"))
+    assert (rows, len(files)) == ((1, 0) if value == 1 else (0, 2))  # one copy, no orphan
 
 
 def test_fsspec_looks_for_a_stored_output_even_when_told_it_is_missing() -> None:
