@@ -22,7 +22,6 @@ from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray_events import WorkerEvent, event_buffer
 from solidflow.engine.executors.ray_resources import cluster_resources
 from solidflow.engine.executors.ray_worker import (
-    COMMIT_QUIET,
     RayRunContext,
     WireOutcome,
     encode_step,
@@ -47,6 +46,8 @@ waits for it; a wait also returns after DRAIN_INTERVAL."""
 TEARDOWN_TIMEOUT = 60.0
 COMMIT_TIMEOUT = 5.0
 """Seconds the end of a run waits for workers to commit the outputs their steps stored."""
+COMMIT_POLL = 0.0005
+"""Seconds between two looks, at the end of a run, for the outputs not committed yet."""
 
 
 def connect(config: RayConfig) -> None:
@@ -133,7 +134,7 @@ def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> 
         keys = [key for key in keys if key not in committed]
         if not keys or time.monotonic() >= deadline:
             return keys
-        time.sleep(COMMIT_QUIET)
+        time.sleep(COMMIT_POLL)
 
 
 class RayExecutor(Executor):

@@ -334,10 +334,11 @@ class _Committer:
             self._due.clear()
             deadline = time.monotonic() + COMMIT_DELAY
             while True:  # until steps stop storing for a moment, or the deadline
-                time.sleep(COMMIT_QUIET)
                 now = time.monotonic()
-                if now - self._last_stored >= COMMIT_QUIET or now >= deadline:
+                due = min(self._last_stored + COMMIT_QUIET, deadline)
+                if now >= due:
                     break
+                time.sleep(due - now)
             self.commit_all()
 
     def commit_all(self) -> None:

@@ -110,3 +110,18 @@ def test_a_worker_keeps_few_stores_open_and_commits_those_it_closes(tmp_path, mo
     finally:
         for store in [reader, *ray_worker._STORES.values()]:
             store.close()
+
+
+def test_a_worker_commits_what_its_steps_stored_once_they_stop_storing(tmp_path):
+    worker, driver = IntermediateStore(str(tmp_path)), IntermediateStore(str(tmp_path))
+    keys = ["ab" * 32, "cd" * 32]
+    committer = ray_worker._Committer()
+    try:
+        for key in keys:
+            worker.put(key, 1, run_id="r1", step="a", output="result")
+            committer.commit_soon(worker)
+        assert not_committed(driver, keys, timeout=5.0) == []
+        assert worker.uncommitted(keys) == []
+    finally:
+        worker.close()
+        driver.close()
