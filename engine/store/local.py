@@ -90,7 +90,7 @@ class LocalStore:
     writes_guarded = True
     """Writes never replace or duplicate a valid output: a flush inserts packed rows unless
     the key is stored (packed or as files), and files are renamed into place only after the
-    same check, under the directory's lock."""
+    same check; both hold the packed database's write lock while they check and write."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.fspath(root)
@@ -179,6 +179,20 @@ class LocalStore:
         found, data = self._open_file(key)
         return (packed, None) if found.status is OutputStatus.MISSING else (found, data)
 
+    def _present(self, key: str) -> StoredOutput | None:
+        """The valid output stored under `key`, packed (pending here, or committed) or in
+        files. Call with the lock held."""
+        if key in self._pending:
+            return self._pending[key][0]
+        return self._find(key, self._packed_rows([key]).get(key))[0].present
+
+    @contextlib.contextmanager
+    def _packing_stopped(self) -> Iterator[None]:
+        """Hold the lock and a write transaction on the packed database: until the block
+        ends, no process commits packed outputs (their flushes wait)."""
+        with self._locked(), transaction(self._db.connection()):
+            yield
+
     def assess(self, keys: Sequence[str]) -> dict[str, Assessment]:
         """The assessment of each key, with one database query for the packed ones."""
         with self._locked():
@@ -255,8 +269,8 @@ class LocalStore:
             record = describe(bytes=size, checksum=checksum, full_checksum=full, location=final)
             sidecar = pack_sidecar(record)
             _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
-            with directory_lock(directory):
-                existing = self.assess([key])[key].present  # packed or in files
+            with directory_lock(directory), self._packing_stopped():
+                existing = self._present(key)
                 if existing is not None:
                     return existing
                 os.replace(data_tmp, final)
@@ -286,7 +300,7 @@ class LocalStore:
             _fsync_dir(directory)
 
         return self.datasets.write(
-            key, produce, describe, write_sidecar, lambda: self._open_file(key)[0].present
+            key, produce, describe, write_sidecar, lambda: self.assess([key])[key].present
         )
 
     def records(self) -> list[StoredOutput]:
@@ -330,18 +344,18 @@ class LocalStore:
         """Insert the pending packed outputs in one transaction. Call with the lock held."""
         if not self._pending:
             return
-        in_files = {  # stored meanwhile, as files, by a process that looked first
-            key
-            for key in self._with_sidecar_files(self._pending)
-            if self._open_file(key)[0].present
-        }
-        rows = [
-            (key, sidecar, data)
-            for key, (_, sidecar, data) in self._pending.items()
-            if key not in in_files
-        ]
         conn = self._db.connection()
-        with transaction(conn):
+        with transaction(conn):  # file writers check for packed rows under the same lock
+            in_files = {  # stored meanwhile, as files, by a process that looked first
+                key
+                for key in self._with_sidecar_files(self._pending)
+                if self._open_file(key)[0].present
+            }
+            rows = [
+                (key, sidecar, data)
+                for key, (_, sidecar, data) in self._pending.items()
+                if key not in in_files
+            ]
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO outputs (key, sidecar, data) VALUES (?, ?, ?)", rows

@@ -136,9 +136,12 @@ class IntermediateStore:
         """Store `value` under `key` and return its sidecar. If a valid output is already
         stored under `key`, write nothing and return that output's sidecar.
 
-        With `known_missing` (the caller found no valid output under `key` moments ago) a
-        local store skips looking first: a valid output that another process stores meanwhile
-        is still never replaced, and this call then returns the sidecar it wrote."""
+        With `known_missing` (the caller found no output under `key`, say when its run
+        started) a store whose writes are guarded skips that look. An output that another
+        process stored meanwhile is still never replaced or duplicated: this call's value is
+        dropped at the commit of its packed row (the sidecar returned is then this call's)
+        or before its files are renamed into place (the stored output's sidecar is
+        returned)."""
         if not (known_missing and self._backend.writes_guarded):
             existing = self.info(key)
             if existing is not None:

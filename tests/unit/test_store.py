@@ -10,6 +10,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -330,6 +332,35 @@ def test_a_put_known_missing_never_replaces_an_output_stored_meanwhile(
             (rows,) = conn.execute(query, (key("n"),)).fetchone()
     files = list(tmp_path.glob(f"{key('n')[:2]}/{key('n')}.*"))
     assert (rows, len(files)) == ((1, 0) if value == 1 else (0, 2))  # one copy, no orphan
+
+
+def test_a_flush_and_a_file_write_racing_on_one_key_leave_one_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packer, filer = IntermediateStore(tmp_path), IntermediateStore(tmp_path)
+    packer.put(key("n"), 1, **ORIGIN, known_missing=True)
+    looked, writing = threading.Event(), threading.Event()
+    look = packer._backend._with_sidecar_files
+
+    def look_then_pause(keys: Any) -> set[str]:  # the flush has looked for files, not inserted
+        found = look(keys)
+        looked.set()
+        writing.wait(5)
+        time.sleep(0.2)  # long enough for the file write to reach its own check
+        return found
+
+    monkeypatch.setattr(packer._backend, "_with_sidecar_files", look_then_pause)
+    flush = threading.Thread(target=packer.flush)
+    flush.start()
+    assert looked.wait(5)
+    writing.set()
+    returned = filer.put(key("n"), BIG, run_id="run-2", step="s", output="o", known_missing=True)
+    flush.join()
+    assert returned == packer.info(key("n"))
+    assert filer.get(key("n")) == 1
+    assert not list(tmp_path.glob(f"{key('n')[:2]}/{key('n')}.*"))
+    packer.close()
+    filer.close()
 
 
 def test_fsspec_looks_for_a_stored_output_even_when_told_it_is_missing() -> None:
