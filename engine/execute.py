@@ -35,7 +35,7 @@ from solidflow.engine.resource_manager import ResourceSpec
 from solidflow.engine.results import PipelineRunResult
 from solidflow.engine.runs import RunRecord, RunStatus, current_process_token
 from solidflow.engine.scheduler import Scheduler, SchedulerState, StepStatus
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine.store import IntermediateStore, is_local_root
 from solidflow.engine.store.records import Assessment
 from solidflow.errors import ConfigError, DefinitionError, SelectionError, StepFailure
 
@@ -276,11 +276,14 @@ def _execute(
 
     store_root, store_options = store_location(prepared, run.instance)
     keys = plan_keys(plan, warn)
-    store = IntermediateStore(store_root, store_options)
-    try:
-        payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
-    finally:
-        store.close()
+    payloads: dict[str, dict[str, Any]] = {}
+    missing: set[str] = set()
+    if memoize or is_local_root(store_root):  # a remote store is opened only to memoize
+        store = IntermediateStore(store_root, store_options)
+        try:
+            payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
+        finally:
+            store.close()
     specs = {
         key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
         for key, definition in prepared.mode.resource_definitions().items()

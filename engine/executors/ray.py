@@ -22,6 +22,7 @@ from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray_events import WorkerEvent, event_buffer
 from solidflow.engine.executors.ray_resources import cluster_resources
 from solidflow.engine.executors.ray_worker import (
+    COMMIT_DELAY,
     RayRunContext,
     WireOutcome,
     encode_step,
@@ -47,7 +48,10 @@ TEARDOWN_TIMEOUT = 60.0
 COMMIT_TIMEOUT = 5.0
 """Seconds the end of a run waits for workers to commit the outputs their steps stored."""
 COMMIT_POLL = 0.0005
-"""Seconds between two looks, at the end of a run, for the outputs not committed yet."""
+"""Seconds between two looks, at the end of a run, for the outputs not committed yet, while
+workers should be committing them (the first 2 * COMMIT_DELAY)."""
+COMMIT_POLL_LATE = 0.02
+"""Seconds between two looks after that, while a worker may have stopped."""
 
 
 def connect(config: RayConfig) -> None:
@@ -128,13 +132,14 @@ def _ended_without_outcome(ref: Any) -> bool:
 def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> list[str]:
     """The keys among `keys` that no process has committed an output under, after waiting up
     to `timeout` seconds for them."""
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
     while True:
         committed = store.committed(keys)
         keys = [key for key in keys if key not in committed]
-        if not keys or time.monotonic() >= deadline:
+        waited = time.monotonic() - start
+        if not keys or waited >= timeout:
             return keys
-        time.sleep(COMMIT_POLL)
+        time.sleep(COMMIT_POLL if waited < 2 * COMMIT_DELAY else COMMIT_POLL_LATE)
 
 
 class RayExecutor(Executor):

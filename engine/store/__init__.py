@@ -8,7 +8,7 @@ from solidflow.engine.store.records import (
     StoredOutput,
     StoreError,
 )
-from solidflow.engine.store.store import IntermediateStore
+from solidflow.engine.store.store import IntermediateStore, is_local_root
 
 __all__ = [
     "IntermediateStore",
@@ -17,4 +17,5 @@ __all__ = [
     "OutputStatus",
     "StoreError",
     "StoredOutput",
+    "is_local_root",
 ]

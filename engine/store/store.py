@@ -77,6 +77,11 @@ def _sidecar_of(
     )
 
 
+def is_local_root(root: str | os.PathLike[str]) -> bool:
+    """Whether a store at `root` is a local directory (a plain path or a file:// URL)."""
+    return split_protocol(os.fspath(root))[0] in _LOCAL_PROTOCOLS
+
+
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"invalid output key {key!r}: must be a lowercase hex string")
@@ -107,10 +112,9 @@ class IntermediateStore:
     def __init__(self, root: str | os.PathLike[str], storage_options: dict | None = None) -> None:
         self.root = os.fspath(root)
         self.storage_options = dict(storage_options or {})
-        protocol, path = split_protocol(self.root)
         self._backend: _Backend
-        if protocol in _LOCAL_PROTOCOLS:
-            self._backend = LocalStore(path)
+        if is_local_root(self.root):
+            self._backend = LocalStore(split_protocol(self.root)[1])
         else:
             self._backend = FsspecStore(self.root, storage_options)
 
