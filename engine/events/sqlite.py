@@ -17,7 +17,7 @@ from solidflow.engine.events.records import (
     unpack_payload,
 )
 from solidflow.engine.events.storage import DuplicateRecordError, InstanceStorage
-from solidflow.engine.runs import RunRecord, RunStatus
+from solidflow.engine.run.records import RunRecord, RunStatus
 from solidflow.engine.sqlite_files import SharedDatabase, transaction
 
 _STEP_END_TYPES = "('STEP_SUCCESS', 'STEP_MEMOIZED')"

@@ -12,7 +12,7 @@ from solidflow.errors import ConfigError
 EXECUTOR_CONFIGS: dict[str, type[Config]] = {"in_process": InProcessConfig, "ray": RayConfig}
 _CLASSES = {
     "in_process": ("solidflow.engine.executors.in_process", "InProcessExecutor", None),
-    "ray": ("solidflow.engine.executors.ray", "RayExecutor", "ray"),
+    "ray": ("solidflow.engine.executors.ray.executor", "RayExecutor", "ray"),
 }
 
 

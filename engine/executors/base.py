@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from solidflow.definitions.config import Config
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.resource_manager import ResourceSpec
-from solidflow.engine.step_runner import StepResult, StepTask
+from solidflow.engine.step.resources import ResourceSpec
+from solidflow.engine.step.task import StepResult, StepTask
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -7,10 +7,10 @@ from typing import Any
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import InProcessConfig
-from solidflow.engine.memoization import StoredRef
-from solidflow.engine.resource_manager import ResourceManager
-from solidflow.engine.step_runner import StepResult, StepTask, run_step
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine.step.resources import ResourceManager
+from solidflow.engine.step.runner import run_step
+from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.store import IntermediateStore, StoredRef
 
 
 class InProcessExecutor(Executor):

@@ -8,6 +8,7 @@ from solidflow.engine.store.records import (
     StoredOutput,
     StoreError,
 )
+from solidflow.engine.store.refs import StoredRef
 from solidflow.engine.store.store import IntermediateStore, is_local_root
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "OutputStatus",
     "StoreError",
     "StoredOutput",
+    "StoredRef",
     "is_local_root",
 ]

@@ -18,11 +18,11 @@ from typing import Any
 
 import pyspark
 
-from solidflow.engine.context import Emit
-from solidflow.engine.errors_info import error_info
 from solidflow.engine.events.records import EventType
-from solidflow.engine.resource_manager import ResourceManager
-from solidflow.engine.step_runner import StepResult, StepTask
+from solidflow.engine.step.context import Emit
+from solidflow.engine.step.error_info import error_info
+from solidflow.engine.step.resources import ResourceManager
+from solidflow.engine.step.task import StepResult, StepTask
 from solidflow.engine.store import IntermediateStore
 from solidflow.integrations.spark import exchange
 from solidflow.integrations.spark.submit_options import SubmitOptions

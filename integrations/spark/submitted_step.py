@@ -13,8 +13,9 @@ import cloudpickle
 
 from solidflow.definitions.resource import as_resource_definition
 from solidflow.engine.events.records import EventType
-from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
-from solidflow.engine.step_runner import StepResult, run_step_here
+from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.step.runner import run_step_here
+from solidflow.engine.step.task import StepResult
 from solidflow.engine.store import IntermediateStore
 from solidflow.integrations.spark import exchange
 from solidflow.integrations.spark.jobs import application_id

@@ -28,14 +28,24 @@ from solidflow.cli.common import (
 from solidflow.cli.config_files import deep_merge, load_run_config, parse_tags
 from solidflow.cli.display import RunProgress
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.execute import execute_pipeline
 from solidflow.engine.instance import Instance
-from solidflow.engine.memoization import assess_outputs, explain_plan, memoized_steps, plan_keys
-from solidflow.engine.prepare import PreparedRun, config_schema, prepare_run, store_location
-from solidflow.engine.reexecute import reexecute_pipeline
-from solidflow.engine.results import PipelineRunResult
+from solidflow.engine.memo.memoization import (
+    assess_outputs,
+    explain_plan,
+    memoized_steps,
+    plan_keys,
+)
+from solidflow.engine.plan.prepare import (
+    PreparedRun,
+    config_schema,
+    prepare_run,
+    store_location,
+)
+from solidflow.engine.run.execute import execute_pipeline
+from solidflow.engine.run.reexecute import reexecute_pipeline
+from solidflow.engine.run.results import PipelineRunResult
+from solidflow.engine.run.targets import load_pipeline
 from solidflow.engine.store import IntermediateStore
-from solidflow.engine.targets import load_pipeline
 
 
 def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunResult]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from solidflow.engine.events.records import EventType
-from solidflow.engine.runs import RunStatus
+from solidflow.engine.run.records import RunStatus
 from tests.e2e.conftest import PIPELINES, SOLIDFLOW, target
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -125,7 +125,7 @@ def test_failing_solid_shows_user_traceback_and_skips_descendants(cli, instance)
     assert done.code == 1
     assert "solid 'explode' raised ValueError: cannot handle 1" in done.out
     assert f'File "{PIPELINES}"' in done.out  # the user's frame is shown
-    assert "engine/step_runner.py" not in done.out  # the engine's frames are not
+    assert "engine/step/runner.py" not in done.out  # the engine's frames are not
     assert "✓ independent" in done.out
     events = instance.events(_only_run(instance).run_id)
     [skipped] = [e for e in events if e.type is EventType.STEP_SKIPPED]

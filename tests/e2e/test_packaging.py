@@ -47,7 +47,7 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
     top_level = {name.split("/")[0] for name in names}
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"solidflow"}
     for module in (
-        "engine/scheduler.py",
+        "engine/run/scheduler.py",
         "engine/events/sqlite.py",
         "resources/file_cache.py",
         "integrations/tables.py",
@@ -76,7 +76,7 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
     probe = (
         "import importlib.util, sys\n"
         f"sys.path.insert(0, {str(target)!r})\n"
-        "import solidflow.engine.scheduler, solidflow.resources, solidflow.integrations\n"
+        "import solidflow.engine.run.scheduler, solidflow.resources, solidflow.integrations\n"
         "import solidflow.benchmarks.suite\n"
         f"assert solidflow.engine.__file__.startswith({str(target)!r}), solidflow.engine.__file__\n"
         "names = ('engine', 'resources', 'integrations', 'benchmarks')\n"

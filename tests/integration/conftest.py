@@ -8,30 +8,37 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from ..ports import free_port_bases
 from .clusters import SCRIPTS
 
+RAY_PORT_SPAN = 250
+"""A Ray cluster on port P uses P .. P+249 (see start_ray_cluster.sh)."""
+SPARK_PORT_SPAN = 40
+"""A Spark cluster on port P uses P .. P+7 (see start_spark_cluster.sh); tests start a second,
+short-lived cluster on P+10 and P+30."""
 
-def _xdist_index() -> int:
-    """0 for gw0 (and without xdist), 1 for gw1, ..."""
-    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 
-
-def _cluster_env() -> dict[str, str]:
-    index = _xdist_index()
-    short_tmp = tempfile.mkdtemp(prefix="sfr", dir="/tmp")
-    return {
-        **os.environ,
-        "RAY_AUTH_MODE": "disabled",  # a throwaway cluster on 127.0.0.1
-        "SOLIDFLOW_RAY_PORT": str(7100 + 300 * index),
-        "SOLIDFLOW_RAY_TMP": short_tmp,
-        "SOLIDFLOW_RAY_OBJECT_STORE_MB": "512",
-    }
+def _start_on_free_ports(
+    script: Path, span: int, env_for: Callable[[int], dict[str, str]]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run a cluster start script on free ports, trying another base when it loses a race for
+    them; the last attempt's result and environment."""
+    attempts = []
+    for port in free_port_bases(span):
+        env = env_for(port)
+        started = subprocess.run(
+            [str(script)], env=env, capture_output=True, text=True, timeout=240
+        )
+        if started.returncode == 0 or "ports in use" not in started.stderr:
+            return started, env
+        attempts.append(started.stderr)
+    raise RuntimeError(f"{script.name} found no free ports:\n" + "\n".join(attempts))
 
 
 @pytest.fixture(scope="session")
@@ -40,13 +47,17 @@ def ray_address() -> Iterator[str]:
     test process is connected to it as the driver."""
     import ray
 
-    env = _cluster_env()
-    started = subprocess.run(
-        [str(SCRIPTS / "start_ray_cluster.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    short_tmp = tempfile.mkdtemp(prefix="sfr", dir="/tmp")
+    started, env = _start_on_free_ports(
+        SCRIPTS / "start_ray_cluster.sh",
+        RAY_PORT_SPAN,
+        lambda port: {
+            **os.environ,
+            "RAY_AUTH_MODE": "disabled",  # a throwaway cluster on 127.0.0.1
+            "SOLIDFLOW_RAY_PORT": str(port),
+            "SOLIDFLOW_RAY_TMP": short_tmp,
+            "SOLIDFLOW_RAY_OBJECT_STORE_MB": "512",
+        },
     )
     if started.returncode != 0:
         subprocess.run([str(SCRIPTS / "stop_ray_cluster.sh")], env=env, timeout=120)
@@ -107,35 +118,17 @@ def spark_cluster() -> Iterator[SparkCluster]:
     (spark.executor.memory; the default, 1g, does not fit). Tests using it are marked
     `@pytest.mark.xdist_group("spark")` so that one xdist worker runs them all; tests that end
     up on other workers get a cluster of their own, on ports of their own."""
-    # The cluster uses the ports P .. P+7 (start_spark_cluster.sh). P = 7350 + 300 * i lies in
-    # the gap the Ray cluster of xdist worker i leaves (7100 + 300 * i .. +249, see
-    # _cluster_env), so neither collides with the other's clusters on any xdist worker. P+20
-    # is the place of a second test session on this machine; P+10 and P+30 stay free for a
-    # short-lived second cluster of a test.
     tmp_dir = Path(tempfile.mkdtemp(prefix="sfs", dir="/tmp"))
-    base = 7350 + 300 * _xdist_index()
-    failures = []
-    for port in (base, base + 20):
-        env = _spark_env(port, tmp_dir)
-        started = subprocess.run(
-            [str(SCRIPTS / "start_spark_cluster.sh")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-        if started.returncode == 0:
-            break
-        failures.append(started.stderr)
-        if "ports in use" not in started.stderr:
-            subprocess.run([str(SCRIPTS / "stop_spark_cluster.sh")], env=env, timeout=120)
-            break
-    else:
-        started = None
-    if started is None or started.returncode != 0:
+    started, env = _start_on_free_ports(
+        SCRIPTS / "start_spark_cluster.sh",
+        SPARK_PORT_SPAN,
+        lambda port: _spark_env(port, tmp_dir),
+    )
+    if started.returncode != 0:
+        subprocess.run([str(SCRIPTS / "stop_spark_cluster.sh")], env=env, timeout=120)
         if not any(tmp_dir.iterdir()):  # else it keeps the logs
             tmp_dir.rmdir()
-        raise RuntimeError("the local Spark cluster did not start:\n" + "\n".join(failures))
+        raise RuntimeError(f"the local Spark cluster did not start:\n{started.stderr}")
     master_url, connect_url = started.stdout.strip().splitlines()[-2:]
     try:
         yield SparkCluster(master_url, connect_url, tmp_dir)

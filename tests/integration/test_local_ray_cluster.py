@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ..ports import free_port_bases
 from .clusters import SCRIPTS, accepts_connections, alive, marked_processes
 
 START = SCRIPTS / "start_ray_cluster.sh"
@@ -23,31 +23,8 @@ STOP = SCRIPTS / "stop_ray_cluster.sh"
 NODES = ("head", "node_a", "node_b")
 OBJECT_STORE_MB = 256
 
-# A cluster on port P uses the ports P .. P+249 (see start_ray_cluster.sh). The bases tried lie
-# above Ray's default worker ports (10002-19999), so a default `ray.init()` elsewhere cannot
-# take them, and below the kernel's ephemeral ports (from 32768).
 SPAN = 250
-FIRST_PORT = 20000
-LAST_PORT = 32500
-
-
-def candidate_ports() -> list[int]:
-    """Port bases for this process: each xdist worker has its own, so workers never clash."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...; unset without xdist
-    slot = int(worker[2:]) + 1 if worker.startswith("gw") else 0
-    slots = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")) + 1
-    bases = range(FIRST_PORT + SPAN * slot, LAST_PORT - SPAN + 1, SPAN * slots)
-    return [base for base in bases if all(port_is_free(p) for p in range(base, base + SPAN))]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("", port))
-        except OSError:
-            return False
-    return True
+"""A cluster on port P uses the ports P .. P+249 (see start_ray_cluster.sh)."""
 
 
 @dataclass
@@ -89,7 +66,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     started = None
     failures = []
     try:
-        for port in candidate_ports()[:3]:
+        for port in free_port_bases(SPAN):
             started = Cluster(
                 f"127.0.0.1:{port}",
                 port,

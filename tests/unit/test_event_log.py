@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
 from solidflow.engine.events.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
 from solidflow.engine.events.storage import DuplicateRecordError
-from solidflow.engine.runs import RunRecord, RunStatus
+from solidflow.engine.run.records import RunRecord, RunStatus
 
 
 def event(run_id: str, seq: int, **kwargs) -> EventRecord:

@@ -22,7 +22,7 @@ from solidflow import (
     solid,
 )
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.runs import RunStatus
+from solidflow.engine.run.records import RunStatus
 from solidflow.errors import ConfigError, SelectionError, StepFailure
 
 
@@ -408,7 +408,7 @@ def test_step_failure_event_keeps_the_step_message_and_the_traceback(instance: I
     assert failure.payload["kind"] == "user_code"
     assert failure.payload["error_class"] == "ValueError"
     assert 'raise ValueError(f"cannot handle {x}")' in failure.payload["traceback"]
-    assert "engine/step_runner.py" not in failure.payload["traceback"]
+    assert "engine/step/runner.py" not in failure.payload["traceback"]
 
 
 def test_a_failure_traceback_ends_as_python_prints_it_with_notes(instance: Instance) -> None:

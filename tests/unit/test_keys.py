@@ -9,7 +9,7 @@ import uuid
 import pyarrow as pa
 
 from solidflow import Config, solid
-from solidflow.engine.keys import (
+from solidflow.engine.memo.keys import (
     StepLineage,
     canonical_config,
     code_version,
@@ -117,7 +117,7 @@ def _lineage(**changes) -> StepLineage:
     return StepLineage(**{**base, **changes})
 
 
-def test_every_part_of_the_lineage_changes_the_step_key():
+def test_every_part_of_the_lineage_changes_the_memo_key():
     base = _lineage()
     for change in (
         {"solid": "load_2"},
@@ -127,7 +127,7 @@ def test_every_part_of_the_lineage_changes_the_step_key():
         {"inputs": {"y": "k1"}},
         {"data_version": "etag-1"},
     ):
-        assert _lineage(**change).step_key != base.step_key, change
-    assert _lineage().step_key == base.step_key
-    assert output_key(base.step_key, "result") != output_key(base.step_key, "other")
-    assert len(base.step_key) == 64
+        assert _lineage(**change).memo_key != base.memo_key, change
+    assert _lineage().memo_key == base.memo_key
+    assert output_key(base.memo_key, "result") != output_key(base.memo_key, "other")
+    assert len(base.memo_key) == 64

@@ -8,16 +8,16 @@ import msgpack
 
 from solidflow import Config, solid
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
-from solidflow.engine.executors import ray_worker
-from solidflow.engine.executors.ray import not_committed
-from solidflow.engine.executors.ray_worker import (
+from solidflow.engine.executors.ray import worker as ray_worker
+from solidflow.engine.executors.ray.executor import not_committed
+from solidflow.engine.executors.ray.worker import (
     RayRunContext,
     UpstreamFailed,
     decode_step,
     encode_step,
     run_step_task,
 )
-from solidflow.engine.step_runner import StepTask
+from solidflow.engine.step.task import StepTask
 from solidflow.engine.store import IntermediateStore
 
 CONTEXT = RayRunContext(

@@ -11,10 +11,10 @@ from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import InProcessConfig
-from solidflow.engine.memoization import plan_keys
-from solidflow.engine.prepare import prepare_run
-from solidflow.engine.scheduler import Scheduler, StepStatus
-from solidflow.engine.step_runner import StepResult, StepTask
+from solidflow.engine.memo.memoization import plan_keys
+from solidflow.engine.plan.prepare import prepare_run
+from solidflow.engine.run.scheduler import Scheduler, StepStatus
+from solidflow.engine.step.task import StepResult, StepTask
 
 
 @solid

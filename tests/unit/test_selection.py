@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from solidflow.engine.selection import select_steps
+from solidflow.engine.plan.selection import select_steps
 from solidflow.errors import SelectionError
 
 # extract -> clean -> load -> report

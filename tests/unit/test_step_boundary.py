@@ -14,8 +14,9 @@ from solidflow import Config, Materialization, Output, resource, solid
 from solidflow.definitions.graph import FromOutput, FromValue
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
-from solidflow.engine.step_runner import StepResult, StepTask, run_step
+from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.step.runner import run_step
+from solidflow.engine.step.task import StepResult, StepTask
 
 Outcome = tuple[StepResult, list[EventRecord], list[str], int]
 

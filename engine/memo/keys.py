@@ -119,9 +119,9 @@ def _arrow_bytes(value: Any) -> bytes | None:
     return sink.getvalue().to_pybytes()
 
 
-def output_key(step_key: str, output: str) -> str:
-    """The key of output `output` of the step with key `step_key`."""
-    return _digest(f"{step_key}/{output}".encode())
+def output_key(memo_key: str, output: str) -> str:
+    """The key of output `output` of the step whose memo key is `memo_key`."""
+    return _digest(f"{memo_key}/{output}".encode())
 
 
 def lineage_key(lineage: Mapping[str, Any]) -> str:
@@ -140,7 +140,7 @@ class StepLineage:
     data_version: str | None
 
     @property
-    def step_key(self) -> str:
+    def memo_key(self) -> str:
         return lineage_key(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:

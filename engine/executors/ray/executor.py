@@ -14,14 +14,13 @@ import ray.cloudpickle
 from ray.exceptions import GetTimeoutError, RayError
 
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.errors_info import ErrorInfo
 from solidflow.engine.events.records import EVENT_TYPES, EventType, unpack_payload
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import RayConfig
-from solidflow.engine.executors.ray_events import WorkerEvent, event_buffer
-from solidflow.engine.executors.ray_resources import cluster_resources
-from solidflow.engine.executors.ray_worker import (
+from solidflow.engine.executors.ray.cluster import cluster_resources
+from solidflow.engine.executors.ray.events import WorkerEvent, event_buffer
+from solidflow.engine.executors.ray.worker import (
     COMMIT_DELAY,
     RayRunContext,
     WireOutcome,
@@ -31,10 +30,10 @@ from solidflow.engine.executors.ray_worker import (
     step_function,
     step_result,
 )
-from solidflow.engine.memoization import StoredRef
-from solidflow.engine.plan import addresses_read
-from solidflow.engine.step_runner import StepResult, StepTask
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine.plan.steps import addresses_read
+from solidflow.engine.step.error_info import ErrorInfo
+from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.store import IntermediateStore, StoredRef
 
 DRAIN_INTERVAL = 0.2
 """Seconds between two reads of the event buffer actor while steps run."""

@@ -18,12 +18,12 @@ import ray
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
-from solidflow.engine.executors.ray_events import WorkerEvent
-from solidflow.engine.memoization import StoredRef
-from solidflow.engine.plan import StepInputSource, addresses_read
-from solidflow.engine.resource_manager import ResourceManager, ResourceSpec
-from solidflow.engine.step_runner import StepResult, StepTask, run_step
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine.executors.ray.events import WorkerEvent
+from solidflow.engine.plan.steps import StepInputSource, addresses_read
+from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.step.runner import run_step
+from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.store import IntermediateStore, StoredRef
 
 LIVE_AFTER = 0.2
 """Seconds a step runs before its events start streaming to the event buffer actor."""

@@ -12,9 +12,13 @@ from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.engine.executors import EXECUTOR_CONFIGS, Executor, executor_class
 from solidflow.engine.instance import Instance
-from solidflow.engine.plan import ExecutionPlan, build_plan
-from solidflow.engine.run_config import ResolvedRunConfig, run_config_model, validate_run_config
-from solidflow.engine.selection import select_steps
+from solidflow.engine.plan.run_config import (
+    ResolvedRunConfig,
+    run_config_model,
+    validate_run_config,
+)
+from solidflow.engine.plan.selection import select_steps
+from solidflow.engine.plan.steps import ExecutionPlan, build_plan
 from solidflow.errors import ConfigError, DefinitionError
 
 Selection = str | Sequence[str] | None

@@ -9,7 +9,7 @@ from solidflow.definitions.config import Config
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.run_config import ResolvedRunConfig
+from solidflow.engine.plan.run_config import ResolvedRunConfig
 
 StepInputSource = InputBinding
 """Where a step input comes from: another step's output (the node name is the step key), a list

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from solidflow.engine.instance import Instance
-from solidflow.engine.memoization import stored_outputs
+from solidflow.engine.memo.memoization import stored_outputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.errors import ConfigError
 

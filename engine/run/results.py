@@ -8,8 +8,8 @@ from typing import Any
 
 from solidflow.definitions.events import DEFAULT_OUTPUT, ExpectationResult, Materialization
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.runs import RunStatus
-from solidflow.engine.scheduler import SchedulerState, StepStatus
+from solidflow.engine.run.records import RunStatus
+from solidflow.engine.run.scheduler import SchedulerState, StepStatus
 
 
 class StepEvents:

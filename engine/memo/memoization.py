@@ -8,7 +8,7 @@ from typing import Any
 
 from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.keys import (
+from solidflow.engine.memo.keys import (
     StepLineage,
     canonical_config,
     code_version,
@@ -16,25 +16,18 @@ from solidflow.engine.keys import (
     lineage_key,
     output_key,
 )
-from solidflow.engine.plan import ExecutionPlan, ExecutionStep
+from solidflow.engine.plan.steps import ExecutionPlan, ExecutionStep
 from solidflow.engine.store import IntermediateStore, OutputStatus
 from solidflow.engine.store.records import Assessment
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRef:
-    """A handle to an output kept in the intermediate store."""
-
-    key: str
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StepKeys:
-    """A step's lineage (as its events record it), its key, and the key of each of its
-    outputs."""
+class MemoKeys:
+    """A step's lineage (what its memo key is made of, as its events record it), its memo
+    key, and the key of each of its outputs."""
 
     lineage: Mapping[str, Any]
-    step_key: str
+    memo_key: str
     output_keys: Mapping[str, str]
 
 
@@ -81,11 +74,11 @@ def _data_version(step: ExecutionStep, warn: Warn) -> str | None:
         return f"unknown:{fingerprint(object())}"
 
 
-def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
+def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
     """Keys of every step, in plan order; `warn(step, message)` reports data versions that
     could not be read (such steps get a key that matches nothing stored)."""
     output_keys: dict[tuple[str, str], str] = dict(plan.external)
-    keys: dict[str, StepKeys] = {}
+    keys: dict[str, MemoKeys] = {}
     for step in plan.steps.values():
         inputs: dict[str, str | tuple[str, ...]] = {}
         for name, source in step.inputs.items():
@@ -103,36 +96,36 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, StepKeys]:
             data_version=_data_version(step, warn),
         )
         recorded = lineage.as_dict()
-        step_key = lineage_key(recorded)
-        outputs = {name: output_key(step_key, name) for name in step.solid.output_names}
+        memo_key = lineage_key(recorded)
+        outputs = {name: output_key(memo_key, name) for name in step.solid.output_names}
         output_keys.update({(step.key, name): key for name, key in outputs.items()})
-        keys[step.key] = StepKeys(lineage=recorded, step_key=step_key, output_keys=outputs)
+        keys[step.key] = MemoKeys(lineage=recorded, memo_key=memo_key, output_keys=outputs)
     return keys
 
 
-def assess_outputs(keys: Mapping[str, StepKeys], store: IntermediateStore) -> dict[str, Assessment]:
+def assess_outputs(keys: Mapping[str, MemoKeys], store: IntermediateStore) -> dict[str, Assessment]:
     """The assessment of every output key of the steps, in one pass over the store."""
     return store.assess([key for step in keys.values() for key in step.output_keys.values()])
 
 
-def steps_without_outputs(keys: Mapping[str, StepKeys], stored: Collection[str]) -> set[str]:
+def steps_without_outputs(keys: Mapping[str, MemoKeys], stored: Collection[str]) -> set[str]:
     """The steps none of whose output keys are among `stored`."""
     return {
         step
-        for step, step_keys in keys.items()
-        if not any(key in stored for key in step_keys.output_keys.values())
+        for step, memo_keys in keys.items()
+        if not any(key in stored for key in memo_keys.output_keys.values())
     }
 
 
 def memoized_steps(
-    keys: Mapping[str, StepKeys], found: Mapping[str, Assessment], warn: Warn
+    keys: Mapping[str, MemoKeys], found: Mapping[str, Assessment], warn: Warn
 ) -> set[str]:
     """The steps whose outputs `found` says are all stored and intact; corrupt outputs are
     reported."""
     memoized = set()
-    for step, step_keys in keys.items():
+    for step, memo_keys in keys.items():
         complete = True
-        for output, key in step_keys.output_keys.items():
+        for output, key in memo_keys.output_keys.items():
             assessment = found[key]
             if assessment.status is OutputStatus.CORRUPT:
                 warn(
@@ -153,7 +146,7 @@ _REASONS = (
 )
 
 
-def why_it_runs(keys: StepKeys, previous: Mapping[str, Any] | None, assessment: Assessment) -> str:
+def why_it_runs(keys: MemoKeys, previous: Mapping[str, Any] | None, assessment: Assessment) -> str:
     """Why a step that is not memoized must run, given the lineage it had last time and the
     assessment of an output that is not PRESENT."""
     if previous is None:
@@ -175,24 +168,24 @@ def why_it_runs(keys: StepKeys, previous: Mapping[str, Any] | None, assessment: 
 
 
 def explain_plan(
-    keys: Mapping[str, StepKeys],
+    keys: Mapping[str, MemoKeys],
     memoized: set[str],
     found: Mapping[str, Assessment],
     previous_lineage: Callable[[str], Mapping[str, Any] | None],
 ) -> dict[str, str]:
     """For each step: "memoized", or why it runs."""
     explained = {}
-    for step, step_keys in keys.items():
+    for step, memo_keys in keys.items():
         if step in memoized:
             explained[step] = "memoized"
             continue
         worst = next(
             (
                 found[key]
-                for key in step_keys.output_keys.values()
+                for key in memo_keys.output_keys.values()
                 if found[key].status is not OutputStatus.PRESENT
             ),
             Assessment(status=OutputStatus.MISSING),
         )
-        explained[step] = "runs: " + why_it_runs(step_keys, previous_lineage(step), worst)
+        explained[step] = "runs: " + why_it_runs(memo_keys, previous_lineage(step), worst)
     return explained

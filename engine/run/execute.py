@@ -15,15 +15,15 @@ from solidflow.engine.events.records import EventRecord, EventType, to_plain
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors import Executor, RunSpec
 from solidflow.engine.instance import Instance
-from solidflow.engine.memoization import (
-    StepKeys,
+from solidflow.engine.memo.memoization import (
+    MemoKeys,
     Warn,
     assess_outputs,
     memoized_steps,
     plan_keys,
     steps_without_outputs,
 )
-from solidflow.engine.prepare import (
+from solidflow.engine.plan.prepare import (
     PreparedRun,
     Selection,
     pipeline_target,
@@ -31,10 +31,10 @@ from solidflow.engine.prepare import (
     require_pipeline,
     store_location,
 )
-from solidflow.engine.resource_manager import ResourceSpec
-from solidflow.engine.results import PipelineRunResult
-from solidflow.engine.runs import RunRecord, RunStatus, current_process_token
-from solidflow.engine.scheduler import Scheduler, SchedulerState, StepStatus
+from solidflow.engine.run.records import RunRecord, RunStatus, current_process_token
+from solidflow.engine.run.results import PipelineRunResult
+from solidflow.engine.run.scheduler import Scheduler, SchedulerState, StepStatus
+from solidflow.engine.step.resources import ResourceSpec
 from solidflow.engine.store import IntermediateStore, is_local_root
 from solidflow.engine.store.records import Assessment
 from solidflow.errors import ConfigError, DefinitionError, SelectionError, StepFailure
@@ -183,25 +183,25 @@ def run_pipeline(
 
 
 def _memoized_payloads(
-    keys: Mapping[str, StepKeys], memoized: set[str], found: Mapping[str, Assessment]
+    keys: Mapping[str, MemoKeys], memoized: set[str], found: Mapping[str, Assessment]
 ) -> dict[str, dict[str, Any]]:
     payloads: dict[str, dict[str, Any]] = {}
     for step in (key for key in keys if key in memoized):
-        step_keys = keys[step]
-        first = found[next(iter(step_keys.output_keys.values()))].present
+        memo_keys = keys[step]
+        first = found[next(iter(memo_keys.output_keys.values()))].present
         source_run = first.run_id if first is not None else None
         payloads[step] = {
             "message": f"outputs already stored by run {source_run}",
             "source_run": source_run,
-            "output_keys": dict(step_keys.output_keys),
-            "step_key": step_keys.step_key,
-            "lineage": step_keys.lineage,
+            "output_keys": dict(memo_keys.output_keys),
+            "memo_key": memo_keys.memo_key,
+            "lineage": memo_keys.lineage,
         }
     return payloads
 
 
 def _outputs_before_the_run(
-    keys: Mapping[str, StepKeys], store: IntermediateStore, memoize: bool, warn: Warn
+    keys: Mapping[str, MemoKeys], store: IntermediateStore, memoize: bool, warn: Warn
 ) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """With `memoize`, the STEP_MEMOIZED payloads of the steps that need not run; and the
     steps none of whose outputs are stored, whose puts need not look first (known only of a

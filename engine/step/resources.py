@@ -10,9 +10,9 @@ from typing import Any
 
 from solidflow.definitions.config import Config
 from solidflow.definitions.resource import InitContext, ResourceDefinition
-from solidflow.engine.context import Emit, Resources, SolidLogger
-from solidflow.engine.errors_info import ErrorInfo, error_info
 from solidflow.engine.events.records import EventType
+from solidflow.engine.step.context import Emit, Resources, SolidLogger
+from solidflow.engine.step.error_info import ErrorInfo, error_info
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

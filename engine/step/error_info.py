@@ -7,11 +7,13 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-import solidflow
+import solidflow.definitions
 
 _OWN_DIRS = tuple(
-    os.path.dirname(os.path.abspath(path)) + os.sep for path in (solidflow.__file__, __file__)
+    os.path.dirname(os.path.dirname(os.path.abspath(path))) + os.sep
+    for path in (solidflow.definitions.__file__, __file__)
 )
+"""The directories of the solidflow package and of its engine: their frames are left out."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

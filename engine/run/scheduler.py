@@ -11,9 +11,10 @@ from typing import Any
 from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor
-from solidflow.engine.memoization import StepKeys, StoredRef
-from solidflow.engine.plan import ExecutionPlan
-from solidflow.engine.step_runner import OutputAddress, StepResult, StepTask
+from solidflow.engine.memo.memoization import MemoKeys
+from solidflow.engine.plan.steps import ExecutionPlan
+from solidflow.engine.step.task import OutputAddress, StepResult, StepTask
+from solidflow.engine.store import StoredRef
 
 
 class StepStatus(str, Enum):
@@ -52,7 +53,7 @@ class Scheduler:
         executor: Executor,
         sink: EventSink,
         run_id: str,
-        keys: Mapping[str, StepKeys],
+        keys: Mapping[str, MemoKeys],
         memoized: Mapping[str, dict[str, Any]],
         outputs_missing: Collection[str] = (),
     ) -> None:
@@ -104,7 +105,7 @@ class Scheduler:
         step = self._plan.steps[key]
         handles = self.state.handles
         needed = {address: handles[address] for address in step.reads()}
-        step_keys = self._keys[key]
+        memo_keys = self._keys[key]
         self.state.status[key] = StepStatus.RUNNING
         promised = self._executor.submit(
             StepTask(
@@ -115,9 +116,9 @@ class Scheduler:
                 config=step.config,
                 inputs=step.inputs,
                 handles=needed,
-                output_keys=step_keys.output_keys,
-                memo_key=step_keys.step_key,
-                lineage=step_keys.lineage,
+                output_keys=memo_keys.output_keys,
+                memo_key=memo_keys.memo_key,
+                lineage=memo_keys.lineage,
                 outputs_missing=key in self._outputs_missing,
             )
         )

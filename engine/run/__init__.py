@@ -1,0 +1,1 @@
+"""Runs: create, execute and re-execute runs, drive their plan, and report their results."""
