@@ -36,11 +36,13 @@ demo: check-java $(VENV)/.demo-installed
 test: check-java $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python .ci/lint_imports.py
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python .ci/lint_imports.py
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .

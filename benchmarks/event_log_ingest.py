@@ -14,7 +14,7 @@ from pathlib import Path
 
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.events.sqlite import SqliteStorage
+from solidflow.engine.instance.sqlite import SqliteStorage
 
 REPETITIONS = 5
 PAYLOAD = {"message": "step produced output", "output": "result", "rows": 1024}

@@ -15,9 +15,9 @@ from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.solid import SolidDefinition, solid
 from solidflow.definitions.types import DataType, TypeCheck
 from solidflow.engine.instance import Instance
-from solidflow.engine.plan.prepare import config_schema
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
+from solidflow.engine.run.prepare import config_schema
 from solidflow.engine.run.reexecute import reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
 from solidflow.engine.step.context import SolidExecutionContext

@@ -6,10 +6,12 @@ from __future__ import annotations
 import random
 import socket
 
-_LOW, _HIGH = 20_000, 32_500
-"""Bases lie above Ray's default worker ports (10002-19999), so that a default `ray.init()`
-elsewhere cannot take them, and below Linux's ephemeral ports (from 32768), which the kernel
-hands out to outgoing connections."""
+RAY_PORTS = range(20_000, 28_000)
+SPARK_PORTS = range(28_000, 32_500)
+"""Where Ray and Spark clusters take their ports: apart, so that a cluster of one kind never
+races one of the other kind for a port, above Ray's default worker ports (10002-19999), so that
+a default `ray.init()` elsewhere cannot take them, and below Linux's ephemeral ports (from
+32768), which the kernel hands out to outgoing connections."""
 
 
 def port_is_free(port: int) -> bool:
@@ -23,11 +25,11 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def free_port_bases(span: int, count: int = 3) -> list[int]:
-    """Up to `count` random port bases P (multiples of `span`) such that P .. P+span-1 are
-    all free now. A server started on one may still lose a race with another process: start
-    it on the next base when it says its ports are in use."""
-    bases = list(range(_LOW, _HIGH - span + 1, span))
+def free_port_bases(ports: range, span: int, count: int = 3) -> list[int]:
+    """Up to `count` random port bases P in `ports` such that P .. P+span-1 are all free now.
+    A server started on one may still lose a race with another process: start it on the next
+    base when it says its ports are in use."""
+    bases = list(range(ports.start, ports.stop - span + 1, span))
     random.SystemRandom().shuffle(bases)
     found = []
     for base in bases:

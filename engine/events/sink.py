@@ -8,14 +8,19 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.events.storage import EventLogStorage
 
 logger = logging.getLogger("solidflow")
 
 Listener = Callable[[EventRecord], None]
+
+
+class EventWriter(Protocol):
+    """Where a sink writes events: an event log storage, or anything with its write method."""
+
+    def store_events(self, records: Sequence[EventRecord]) -> None: ...
 
 
 class EventSink:
@@ -40,7 +45,7 @@ class EventSink:
     def __init__(
         self,
         run_id: str,
-        storage: EventLogStorage | None,
+        storage: EventWriter | None,
         listeners: Sequence[Listener] = (),
         flush_interval: float = 0.2,
         max_batch: int = 1000,

@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from solidflow.engine.events.records import RUN_END_TYPES, EventRecord, EventType
-from solidflow.engine.events.sqlite import SqliteStorage
-from solidflow.engine.events.storage import DuplicateRecordError, InstanceStorage
 from solidflow.engine.instance.config import EventLogConfig, InstanceConfig
-from solidflow.engine.run.records import RunRecord, RunStatus, process_exited
+from solidflow.engine.instance.runs import RunRecord, RunStatus, process_exited
+from solidflow.engine.instance.sqlite import SqliteStorage
+from solidflow.engine.instance.storage import DuplicateRecordError, InstanceStorage
 
 _WATCH_PAGE = 1000
 

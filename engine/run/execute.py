@@ -15,6 +15,7 @@ from solidflow.engine.events.records import EventRecord, EventType, to_plain
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors import Executor, RunSpec
 from solidflow.engine.instance import Instance
+from solidflow.engine.instance.runs import RunRecord, RunStatus, current_process_token
 from solidflow.engine.memo.memoization import (
     MemoKeys,
     Warn,
@@ -23,7 +24,7 @@ from solidflow.engine.memo.memoization import (
     plan_keys,
     steps_without_outputs,
 )
-from solidflow.engine.plan.prepare import (
+from solidflow.engine.run.prepare import (
     PreparedRun,
     Selection,
     pipeline_target,
@@ -31,7 +32,6 @@ from solidflow.engine.plan.prepare import (
     require_pipeline,
     store_location,
 )
-from solidflow.engine.run.records import RunRecord, RunStatus, current_process_token
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.scheduler import Scheduler, SchedulerState, StepStatus
 from solidflow.engine.step.resources import ResourceSpec

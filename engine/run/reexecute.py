@@ -8,11 +8,11 @@ from typing import Any
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.instance import Instance
+from solidflow.engine.instance.runs import RunRecord
 from solidflow.engine.memo.memoization import OutputAddress, stored_outputs
 from solidflow.engine.plan.selection import select_steps
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.run.execute import RunOrigin, run_pipeline
-from solidflow.engine.run.records import RunRecord
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.targets import load_pipeline
 from solidflow.engine.store import IntermediateStore, OutputStatus

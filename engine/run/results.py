@@ -8,7 +8,7 @@ from typing import Any
 
 from solidflow.definitions.events import DEFAULT_OUTPUT, ExpectationResult, Materialization
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.run.scheduler import SchedulerState, StepStatus
 
 

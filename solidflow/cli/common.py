@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from solidflow.engine.instance import Instance
-from solidflow.engine.run.records import RunRecord
+from solidflow.engine.instance.runs import RunRecord
 from solidflow.errors import SolidflowError
 
 EXIT_RUN_FAILED = 1

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from solidflow.cli.common import find_run, instance_of, user_errors, wide_console
 from solidflow.cli.display import event_line
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 
 
 def format_time(timestamp: float) -> str:

@@ -35,13 +35,13 @@ from solidflow.engine.memo.memoization import (
     memoized_steps,
     plan_keys,
 )
-from solidflow.engine.plan.prepare import (
+from solidflow.engine.run.execute import execute_pipeline
+from solidflow.engine.run.prepare import (
     PreparedRun,
     config_schema,
     prepare_run,
     store_location,
 )
-from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.reexecute import reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.targets import load_pipeline

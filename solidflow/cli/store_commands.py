@@ -7,8 +7,8 @@ from rich.table import Table
 
 from solidflow.cli.common import find_run, instance_of, user_errors, wide_console
 from solidflow.cli.inspect_commands import format_time
+from solidflow.engine.memo.gc import collect_garbage, parse_age
 from solidflow.engine.store import IntermediateStore
-from solidflow.engine.store.gc import collect_garbage, parse_age
 
 
 def _size(count: int) -> str:

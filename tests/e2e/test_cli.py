@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from solidflow.engine.events.records import EventType
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from tests.e2e.conftest import PIPELINES, SOLIDFLOW, target
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -48,7 +48,7 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
     assert {t for t in top_level if not t.endswith(".dist-info")} == {"solidflow"}
     for module in (
         "engine/run/scheduler.py",
-        "engine/events/sqlite.py",
+        "engine/instance/sqlite.py",
         "resources/file_cache.py",
         "integrations/tables.py",
         "integrations/spark/submitted_step.py",

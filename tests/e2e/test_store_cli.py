@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from solidflow.engine.events.records import EventType
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.store import IntermediateStore
 from tests.e2e.conftest import target
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ..ports import free_port_bases
+from ..ports import RAY_PORTS, SPARK_PORTS, free_port_bases
 from .clusters import SCRIPTS
 
 RAY_PORT_SPAN = 250
@@ -25,17 +25,23 @@ short-lived cluster on P+10 and P+30."""
 
 
 def _start_on_free_ports(
-    script: Path, span: int, env_for: Callable[[int], dict[str, str]]
+    script: Path, ports: range, span: int, env_for: Callable[[int], dict[str, str]]
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
     """Run a cluster start script on free ports, trying another base when it loses a race for
-    them; the last attempt's result and environment."""
+    them; the last attempt's result and environment. What a failed start left running is
+    stopped."""
+    stop = script.with_name(script.name.replace("start_", "stop_"))
     attempts = []
-    for port in free_port_bases(span):
+    for port in free_port_bases(ports, span):
         env = env_for(port)
         started = subprocess.run(
             [str(script)], env=env, capture_output=True, text=True, timeout=240
         )
-        if started.returncode == 0 or "ports in use" not in started.stderr:
+        if started.returncode == 0:
+            return started, env
+        if "ports in use" not in started.stderr:  # it started something
+            subprocess.run([str(stop)], env=env, capture_output=True, timeout=120)
+        if "in use" not in started.stderr:  # not a lost race for a port
             return started, env
         attempts.append(started.stderr)
     raise RuntimeError(f"{script.name} found no free ports:\n" + "\n".join(attempts))
@@ -50,6 +56,7 @@ def ray_address() -> Iterator[str]:
     short_tmp = tempfile.mkdtemp(prefix="sfr", dir="/tmp")
     started, env = _start_on_free_ports(
         SCRIPTS / "start_ray_cluster.sh",
+        RAY_PORTS,
         RAY_PORT_SPAN,
         lambda port: {
             **os.environ,
@@ -60,7 +67,6 @@ def ray_address() -> Iterator[str]:
         },
     )
     if started.returncode != 0:
-        subprocess.run([str(SCRIPTS / "stop_ray_cluster.sh")], env=env, timeout=120)
         raise RuntimeError(f"the local Ray cluster did not start:\n{started.stderr}")
     address = started.stdout.strip().splitlines()[-1]
     os.environ["RAY_AUTH_MODE"] = "disabled"
@@ -121,11 +127,11 @@ def spark_cluster() -> Iterator[SparkCluster]:
     tmp_dir = Path(tempfile.mkdtemp(prefix="sfs", dir="/tmp"))
     started, env = _start_on_free_ports(
         SCRIPTS / "start_spark_cluster.sh",
+        SPARK_PORTS,
         SPARK_PORT_SPAN,
         lambda port: _spark_env(port, tmp_dir),
     )
     if started.returncode != 0:
-        subprocess.run([str(SCRIPTS / "stop_spark_cluster.sh")], env=env, timeout=120)
         if not any(tmp_dir.iterdir()):  # else it keeps the logs
             tmp_dir.rmdir()
         raise RuntimeError(f"the local Spark cluster did not start:\n{started.stderr}")

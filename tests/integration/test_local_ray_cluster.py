@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ..ports import free_port_bases
+from ..ports import RAY_PORTS, free_port_bases
 from .clusters import SCRIPTS, accepts_connections, alive, marked_processes
 
 START = SCRIPTS / "start_ray_cluster.sh"
@@ -66,7 +66,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     started = None
     failures = []
     try:
-        for port in free_port_bases(SPAN):
+        for port in free_port_bases(RAY_PORTS, SPAN):
             started = Cluster(
                 f"127.0.0.1:{port}",
                 port,

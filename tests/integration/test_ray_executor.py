@@ -15,7 +15,7 @@ import ray
 
 from solidflow import Instance, execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.store import IntermediateStore
 from tests.integration import ray_pipelines as pipelines
 

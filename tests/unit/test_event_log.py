@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
-from solidflow.engine.events.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
-from solidflow.engine.events.storage import DuplicateRecordError
-from solidflow.engine.run.records import RunRecord, RunStatus
+from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
+from solidflow.engine.instance.storage import DuplicateRecordError
 
 
 def event(run_id: str, seq: int, **kwargs) -> EventRecord:

@@ -22,7 +22,7 @@ from solidflow import (
     solid,
 )
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.errors import ConfigError, SelectionError, StepFailure
 
 

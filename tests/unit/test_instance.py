@@ -11,9 +11,9 @@ import pytest
 
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.events.sqlite import SqliteStorage
 from solidflow.engine.instance import Instance, InstanceConfigError
-from solidflow.engine.run.records import RunRecord, RunStatus, current_process_token
+from solidflow.engine.instance.runs import RunRecord, RunStatus, current_process_token
+from solidflow.engine.instance.sqlite import SqliteStorage
 
 HOST = socket.gethostname()
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
@@ -115,7 +115,7 @@ def test_runs_are_newest_first_filtered_and_limited(instance):
 def start_sleeper() -> tuple[subprocess.Popen, str | None]:
     """A live python process and its process token."""
     code = (
-        "import time; from solidflow.engine.run.records import current_process_token;"
+        "import time; from solidflow.engine.instance.runs import current_process_token;"
         "print(current_process_token(), flush=True); time.sleep(60)"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

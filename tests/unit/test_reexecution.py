@@ -9,7 +9,7 @@ import pytest
 
 from solidflow import Instance, execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.run.targets import load_pipeline
 from solidflow.engine.store import IntermediateStore
 from solidflow.errors import ReexecutionError

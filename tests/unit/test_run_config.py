@@ -17,7 +17,7 @@ from solidflow import (
     resource,
     solid,
 )
-from solidflow.engine.run.records import RunStatus
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.errors import ConfigError
 
 

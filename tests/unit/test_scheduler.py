@@ -12,7 +12,7 @@ from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import InProcessConfig
 from solidflow.engine.memo.memoization import plan_keys
-from solidflow.engine.plan.prepare import prepare_run
+from solidflow.engine.run.prepare import prepare_run
 from solidflow.engine.run.scheduler import Scheduler, StepStatus
 from solidflow.engine.step.task import StepResult, StepTask
 

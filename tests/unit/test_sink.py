@@ -8,8 +8,8 @@ import pytest
 
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
-from solidflow.engine.events.sqlite import SqliteStorage
-from solidflow.engine.events.storage import EventLogStorage
+from solidflow.engine.instance.sqlite import SqliteStorage
+from solidflow.engine.instance.storage import EventLogStorage
 
 
 class RecordingStorage(EventLogStorage):

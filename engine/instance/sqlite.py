@@ -16,8 +16,8 @@ from solidflow.engine.events.records import (
     pack_payload,
     unpack_payload,
 )
-from solidflow.engine.events.storage import DuplicateRecordError, InstanceStorage
-from solidflow.engine.run.records import RunRecord, RunStatus
+from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.storage import DuplicateRecordError, InstanceStorage
 from solidflow.engine.sqlite_files import SharedDatabase, transaction
 
 _STEP_END_TYPES = "('STEP_SUCCESS', 'STEP_MEMOIZED')"

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from solidflow.engine.events.records import EventRecord
-from solidflow.engine.run.records import RunRecord, RunStatus
+from solidflow.engine.instance.runs import RunRecord, RunStatus
 
 
 class DuplicateRecordError(ValueError):
