@@ -1,7 +1,7 @@
 """Example pipeline: generate a day of orders, clean them, compute revenue per category, and
 write a report through the file_cache resource.
 
-Run it with:  solidflow run examples/orders.py:orders -c examples/orders.yaml
+Run it with:  solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local
 """
 
 from __future__ import annotations

@@ -7,13 +7,19 @@ import logging
 
 from solidflow.definitions.composite import CompositeSolidDefinition, composite_solid
 from solidflow.definitions.config import Config
+from solidflow.definitions.dependencies import (
+    DependencyDefinition,
+    MultiDependencyDefinition,
+    SolidInvocation,
+)
 from solidflow.definitions.events import ExpectationResult, Materialization, Output
+from solidflow.definitions.loaders import TypeLoader, type_loader
 from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition, pipeline
 from solidflow.definitions.resource import InitContext, ResourceDefinition, resource
 from solidflow.definitions.retry import RetryPolicy
-from solidflow.definitions.solid import SolidDefinition, solid
-from solidflow.definitions.types import DataType, TypeCheck
+from solidflow.definitions.solid import Out, SolidDefinition, solid
+from solidflow.definitions.types import DataType, TypeCheck, check_type
 from solidflow.engine.instance import Instance
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
@@ -30,11 +36,14 @@ __all__ = [
     "CompositeSolidDefinition",
     "Config",
     "DataType",
+    "DependencyDefinition",
     "ExpectationResult",
     "InitContext",
     "Instance",
     "Materialization",
     "Mode",
+    "MultiDependencyDefinition",
+    "Out",
     "Output",
     "PipelineDefinition",
     "PipelineRunResult",
@@ -43,8 +52,11 @@ __all__ = [
     "SolidDefinition",
     "SolidExecutionContext",
     "SolidExecutionResult",
+    "SolidInvocation",
     "SolidRunResult",
     "TypeCheck",
+    "TypeLoader",
+    "check_type",
     "composite_solid",
     "config_schema",
     "execute_pipeline",
@@ -53,4 +65,5 @@ __all__ = [
     "reexecute_pipeline",
     "resource",
     "solid",
+    "type_loader",
 ]

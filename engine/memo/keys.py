@@ -20,7 +20,7 @@ from typing import Any
 
 import msgpack
 
-from solidflow.definitions.config import Config
+from solidflow.definitions.config import plain_config
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import MSGPACK_INTS
 
@@ -72,11 +72,10 @@ def code_version(solid: SolidDefinition) -> str:
     return f"version:{solid.version}" if solid.version is not None else source_version(solid.fn)
 
 
-def canonical_config(config: Config | None) -> str:
-    """The config as sorted, compact JSON ("null" without config)."""
-    if config is None:
-        return "null"
-    return json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+def canonical_config(config: Any) -> str:
+    """The config (a Config model or a scalar value) as sorted, compact JSON ("null" without
+    config)."""
+    return json.dumps(plain_config(config), sort_keys=True, separators=(",", ":"))
 
 
 def fingerprint(value: Any) -> str:

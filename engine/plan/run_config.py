@@ -9,10 +9,12 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from solidflow.definitions.config import Config
+from solidflow.definitions.config import Config, config_required, validate_config
 from solidflow.definitions.graph import InputBinding
 from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
+from solidflow.definitions.solid import InputDefinition
+from solidflow.definitions.types import DataType
 from solidflow.errors import ConfigError
 
 
@@ -27,9 +29,11 @@ class _Section(BaseModel):
 class ResolvedRunConfig:
     """run_config after validation: typed config objects and checked input values."""
 
-    solid_configs: Mapping[str, Config | None]
+    solid_configs: Mapping[str, Any]
     input_values: Mapping[str, Mapping[str, Any]]
-    resource_configs: Mapping[str, Config | None]
+    """Values of inputs given in run_config; for an input whose type has a loader, the
+    loader's validated config."""
+    resource_configs: Mapping[str, Any]
     execution: Mapping[str, Mapping[str, Any]]
     storage: StorageSettings | None = None
 
@@ -41,16 +45,26 @@ class StorageSettings(Config):
     storage_options: dict[str, Any] = {}
 
 
-def _is_required(schema: type[BaseModel]) -> bool:
-    return any(info.is_required() for info in schema.model_fields.values())
-
-
 def _field(schema: Any, required: bool, description: str | None = None) -> Any:
     if required:
         return (schema, Field(..., description=description))
-    if isinstance(schema, type) and issubclass(schema, BaseModel) and not _is_required(schema):
+    if (
+        isinstance(schema, type)
+        and issubclass(schema, BaseModel)
+        and not any(info.is_required() for info in schema.model_fields.values())
+    ):
         return (schema, Field(default_factory=schema, description=description))
     return (schema, Field(default=None, description=description))
+
+
+def _input_field(input_def: InputDefinition, required: bool) -> Any:
+    """The run_config field of an input: its type's loader config, or any value (checked
+    against the input's type after validation)."""
+    data_type = input_def.data_type
+    if data_type.loader is not None:
+        description = f"config of the loader of {data_type.name}"
+        return _field(data_type.loader.config_schema, required, description)
+    return _field(Any, required, f"a value of type {data_type.name}")
 
 
 class _NoSettings(_Section):
@@ -95,18 +109,23 @@ class _SchemaBuilder:
         fields: dict[str, Any] = {}
         required = False
         if node.solid.config_schema is not None:
-            config_required = selected and _is_required(node.solid.config_schema)
-            fields["config"] = _field(node.solid.config_schema, config_required)
-            required |= config_required
+            needs_config = selected and config_required(node.solid.config_schema)
+            fields["config"] = _field(node.solid.config_schema, needs_config)
+            required |= needs_config
         inputs: dict[str, Any] = {}
         for input_def in node.solid.inputs:
             binding = node.inputs.get(input_def.name)
             missing_upstream = _upstream_unselected(binding, self.available) if binding else []
             if binding is None:
-                inputs[input_def.name] = _field(Any, False, "overrides the default")
+                input_required = selected and not input_def.has_default
+                inputs[input_def.name] = _input_field(input_def, input_required)
+                self.hints[f"{path}.inputs.{input_def.name}"] = (
+                    "the input is not wired to a solid, so give its value here"
+                )
+                required |= input_required
             elif missing_upstream:
                 input_required = selected
-                inputs[input_def.name] = _field(Any, input_required)
+                inputs[input_def.name] = _input_field(input_def, input_required)
                 self.hints[f"{path}.inputs.{input_def.name}"] = (
                     f"upstream solid '{missing_upstream[0]}' is not selected, so give the value here"
                 )
@@ -141,7 +160,7 @@ class _SchemaBuilder:
         for key, definition in self.mode.resource_definitions().items():
             if definition.config_schema is None or definition.bound_config is not None:
                 continue
-            required = key in needed and _is_required(definition.config_schema)
+            required = key in needed and config_required(definition.config_schema)
             entry = _model(
                 f"{key}_resource", {"config": _field(definition.config_schema, required)}
             )
@@ -285,6 +304,20 @@ def _present(instance: BaseModel | None) -> dict[str, Any]:
     }
 
 
+def _input_problem(name: str, data_type: DataType, value: Any) -> str | None:
+    """Why `value` given in run_config cannot feed an input of `data_type`, or None."""
+    outcome = data_type.type_check(value)
+    if outcome.success:
+        return None
+    takes_mappings = any(issubclass(cls, Mapping) for cls in data_type.python_types)
+    if isinstance(value, Mapping) and data_type.python_types and not takes_mappings:
+        return (
+            f"got a mapping, but input '{name}' takes a {data_type.name}: give the value itself "
+            f"(such as '{name}: ...'), not a mapping like {{value: ...}}"
+        )
+    return f"expected {data_type.name}: {outcome.description}"
+
+
 def validate_run_config(
     run_config: Mapping[str, Any] | None,
     pipeline: PipelineDefinition,
@@ -304,7 +337,7 @@ def validate_run_config(
     except ValidationError as error:
         raise ConfigError(_problems(error, model, hints)) from None
     problems: list[tuple[str, str]] = []
-    solid_configs: dict[str, Config | None] = {}
+    solid_configs: dict[str, Any] = {}
     input_values: dict[str, dict[str, Any]] = {}
     for node_name, node in pipeline.nodes.items():
         entry = _entry_for(validated, node_name)
@@ -312,15 +345,10 @@ def validate_run_config(
         values = _present(_section(entry, "inputs"))
         path = "solids." + ".solids.".join(node_name.split(".")) + ".inputs"
         for input_name, value in values.items():
-            input_def = node.solid.input(input_name)
-            outcome = input_def.data_type.type_check(value)
-            if not outcome.success:
-                problems.append(
-                    (
-                        f"{path}.{input_name}",
-                        f"expected {input_def.data_type.name}: {outcome.description}",
-                    )
-                )
+            data_type = node.solid.input(input_name).data_type
+            problem = None if data_type.loader else _input_problem(input_name, data_type, value)
+            if problem is not None:
+                problems.append((f"{path}.{input_name}", problem))
         if values:
             input_values[node_name] = values
     resources = _section(validated, "resources")
@@ -330,7 +358,9 @@ def validate_run_config(
             resource_configs[key] = _section(_section(resources, key), "config")
             continue
         try:
-            resource_configs[key] = definition.config_schema.model_validate(definition.bound_config)
+            resource_configs[key] = validate_config(
+                definition.config_schema, definition.bound_config
+            )
         except ValidationError as error:
             problems.extend(
                 (

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from solidflow.definitions.config import Config
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.plan.run_config import ResolvedRunConfig
 
-StepInputSource = InputBinding
+
+@dataclass(frozen=True, slots=True)
+class FromLoader:
+    """The input is built, in the step, by its type's loader from `value`: the loader's
+    validated config, given in run_config."""
+
+    value: Any
+
+    @property
+    def sources(self) -> tuple[FromOutput, ...]:
+        return ()
+
+
+StepInputSource = InputBinding | FromLoader
 """Where a step input comes from: another step's output (the node name is the step key), a list
-of outputs (fan-in), or a fixed value (from run_config or a composite input's default)."""
+of outputs (fan-in), a fixed value (from run_config or a composite input's default), or its
+type's loader."""
 
 
 def addresses_read(sources: Mapping[str, StepInputSource]) -> list[tuple[str, str]]:
@@ -28,7 +42,7 @@ class ExecutionStep:
 
     key: str
     solid: SolidDefinition
-    config: Config | None
+    config: Any
     inputs: Mapping[str, StepInputSource]
     upstream: tuple[str, ...]
 
@@ -46,6 +60,8 @@ class ExecutionStep:
                 described[name] = (
                     "[" + ", ".join(f"{s.node}.{s.output}" for s in source.sources) + "]"
                 )
+            elif isinstance(source, FromLoader):
+                described[name] = "loaded from run_config by its type's loader"
             else:
                 described[name] = "value from run_config"
         return described
@@ -100,7 +116,8 @@ def build_plan(
             if input_name not in given:
                 sources[input_name] = binding
         for input_name, value in given.items():
-            sources[input_name] = FromValue(value)
+            loads = node.solid.input(input_name).data_type.loader is not None
+            sources[input_name] = FromLoader(value) if loads else FromValue(value)
         upstream = dict.fromkeys(step for step, _ in addresses_read(sources) if step in selected)
         steps[name] = ExecutionStep(
             key=name,

@@ -63,6 +63,8 @@ def _outcome(state: SchedulerState, teardown_failures: list[str]) -> tuple[RunSt
     failed = state.keys_with(StepStatus.FAILED)
     skipped = state.keys_with(StepStatus.SKIPPED)
     total = len(state.status)
+    if state.run_failure is not None:
+        return RunStatus.FAILURE, state.run_failure
     if failed:
         message = f"{len(failed)} of {total} steps failed: {', '.join(failed)}"
         if skipped:
@@ -71,9 +73,13 @@ def _outcome(state: SchedulerState, teardown_failures: list[str]) -> tuple[RunSt
     if teardown_failures:
         return RunStatus.FAILURE, "; ".join(teardown_failures)
     memoized = len(state.keys_with(StepStatus.MEMOIZED))
+    succeeded = total - memoized - len(skipped)
+    message = f"{succeeded} steps succeeded"
     if memoized:
-        return RunStatus.SUCCESS, f"{total - memoized} steps succeeded, {memoized} memoized"
-    return RunStatus.SUCCESS, f"{total} steps succeeded"
+        message += f", {memoized} memoized"
+    if skipped:  # below optional outputs that were not produced
+        message += f", {len(skipped)} skipped"
+    return RunStatus.SUCCESS, message
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,7 +159,7 @@ def run_pipeline(
             start_time=time.time(),
             end_time=None,
             tags=run_tags,
-            mode=mode or pipeline.modes[0].name,
+            mode=mode or getattr(pipeline.default_mode, "name", ""),
             target=target or pipeline_target(pipeline),
             run_config=to_plain(dict(run_config)) if isinstance(run_config, Mapping) else {},
             parent_run_id=origin.parent_run_id if origin else None,
@@ -309,7 +315,8 @@ def _execute(
 
 
 def _raise_failure(run_id: str, state: SchedulerState, message: str) -> None:
-    for key in state.keys_with(StepStatus.FAILED):
+    ended = [key for key, result in state.results.items() if result.resource_failure]
+    for key in state.keys_with(StepStatus.FAILED) + ended:
         step_result = state.results[key]
         raise StepFailure(
             step_result.message or message, step=key, run_id=run_id, original=step_result.exception

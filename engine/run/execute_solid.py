@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from solidflow.definitions.config import Config
+from solidflow.definitions.config import is_config_class, validate_config
 from solidflow.definitions.events import DEFAULT_OUTPUT
 from solidflow.definitions.graph import FromValue
 from solidflow.definitions.resource import ResourceDefinition, as_resource_definition
@@ -18,7 +18,7 @@ from solidflow.engine.events.sink import EventSink
 from solidflow.engine.run.results import StepEvents
 from solidflow.engine.step.resources import ResourceManager, ResourceSpec
 from solidflow.engine.step.runner import run_step
-from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.step.task import NotProduced, StepResult, StepTask
 from solidflow.errors import ConfigError, DefinitionError, StepFailure
 
 
@@ -44,18 +44,21 @@ class SolidExecutionResult(StepEvents):
         if not self._result.success:
             raise ValueError(f"the solid failed: {self._result.message}")
         try:
-            return self._result.outputs[name]
+            value = self._result.outputs[name]
         except KeyError:
             raise KeyError(
                 f"no output '{name}'; outputs: {', '.join(self._result.outputs)}"
             ) from None
+        if isinstance(value, NotProduced):
+            raise ValueError(f"the solid did not produce its optional output '{name}'")
+        return value
 
 
-def _validated(schema: type[Config], config: Any, path: str) -> Config:
-    if isinstance(config, schema):
-        return config
+def _validated(schema: Any, config: Any, path: str) -> Any:
+    if config is None and is_config_class(schema):
+        config = {}
     try:
-        return schema.model_validate(config if config is not None else {})
+        return validate_config(schema, config)
     except ValidationError as error:
         raise ConfigError(
             [
@@ -91,7 +94,7 @@ def _resource_specs(
 def execute_solid(
     solid: SolidDefinition,
     inputs: Mapping[str, Any] | None = None,
-    config: Mapping[str, Any] | Config | None = None,
+    config: Any = None,
     resources: Mapping[str, Any] | None = None,
     raise_on_error: bool = True,
 ) -> SolidExecutionResult:

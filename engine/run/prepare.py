@@ -38,15 +38,15 @@ def _mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
     try:
         return pipeline.mode(name)
     except KeyError:
-        raise ConfigError(
-            [
-                (
-                    "mode",
-                    f"unknown mode '{name}'; pipeline '{pipeline.name}' has modes: "
-                    + ", ".join(pipeline.mode_names),
-                )
-            ]
-        ) from None
+        modes = ", ".join(pipeline.mode_names)
+        if name is None:
+            message = (
+                f"pipeline '{pipeline.name}' has several modes and none is named 'default'; "
+                f"choose one with mode= (--mode): {modes}"
+            )
+        else:
+            message = f"unknown mode '{name}'; pipeline '{pipeline.name}' has modes: {modes}"
+        raise ConfigError([("mode", message)]) from None
 
 
 def _executor_schemas() -> dict[str, type[Config]]:

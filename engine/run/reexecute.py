@@ -13,6 +13,7 @@ from solidflow.engine.memo.memoization import OutputAddress, stored_outputs
 from solidflow.engine.plan.selection import select_steps
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.run.execute import RunOrigin, run_pipeline
+from solidflow.engine.run.prepare import pipeline_target, require_pipeline
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.targets import load_pipeline
 from solidflow.engine.store import IntermediateStore, OutputStatus
@@ -20,7 +21,9 @@ from solidflow.errors import ReexecutionError
 
 
 def _unfinished_steps(events: Sequence[EventRecord]) -> list[str]:
-    ended: dict[str, EventType] = {}
+    """Steps that failed, or were skipped for a reason other than an output that was not
+    produced (which is how the run was meant to go)."""
+    ended: dict[str, bool] = {}
     for event in events:
         if event.step and event.type in (
             EventType.STEP_SUCCESS,
@@ -28,12 +31,10 @@ def _unfinished_steps(events: Sequence[EventRecord]) -> list[str]:
             EventType.STEP_SKIPPED,
             EventType.STEP_MEMOIZED,
         ):
-            ended[event.step] = event.type
-    return [
-        step
-        for step, kind in ended.items()
-        if kind in (EventType.STEP_FAILURE, EventType.STEP_SKIPPED)
-    ]
+            ended[event.step] = event.type is EventType.STEP_FAILURE or (
+                event.type is EventType.STEP_SKIPPED and not event.payload.get("missing_inputs")
+            )
+    return [step for step, unfinished in ended.items() if unfinished]
 
 
 def _needed_outputs(
@@ -86,8 +87,29 @@ def _external_inputs(
     return {address: produced[address] for address in needed}
 
 
+def _pipeline_of(
+    parent: RunRecord, pipeline: PipelineDefinition | None
+) -> tuple[PipelineDefinition, str | None]:
+    """The pipeline to run again and its target: the one given, else the one loaded again
+    from the target the parent recorded."""
+    if pipeline is not None:
+        require_pipeline(pipeline)
+        if pipeline.name != parent.pipeline_name:
+            raise ReexecutionError(
+                f"run {parent.run_id} is a run of pipeline '{parent.pipeline_name}', "
+                f"not of '{pipeline.name}'"
+            )
+        return pipeline, pipeline_target(pipeline) or parent.target
+    if parent.target is None:
+        raise ReexecutionError(
+            f"run {parent.run_id} did not record where its pipeline is defined, so it cannot be "
+            "loaded again; pass the pipeline: reexecute_pipeline(pipeline, parent_run_id=...)"
+        )
+    return load_pipeline(parent.target)
+
+
 def reexecute_pipeline(
-    parent_run_id: str,
+    pipeline_or_run_id: PipelineDefinition | str | None = None,
     solid_selection: str | Sequence[str] | None = None,
     from_failure: bool = False,
     run_config: Mapping[str, Any] | None = None,
@@ -97,28 +119,34 @@ def reexecute_pipeline(
     tags: Mapping[str, str] | None = None,
     memoize: bool | None = None,
     *,
+    parent_run_id: str | None = None,
     on_event: Callable[[EventRecord], None] | None = None,
 ) -> PipelineRunResult:
-    """Run again the selected steps of run `parent_run_id` (all of them by default, or only
-    those that failed or were skipped with `from_failure`). Inputs from unselected steps are
-    the parent run's stored outputs. The pipeline is loaded again from the target the parent
-    recorded, so code fixes apply; run_config defaults to the parent's.
+    """Run again the selected steps of a run (all of them by default, or only those that
+    failed or were skipped with `from_failure`): `reexecute_pipeline(run_id, ...)`, or as in
+    Dagster `reexecute_pipeline(pipeline, parent_run_id=run_id, ...)`. Inputs from unselected
+    steps are the parent run's stored outputs. Without a pipeline, it is loaded again from the
+    target the parent recorded, so code fixes apply; run_config defaults to the parent's.
 
     Raises ReexecutionError before anything runs when the parent is unknown or an output the
     selected steps need is not stored (or is corrupt).
     """
+    pipeline_given = None
+    if isinstance(pipeline_or_run_id, PipelineDefinition):
+        pipeline_given = pipeline_or_run_id
+    elif pipeline_or_run_id is not None:
+        if parent_run_id is not None and parent_run_id != pipeline_or_run_id:
+            raise ReexecutionError("give the parent run id once")
+        parent_run_id = pipeline_or_run_id
+    if parent_run_id is None:
+        raise ReexecutionError("give the id of the run to re-execute (parent_run_id)")
     instance = instance if instance is not None else Instance()
     parent = instance.get_run(parent_run_id)
     if parent is None:
         raise ReexecutionError(f"no run with id '{parent_run_id}' in {instance.home}")
     if from_failure and solid_selection is not None:
         raise ReexecutionError("give either a solid selection or from_failure, not both")
-    if parent.target is None:
-        raise ReexecutionError(
-            f"run {parent.run_id} did not record where its pipeline is defined, so it cannot be "
-            "loaded again; run pipelines from a module or file to re-execute them"
-        )
-    pipeline, target = load_pipeline(parent.target)
+    pipeline, target = _pipeline_of(parent, pipeline_given)
     events = instance.events(parent.run_id)
     if from_failure:
         unfinished = _unfinished_steps(events)

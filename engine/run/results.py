@@ -10,6 +10,7 @@ from solidflow.definitions.events import DEFAULT_OUTPUT, ExpectationResult, Mate
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.run.scheduler import SchedulerState, StepStatus
+from solidflow.engine.step.task import NotProduced
 
 
 class StepEvents:
@@ -122,7 +123,13 @@ class PipelineRunResult:
             handle = self._state.handles[(solid, output)]
         except KeyError:
             raise KeyError(f"solid '{solid}' has no output '{output}'") from None
-        return self._load(handle)
+        value = self._load(handle)
+        if isinstance(value, NotProduced):
+            raise ValueError(
+                f"solid '{solid}' did not produce its optional output '{output}' in run "
+                f"{self.run_id}"
+            )
+        return value
 
     def __repr__(self) -> str:
         return f"PipelineRunResult(run_id={self.run_id!r}, status={self.status.value})"

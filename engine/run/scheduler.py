@@ -13,7 +13,7 @@ from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor
 from solidflow.engine.memo.memoization import MemoKeys
 from solidflow.engine.plan.steps import ExecutionPlan
-from solidflow.engine.step.task import OutputAddress, StepResult, StepTask
+from solidflow.engine.step.task import NotProduced, OutputAddress, StepResult, StepTask
 from solidflow.engine.store import StoredRef
 
 
@@ -33,6 +33,8 @@ class SchedulerState:
     status: dict[str, StepStatus]
     results: dict[str, StepResult] = field(default_factory=dict)
     handles: dict[OutputAddress, Any] = field(default_factory=dict)
+    run_failure: str | None = None
+    """Why the run ended before its steps did (a resource failed to initialise)."""
 
     def keys_with(self, status: StepStatus) -> list[str]:
         return [key for key, value in self.status.items() if value is status]
@@ -40,7 +42,9 @@ class SchedulerState:
 
 class Scheduler:
     """A state machine over step keys: pending -> running -> succeeded | failed | skipped,
-    or memoized from the start.
+    or memoized from the start. A step is skipped when an upstream step failed, or when an
+    output it reads was not produced; a resource that fails to initialise ends the run (the
+    steps not started yet are skipped).
 
     `keys` are the steps' memoization keys; `memoized` maps the steps that need not run to
     the payload of their STEP_MEMOIZED event; `outputs_missing` are the steps none of whose
@@ -89,6 +93,8 @@ class Scheduler:
         )
         running = 0
         while ready or running:
+            if self.state.run_failure is not None:
+                ready.clear()
             while ready and self._executor.can_submit():
                 key = ready.popleft()
                 if self.state.status[key] is not StepStatus.PENDING:
@@ -99,6 +105,10 @@ class Scheduler:
                 for result in self._executor.wait():
                     running -= 1
                     self._finish(result, ready)
+        if self.state.run_failure is not None:
+            for key in self.state.keys_with(StepStatus.PENDING):
+                self._skip(key, {"message": f"not run: {self.state.run_failure}"})
+            self._sink.flush()
         return self.state
 
     def _submit(self, key: str, ready: deque[str]) -> None:
@@ -141,30 +151,53 @@ class Scheduler:
             return  # submitted before its upstream failed; the skip is already recorded
         self.state.results[key] = result
         if result.skipped_because is not None:
-            self._skip(key, result.skipped_because)
-            self._skip_below(result.skipped_because)
+            self._skip(key, _upstream_failed(result.skipped_because))
+            self._skip_below(result.skipped_because, _upstream_failed(result.skipped_because))
+        elif result.missing_inputs:
+            self._skip(key, self._inputs_missing(result.missing_inputs))
+            if key not in self._released:
+                solid = self._plan.steps[key].solid
+                absent = {name: NotProduced(key, name) for name in solid.output_names}
+                self._release_children(key, absent, ready)
+        elif result.resource_failure is not None:
+            self.state.run_failure = result.message or f"resource '{result.resource_failure}'"
+            payload = {"message": f"not run: {result.message}", "resource": result.resource_failure}
+            self._skip(key, payload)
+            self._skip_below(key, payload)
         elif not result.success:
             self.state.status[key] = StepStatus.FAILED
-            self._skip_below(key)
+            self._skip_below(key, _upstream_failed(key))
         else:
             self.state.status[key] = StepStatus.SUCCEEDED
             if key not in self._released:
                 self._release_children(key, result.outputs, ready)
 
-    def _skip(self, key: str, failed: str) -> None:
-        self.state.status[key] = StepStatus.SKIPPED
-        self._sink.emit(
-            EventType.STEP_SKIPPED,
-            key,
-            {"message": f"skipped because upstream step '{failed}' failed", "upstream": failed},
-        )
+    def _inputs_missing(self, addresses: tuple[str, ...]) -> dict[str, Any]:
+        """The STEP_SKIPPED payload of a step whose inputs `addresses` were not produced."""
+        reasons = []
+        for address in addresses:
+            step, output = address.rsplit(".", 1)
+            if self.state.status.get(step) is StepStatus.SKIPPED:
+                reasons.append(f"upstream step '{step}' was skipped")
+            else:
+                reasons.append(f"output '{output}' of step '{step}' was not produced")
+        message = "skipped because " + " and ".join(dict.fromkeys(reasons))
+        return {"message": message, "missing_inputs": list(addresses)}
 
-    def _skip_below(self, failed: str) -> None:
-        queue = deque(self._children[failed])
+    def _skip(self, key: str, payload: dict[str, Any]) -> None:
+        self.state.status[key] = StepStatus.SKIPPED
+        self._sink.emit(EventType.STEP_SKIPPED, key, payload)
+
+    def _skip_below(self, root: str, payload: dict[str, Any]) -> None:
+        queue = deque(self._children[root])
         while queue:
             key = queue.popleft()
             if self.state.status[key] not in (StepStatus.PENDING, StepStatus.RUNNING):
                 continue
-            self._skip(key, failed)
+            self._skip(key, payload)
             queue.extend(self._children[key])
         self._sink.flush()
+
+
+def _upstream_failed(step: str) -> dict[str, Any]:
+    return {"message": f"skipped because upstream step '{step}' failed", "upstream": step}

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from solidflow.definitions.context import ExecutionContextBase
 from solidflow.engine.events.records import EventType
 
 Emit = Callable[[EventType, "str | None", "dict[str, Any]"], Any]
@@ -68,8 +69,8 @@ class Resources:
         return f"Resources({', '.join(sorted(self._values))})"
 
 
-class SolidExecutionContext:
-    """Passed as the first argument to solids that take `context`."""
+class SolidExecutionContext(ExecutionContextBase):
+    """Passed as the first argument to solids that take a context (and to type loaders)."""
 
     __slots__ = (
         "config",

@@ -13,10 +13,11 @@ from solidflow.definitions.events import ExpectationResult, Materialization, Out
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.definitions.types import DataType
 from solidflow.engine.events.records import EventType, to_plain
+from solidflow.engine.plan.steps import FromLoader
 from solidflow.engine.step.context import Emit, Resources, SolidExecutionContext, SolidLogger
 from solidflow.engine.step.error_info import ErrorInfo, error_info
 from solidflow.engine.step.resources import ResourceInitError, ResourceManager
-from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.step.task import NotProduced, StepResult, StepTask, present_inputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.engine.store.datasets import StoredDataset
 from solidflow.integrations.spark.submit_options import submit_options
@@ -122,7 +123,8 @@ def _as_input(value: Any, data_type: DataType, resources: Resources, where: str)
 def _collect_outputs(
     solid: SolidDefinition, returned: Any, task: StepTask, emit: Emit
 ) -> dict[str, Output]:
-    """Every declared output, as the Output the body produced (returned or yielded)."""
+    """The outputs the body produced (returned or yielded): every required output, and the
+    optional outputs it chose to produce."""
     outputs: dict[str, Output] = {}
     names = solid.output_names
 
@@ -184,31 +186,66 @@ def _collect_outputs(
             )
         for name, value in zip(names, returned, strict=True):
             accept(value if isinstance(value, Output) else Output(value, name))
-    missing = [name for name in names if name not in outputs]
+    missing = [o.name for o in solid.outputs if o.is_required and o.name not in outputs]
     if missing:
         raise _StepError(f"solid '{task.step_key}' did not produce output '{missing[0]}'", "output")
     return outputs
 
 
+def _loaded(data_type: DataType, config: Any, context: SolidExecutionContext, where: str) -> Any:
+    """The value the loader of `data_type` builds from its config."""
+    loader = data_type.loader
+    assert loader is not None  # the plan makes FromLoader inputs only for types with a loader
+    try:
+        return loader.fn(context, config)
+    except Exception as exc:
+        info = error_info(exc)
+        message = (
+            f"{where}: the loader of {data_type.name} raised {info.error_class}: {info.message}"
+        )
+        raise _StepError(message, "input", info, exc) from None
+
+
+def _not_produced(
+    task: StepTask, name: str, store: IntermediateStore | None, emit: Emit
+) -> NotProduced:
+    """Record that the step did not produce optional output `name`: a NotProduced stored
+    under the output's key (so that a memoized step's readers are skipped again)."""
+    marker = NotProduced(task.step_key, name)
+    payload, _ = _store_output(task, name, marker, store, emit)
+    message = f"optional output '{name}' was not produced"
+    emit(
+        EventType.STEP_OUTPUT,
+        task.step_key,
+        {"output": name, "produced": False, **payload, "message": message},
+    )
+    return marker
+
+
 def _attempt(
     task: StepTask,
     input_values: Mapping[str, Any],
-    resources: ResourceManager,
+    step_resources: Resources,
     emit: Emit,
     retry_number: int,
     store: IntermediateStore | None,
 ) -> dict[str, Any]:
     solid = task.solid
-    try:
-        step_resources = resources.resources_for(
-            solid.required_resource_keys, f"solid '{task.step_key}'"
-        )
-    except ResourceInitError as failure:
-        raise _StepError(str(failure), "resource_init", failure.info, failure.__cause__) from None
+    context = SolidExecutionContext(
+        run_id=task.run_id,
+        pipeline_name=task.pipeline_name,
+        solid_name=task.step_key,
+        config=task.config,
+        resources=step_resources,
+        log=SolidLogger(emit, task.step_key),
+        retry_number=retry_number,
+    )
     kwargs = {}
     for name, value in input_values.items():
         data_type = solid.input(name).data_type
         where = f"solid '{task.step_key}' input '{name}'"
+        if isinstance(task.inputs.get(name), FromLoader):
+            value = _loaded(data_type, value, context, where)
         kwargs[name] = value = _as_input(value, data_type, step_resources, where)
         payload, failure = _type_check(data_type, value, "input", name, task)
         emit(EventType.STEP_INPUT, task.step_key, payload)
@@ -216,22 +253,13 @@ def _attempt(
             raise _StepError(failure, "type_check")
     if solid.takes_config:
         kwargs["config"] = task.config
-    if solid.takes_context:
-        context = SolidExecutionContext(
-            run_id=task.run_id,
-            pipeline_name=task.pipeline_name,
-            solid_name=task.step_key,
-            config=task.config,
-            resources=step_resources,
-            log=SolidLogger(emit, task.step_key),
-            retry_number=retry_number,
-        )
-        returned = solid.fn(context, **kwargs)
-    else:
-        returned = solid.fn(**kwargs)
+    returned = solid.fn(context, **kwargs) if solid.takes_context else solid.fn(**kwargs)
     produced = _collect_outputs(solid, returned, task, emit)
-    outputs = {}
+    outputs: dict[str, Any] = {}
     for output in solid.outputs:
+        if output.name not in produced:
+            outputs[output.name] = _not_produced(task, output.name, store, emit)
+            continue
         value = outputs[output.name] = produced[output.name].value
         payload, failure = _type_check(output.data_type, value, "output", output.name, task)
         if produced[output.name].metadata:
@@ -254,13 +282,20 @@ def run_step(
 ) -> StepResult:
     """Run the step's solid with retries per its RetryPolicy and store its outputs under their
     keys, in this process or, for solids tagged for spark-submit, as a Spark driver program;
-    never raises for step failures."""
+    never raises for step failures.
+
+    A step an input of which is an output that was not produced is skipped (nothing runs and
+    nothing is emitted; the result says which outputs were missing)."""
+    values, missing = present_inputs(task.inputs, input_values)
+    if missing:
+        addresses = tuple(dict.fromkeys(item.address for item in missing))
+        return StepResult(step_key=task.step_key, success=False, missing_inputs=addresses)
     options = submit_options(task.solid.tags)
     if options is not None:
         from solidflow.integrations.spark.submit import run_submitted
 
-        return run_submitted(task, input_values, resources, emit, store, options)
-    return run_step_here(task, input_values, resources, emit, store)
+        return run_submitted(task, values, resources, emit, store, options)
+    return run_step_here(task, values, resources, emit, store)
 
 
 def run_step_here(
@@ -270,14 +305,28 @@ def run_step_here(
     emit: Emit,
     store: IntermediateStore | None = None,
 ) -> StepResult:
-    """`run_step` in this process."""
+    """`run_step` in this process. The step's resources are built first: when one fails to
+    initialise, the step does not start (the result names the resource)."""
+    try:
+        step_resources = resources.resources_for(
+            task.solid.required_resource_keys, f"solid '{task.step_key}'"
+        )
+    except ResourceInitError as failure:
+        return StepResult(
+            step_key=task.step_key,
+            success=False,
+            error=failure.info,
+            message=str(failure),
+            exception=failure.__cause__,
+            resource_failure=failure.key,
+        )
     policy = task.solid.retry
     retry_number = 0
     while True:
         started = time.perf_counter()
         emit(EventType.STEP_START, task.step_key, {"attempt": retry_number + 1, "pid": os.getpid()})
         try:
-            outputs = _attempt(task, input_values, resources, emit, retry_number, store)
+            outputs = _attempt(task, input_values, step_resources, emit, retry_number, store)
         except _StepError as failure:
             return _failed(task, emit, str(failure), failure.kind, failure.info, failure.exception)
         except KeyboardInterrupt:

@@ -6,7 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from solidflow.definitions.config import Config
 from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.plan.steps import StepInputSource
@@ -30,7 +29,7 @@ class StepTask:
     pipeline_name: str
     step_key: str
     solid: SolidDefinition
-    config: Config | None
+    config: Any
     inputs: Mapping[str, StepInputSource]
     handles: Mapping[OutputAddress, Any]
     output_keys: Mapping[str, str] = field(default_factory=dict)
@@ -51,9 +50,49 @@ class StepTask:
         return values
 
 
+@dataclass(frozen=True, slots=True)
+class NotProduced:
+    """Stands for an optional output that its step did not produce (stored under the output's
+    key like a value): the steps that read it are skipped."""
+
+    step: str
+    output: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.step}.{self.output}"
+
+
+def present_inputs(
+    inputs: Mapping[str, StepInputSource], values: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[NotProduced]]:
+    """The input values without the outputs that were not produced, and those whose absence
+    skips the step: an input that reads one output, or a fan-in input none of whose outputs
+    was produced (otherwise it gets the list of those that were), as in Dagster."""
+    present: dict[str, Any] = {}
+    absent: list[NotProduced] = []
+    for name, value in values.items():
+        if isinstance(inputs.get(name), FanIn):
+            produced = [item for item in value if not isinstance(item, NotProduced)]
+            if value and not produced:
+                absent.extend(value)
+            present[name] = produced
+        elif isinstance(value, NotProduced):
+            absent.append(value)
+        else:
+            present[name] = value
+    return present, absent
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepResult:
-    """How a step ended: its output values, or what went wrong."""
+    """How a step ended: its output values (NotProduced for optional outputs it did not
+    produce), or what went wrong, or why it did not run.
+
+    `skipped_because` names the upstream step that failed; `missing_inputs` the upstream
+    outputs ("step.output") that were not produced; `resource_failure` the resource that
+    failed to initialise before the step could start.
+    """
 
     step_key: str
     success: bool
@@ -62,3 +101,5 @@ class StepResult:
     message: str | None = None
     exception: BaseException | None = None
     skipped_because: str | None = None
+    missing_inputs: tuple[str, ...] = ()
+    resource_failure: str | None = None

@@ -53,10 +53,7 @@ class CompositeSolidDefinition:
             elif input_def.has_default:
                 binding = FromValue(input_def.default)
             else:
-                raise DefinitionError(
-                    f"{where} is not wired in {scope.owner}; pass it the output of a solid, or "
-                    "give the parameter a default value"
-                )
+                binding = None  # the solids reading it take their values from run_config
             handles[input_def.name] = OutputHandle(
                 binding=binding, data_type=input_def.data_type, label=where
             )

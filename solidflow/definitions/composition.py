@@ -18,7 +18,8 @@ from solidflow.errors import DefinitionError
 class OutputHandle:
     """What calling a solid in a composition body returns: a reference to one of its outputs."""
 
-    binding: FromOutput | FanIn | FromValue
+    binding: FromOutput | FanIn | FromValue | None
+    """None for a composite input that is not wired: its readers take values from run_config."""
     data_type: DataType
     label: str
 
@@ -140,8 +141,9 @@ def _check_edge(handle: OutputHandle, expected: DataType, where: str) -> None:
         )
 
 
-def binding_for(value: Any, input_def: InputDefinition, where: str) -> InputBinding:
-    """Turn what was passed for an input in a composition body into its binding."""
+def binding_for(value: Any, input_def: InputDefinition, where: str) -> InputBinding | None:
+    """Turn what was passed for an input in a composition body into its binding (None: the
+    input is not wired and takes its value from run_config)."""
     if isinstance(value, MultipleOutputs):
         raise DefinitionError(
             f"{where} got all outputs of {value._owner}; unpack them or pick one by name"
@@ -166,7 +168,7 @@ def binding_for(value: Any, input_def: InputDefinition, where: str) -> InputBind
         return FanIn(tuple(sources))
     raise DefinitionError(
         f"{where} got the plain value {value!r}; inputs must be wired to solid outputs "
-        "(give the input a default, or pass a value through run_config "
+        "(give the input a default, or leave it unwired and give its value in run_config "
         "'solids.<name>.inputs')"
     )
 
@@ -217,15 +219,12 @@ def _place_solid(
     owner = f"solid '{full_name}' in {scope.owner}"
     bound = bind_arguments(solid.inputs, args, kwargs, owner)
     bindings: dict[str, InputBinding] = {}
-    for input_def in solid.inputs:
-        where = f"input '{input_def.name}' of solid '{full_name}'"
+    for input_def in solid.inputs:  # an input left unwired takes its value from run_config
         if input_def.name in bound:
-            bindings[input_def.name] = binding_for(bound[input_def.name], input_def, where)
-        elif not input_def.has_default:
-            raise DefinitionError(
-                f"{where} is not wired in {scope.owner}; pass it the output of a solid, or give "
-                "the parameter a default value"
-            )
+            where = f"input '{input_def.name}' of solid '{full_name}'"
+            binding = binding_for(bound[input_def.name], input_def, where)
+            if binding is not None:
+                bindings[input_def.name] = binding
     scope.nodes[full_name] = Node(name=full_name, solid=solid, inputs=bindings)
     handles = {
         output.name: OutputHandle(

@@ -9,6 +9,7 @@ from typing import Any, overload
 
 from solidflow.definitions.composite import CompositeSolidDefinition
 from solidflow.definitions.composition import GraphBuilder
+from solidflow.definitions.dependencies import Dependencies, dependency_body
 from solidflow.definitions.graph import Node
 from solidflow.definitions.mode import DEFAULT_MODE, Mode
 from solidflow.definitions.solid import check_name
@@ -28,13 +29,23 @@ class PipelineDefinition:
     fn: Callable[..., Any] | None = None
 
     def mode(self, name: str | None) -> Mode:
-        """The mode called `name`, or the first mode when `name` is None."""
+        """The mode called `name`; without a name, the default mode (KeyError if none)."""
         if name is None:
-            return self.modes[0]
+            default = self.default_mode
+            if default is None:
+                raise KeyError(name)
+            return default
         for mode in self.modes:
             if mode.name == name:
                 return mode
         raise KeyError(name)
+
+    @property
+    def default_mode(self) -> Mode | None:
+        """The mode a run uses without `mode=`: the only one, or the one named "default"."""
+        if len(self.modes) == 1:
+            return self.modes[0]
+        return next((mode for mode in self.modes if mode.name == DEFAULT_MODE), None)
 
     @property
     def mode_names(self) -> list[str]:
@@ -43,6 +54,24 @@ class PipelineDefinition:
     def upstream(self) -> dict[str, list[str]]:
         """Each node's name mapped to the names of the nodes it reads from."""
         return {name: node.upstream_nodes() for name, node in self.nodes.items()}
+
+    @classmethod
+    def from_dependencies(
+        cls,
+        name: str,
+        solids: Sequence[Any],
+        dependencies: Dependencies | None = None,
+        modes: Sequence[Mode] | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> PipelineDefinition:
+        """A pipeline built from data, as Dagster spells it: `dependencies` maps a solid name
+        (or `SolidInvocation(name, alias=...)`) to `{input: DependencyDefinition(solid,
+        output)}` or `MultiDependencyDefinition([...])` for a list input. Solids that the
+        dependencies never mention are used once under their own name."""
+        check_name(name, "pipeline")
+        body = dependency_body(f"pipeline '{name}'", solids, dependencies or {})
+        return _build(name, body, description, modes, tags, fn=None)
 
 
 def _check_modes(name: str, modes: Sequence[Mode], nodes: Mapping[str, Node]) -> None:
@@ -90,20 +119,33 @@ def pipeline(
         check_name(pipeline_name, "pipeline")
         if inspect.signature(func).parameters:
             raise DefinitionError(f"pipeline '{pipeline_name}': the body takes no parameters")
-        builder = GraphBuilder(f"pipeline '{pipeline_name}'")
-        builder.run(func)
-        if not builder.nodes:
-            raise DefinitionError(f"pipeline '{pipeline_name}' wires no solids")
-        pipeline_modes = tuple(modes) if modes else (Mode(DEFAULT_MODE),)
-        _check_modes(pipeline_name, pipeline_modes, builder.nodes)
-        return PipelineDefinition(
-            name=pipeline_name,
-            nodes=dict(builder.nodes),
-            composites=dict(builder.composites),
-            modes=pipeline_modes,
-            description=description or inspect.getdoc(func),
-            tags=dict(tags or {}),
-            fn=func,
+        return _build(
+            pipeline_name, func, description or inspect.getdoc(func), modes, tags, fn=func
         )
 
     return decorate(fn) if fn is not None else decorate
+
+
+def _build(
+    name: str,
+    body: Callable[[], Any],
+    description: str | None,
+    modes: Sequence[Mode] | None,
+    tags: Mapping[str, str] | None,
+    fn: Callable[..., Any] | None,
+) -> PipelineDefinition:
+    builder = GraphBuilder(f"pipeline '{name}'")
+    builder.run(body)
+    if not builder.nodes:
+        raise DefinitionError(f"pipeline '{name}' wires no solids")
+    pipeline_modes = tuple(modes) if modes else (Mode(DEFAULT_MODE),)
+    _check_modes(name, pipeline_modes, builder.nodes)
+    return PipelineDefinition(
+        name=name,
+        nodes=dict(builder.nodes),
+        composites=dict(builder.composites),
+        modes=pipeline_modes,
+        description=description,
+        tags=dict(tags or {}),
+        fn=fn,
+    )

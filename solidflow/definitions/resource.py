@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
-from solidflow.definitions.config import Config, is_config_class
+from solidflow.definitions.config import config_schema_problem, plain_config
 from solidflow.errors import DefinitionError
 
 
@@ -27,9 +27,11 @@ class ResourceDefinition:
     (code after the yield is teardown and always runs, also when the run fails)."""
 
     fn: Callable[[InitContext], Any]
-    config_schema: type[Config] | None = None
+    config_schema: Any = None
+    """A Config subclass, or an annotation such as `str` or `list[int]`; None: no config."""
     description: str | None = None
-    bound_config: dict[str, Any] | None = field(default=None)
+    bound_config: Any = field(default=None)
+    """Config fixed with `.configured(...)`, as plain data; None: given in run_config."""
     takes_context: bool = True
 
     @property
@@ -44,12 +46,11 @@ class ResourceDefinition:
         """Run the resource function (a generator for resources with teardown)."""
         return self.fn(init_context) if self.takes_context else self.fn()
 
-    def configured(self, config: dict[str, Any] | Config) -> ResourceDefinition:
+    def configured(self, config: Any) -> ResourceDefinition:
         """A copy whose config is fixed, so run_config need not give it."""
         if self.config_schema is None:
             raise DefinitionError(f"resource '{self.name}' takes no config")
-        raw = config.model_dump() if isinstance(config, Config) else dict(config)
-        return replace(self, bound_config=raw)
+        return replace(self, bound_config=plain_config(config))
 
 
 def _plain_value_resource(value: Any) -> ResourceDefinition:
@@ -68,22 +69,25 @@ def as_resource_definition(value: Any) -> ResourceDefinition:
 def resource(fn: Callable[..., Any]) -> ResourceDefinition: ...
 @overload
 def resource(
-    *, config: type[Config] | None = None, description: str | None = None
+    *, config: Any = None, description: str | None = None
 ) -> Callable[[Callable[..., Any]], ResourceDefinition]: ...
 
 
 def resource(
     fn: Callable[..., Any] | None = None,
     *,
-    config: type[Config] | None = None,
+    config: Any = None,
     description: str | None = None,
 ) -> Any:
-    """Declare a resource: `@resource` or `@resource(config=MyConfig)` on `def f(init_context)`."""
+    """Declare a resource: `@resource` or `@resource(config=MyConfig)` on `def f(init_context)`;
+    config may also be a type such as `str` or `list[int]`."""
 
     def decorate(func: Callable[..., Any]) -> ResourceDefinition:
-        if config is not None and not is_config_class(config):
+        problem = None if config is None else config_schema_problem(config)
+        if problem is not None:
             raise DefinitionError(
-                f"resource '{func.__name__}': config must be a Config subclass, got {config!r}"
+                f"resource '{func.__name__}': config must be a Config subclass or a type such "
+                f"as str or list[int]; {problem}"
             )
         params = [
             p

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from solidflow.definitions.config import Config, is_config_class
+from solidflow.definitions.config import config_schema_problem
+from solidflow.definitions.context import is_context_parameter
 from solidflow.definitions.events import DEFAULT_OUTPUT
 from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.types import DataType, resolve_type
@@ -36,10 +37,23 @@ class InputDefinition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutputDefinition:
-    """One output of a solid: a name and a type."""
+    """One output of a solid: a name, a type, and whether the solid must produce it."""
 
     name: str
     data_type: DataType
+    is_required: bool = True
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Out:
+    """An output declared in `@solid(outs={...})`: its type, and whether the solid must
+    produce it. When an optional output (`is_required=False`) is not produced, the solids
+    that read it are skipped."""
+
+    type: Any = Any
+    is_required: bool = True
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,7 +66,8 @@ class SolidDefinition:
     outputs: tuple[OutputDefinition, ...]
     description: str | None = None
     version: str | None = None
-    config_schema: type[Config] | None = None
+    config_schema: Any = None
+    """A Config subclass, or an annotation such as `str` or `list[int]`; None: no config."""
     required_resource_keys: frozenset[str] = frozenset()
     tags: Mapping[str, Any] = field(default_factory=dict)
     retry: RetryPolicy | None = None
@@ -117,12 +132,12 @@ def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
 
 def _build_inputs(
     name: str, fn: Callable[..., Any], hints: dict[str, Any]
-) -> tuple[tuple[InputDefinition, ...], bool, type[Config] | None]:
+) -> tuple[tuple[InputDefinition, ...], bool, Any]:
     params = list(inspect.signature(fn).parameters.values())
-    takes_context = bool(params) and params[0].name == "context"
+    takes_context = bool(params) and is_context_parameter(params[0].name, hints.get(params[0].name))
     if takes_context:
         params = params[1:]
-    config_schema: type[Config] | None = None
+    config_schema: Any = None
     inputs = []
     for param in params:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -130,11 +145,17 @@ def _build_inputs(
         if param.name == "context":
             raise DefinitionError(f"solid '{name}': 'context' must be the first parameter")
         if param.name == "config":
-            config_schema = hints.get("config")
-            if not is_config_class(config_schema):
+            if "config" not in hints:
+                raise DefinitionError(
+                    f"solid '{name}': parameter 'config' needs an annotation: a Config "
+                    "subclass, or a type such as str or list[int]"
+                )
+            config_schema = hints["config"]
+            problem = config_schema_problem(config_schema)
+            if problem is not None:
                 raise DefinitionError(
                     f"solid '{name}': parameter 'config' must be annotated with a Config "
-                    f"subclass, got {config_schema!r}"
+                    f"subclass or a type such as str or list[int]; {problem}"
                 )
             continue
         annotation = hints.get(param.name, Any)
@@ -165,12 +186,15 @@ def _build_outputs(
     if not outs:
         raise DefinitionError(f"solid '{name}': outs must name at least one output")
     definitions = []
-    for output_name, annotation in outs.items():
+    for output_name, declared in outs.items():
         check_name(output_name, f"solid '{name}' output")
+        out = declared if isinstance(declared, Out) else Out(declared)
         definitions.append(
             OutputDefinition(
                 name=output_name,
-                data_type=resolve_type(annotation, f"solid '{name}' output '{output_name}'"),
+                data_type=resolve_type(out.type, f"solid '{name}' output '{output_name}'"),
+                is_required=out.is_required,
+                description=out.description,
             )
         )
     return tuple(definitions)
@@ -204,9 +228,11 @@ def solid(
     retry: RetryPolicy | None = None,
     data_version: Callable[[Any], str] | None = None,
 ) -> Any:
-    """Declare a solid. Parameters are inputs, except an optional first `context` and an
-    optional `config: SomeConfig`; the return value is output "result" unless `outs` names
-    several outputs.
+    """Declare a solid. Parameters are inputs, except an optional first context (named
+    `context`, `_context` or `_`, or annotated SolidExecutionContext) and an optional
+    `config: SomeConfig` (or `config: str`, `config: list[int]`...); the return value is output
+    "result" unless `outs` names several outputs (a type or an `Out(type, is_required=False)`
+    each).
 
     `version` names the code version used in memoization keys (default: a hash of the
     function's source). `data_version(context) -> str` lets a solid that reads external data

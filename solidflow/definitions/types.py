@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Union
 
+from solidflow.definitions.loaders import TypeLoader
 from solidflow.errors import DefinitionError
 from solidflow.integrations.tables import metadata_for_class
 
@@ -28,10 +29,11 @@ class DataType:
     """A named runtime type: `type_check_fn(value)` returns a bool or a TypeCheck.
 
     `python_types`, when given, are the Python classes the value belongs to; they let the
-    pipeline reject edges between incompatible types at definition time.
+    pipeline reject edges between incompatible types at definition time. `loader`, when given,
+    builds a value of the type from run_config for inputs that are not wired.
     """
 
-    __slots__ = ("_check_fn", "description", "name", "python_types")
+    __slots__ = ("_check_fn", "description", "loader", "name", "python_types")
 
     def __init__(
         self,
@@ -40,13 +42,20 @@ class DataType:
         description: str | None = None,
         *,
         python_types: tuple[type, ...] = (),
+        loader: TypeLoader | None = None,
     ) -> None:
         if not callable(type_check_fn):
             raise DefinitionError(f"DataType '{name}': type_check_fn must be callable")
+        if loader is not None and not isinstance(loader, TypeLoader):
+            raise DefinitionError(
+                f"DataType '{name}': loader must be a TypeLoader (declare it with "
+                "@type_loader(ConfigClass))"
+            )
         self.name = name
         self._check_fn = type_check_fn
         self.description = description
         self.python_types = python_types
+        self.loader = loader
 
     def type_check(self, value: Any) -> TypeCheck:
         """Check `value`; a check function that raises counts as a failed check."""
@@ -115,7 +124,11 @@ def _optional(inner: DataType) -> DataType:
         return TypeCheck(success=True) if value is None else inner.type_check(value)
 
     return DataType(
-        f"Optional[{inner.name}]", check, f"None or {inner.name}", python_types=inner.python_types
+        f"Optional[{inner.name}]",
+        check,
+        f"None or {inner.name}",
+        python_types=inner.python_types,
+        loader=inner.loader,
     )
 
 
@@ -206,10 +219,22 @@ def _annotated(base: Any, extras: tuple[Any, ...], owner: str) -> DataType:
         outcome = base_type.type_check(value)
         return custom.type_check(value) if outcome.success else outcome
 
-    return DataType(custom.name, check, custom.description, python_types=base_type.python_types)
+    return DataType(
+        custom.name,
+        check,
+        custom.description,
+        python_types=base_type.python_types,
+        loader=custom.loader,
+    )
 
 
 _NONE_TYPES = (type(None), None)
+
+
+def check_type(data_type: Any, value: Any) -> TypeCheck:
+    """Type-check `value` outside a pipeline: `data_type` is a DataType or an annotation
+    (`int`, `list[str]`, `Annotated[pa.Table, my_type]`)."""
+    return resolve_type(data_type, "check_type").type_check(value)
 
 
 def resolve_type(annotation: Any, owner: str = "") -> DataType:

@@ -31,7 +31,14 @@ def _only_run(instance):
 
 def test_run_example_pipeline_records_run_and_events(cli, instance, tmp_path):
     done = cli(
-        "run", f"{EXAMPLES}/orders.py:orders", "-c", f"{EXAMPLES}/orders.yaml", "--tag", "team=data"
+        "run",
+        f"{EXAMPLES}/orders.py:orders",
+        "-c",
+        f"{EXAMPLES}/orders.yaml",
+        "--mode",
+        "local",
+        "--tag",
+        "team=data",
     )
     assert done.code == 0, done.err
     assert "SUCCESS" in done.out
@@ -133,14 +140,16 @@ def test_failing_solid_shows_user_traceback_and_skips_descendants(cli, instance)
     assert skipped.message == "skipped because upstream step 'explode' failed"
 
 
-def test_failing_resource_init_fails_only_steps_that_need_it(cli, instance):
+def test_failing_resource_init_ends_the_run_before_the_step_needing_it(cli, instance):
     done = cli("run", target("database"), "--mode", "broken_init")
     assert done.code == 1
     assert "resource 'db' failed to initialise: ConnectionError: database at db.invalid" in done.out
     events = instance.events(_only_run(instance).run_id)
-    assert [e.step for e in events if e.type is EventType.STEP_SUCCESS] == ["number"]
+    assert [e.step for e in events if e.type is EventType.STEP_START] == ["number"]
     [init] = [e for e in events if e.type is EventType.RESOURCE_INIT]
-    assert init.payload["success"] is False
+    assert init.payload["success"] is False and init.payload["resource"] == "db"
+    assert events[-1].type is EventType.RUN_FAILURE
+    assert events[-1].message.startswith("resource 'db' failed to initialise")
 
 
 def test_failing_resource_teardown_fails_the_run(cli, instance):
@@ -204,12 +213,28 @@ def test_target_that_fails_to_import_names_the_line(cli, tmp_path):
 def test_definition_error_in_target_is_exit_2(cli, tmp_path):
     (tmp_path / "wrong.py").write_text(
         "from solidflow import pipeline, solid\n\n"
+        "@solid\ndef word() -> str:\n    return 'a'\n\n"
         "@solid\ndef needs(x: int) -> int:\n    return x\n\n"
-        "@pipeline\ndef p():\n    needs()\n"
+        "@pipeline\ndef p():\n    needs(word())\n"
     )
     done = cli("run", "wrong.py:p")
     assert done.code == 2
-    assert "input 'x' of solid 'needs' is not wired in pipeline 'p'" in done.err
+    assert "output 'result' of solid 'word' is str but input 'x' of solid 'needs'" in done.err
+
+
+def test_an_unwired_input_comes_from_the_config_file(cli, tmp_path):
+    (tmp_path / "greet.py").write_text(
+        "from solidflow import pipeline, solid\n\n"
+        "@solid\ndef shout(word: str) -> str:\n    return word.upper()\n\n"
+        "@pipeline\ndef p():\n    shout()\n"
+    )
+    missing = cli("run", "greet.py:p")
+    assert missing.code == 2
+    assert "solids.shout.inputs.word: Field required" in missing.err
+    (tmp_path / "config.yaml").write_text("solids:\n  shout:\n    inputs: {word: hi}\n")
+    done = cli("run", "greet.py:p", "-c", "config.yaml")
+    assert done.code == 0, done.err
+    assert "✓ shout" in done.out
 
 
 def test_plan_and_config_schema(cli):

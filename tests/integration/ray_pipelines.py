@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from solidflow import Config, Mode, RetryPolicy, pipeline, resource, solid
+from solidflow import Config, Mode, Out, Output, RetryPolicy, pipeline, resource, solid
 
 
 @solid
@@ -148,3 +148,36 @@ def explodes() -> int:
 def failing():
     plus_one.alias("after")(plus_one.alias("below")(explodes()))
     seed()
+
+
+@solid(outs={"hot": Out(int, is_required=False), "cold": Out(int, is_required=False)})
+def split_by(config: str):
+    yield Output(7, config)
+
+
+@solid
+def add_up(xs: list[int]) -> int:
+    return sum(xs)
+
+
+@pipeline
+def conditional():
+    hot, cold = split_by()
+    plus_one.alias("after_after")(plus_one.alias("after_hot")(hot))
+    plus_one.alias("after_cold")(cold)
+    add_up([hot, cold])
+
+
+@resource
+def unreachable(init_context):
+    raise ConnectionError("warehouse is down")
+
+
+@solid(required_resource_keys={"warehouse"})
+def query_warehouse(context, x: int) -> int:
+    return x
+
+
+@pipeline(modes=[Mode("default", resources={"warehouse": unreachable})])
+def broken_resource():
+    plus_one(query_warehouse(seed()))

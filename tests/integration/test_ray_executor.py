@@ -183,6 +183,35 @@ def test_descendants_of_a_failed_step_are_skipped_without_running(ray_address, i
     assert result.result_for("after").skipped and result.result_for("below").skipped
 
 
+def test_outputs_not_produced_skip_their_readers_on_ray(ray_address, instance):
+    config = {**_ray(ray_address), "solids": {"split_by": {"config": "cold"}}}
+    result = execute_pipeline(pipelines.conditional, config, instance=instance)
+    assert result.success
+    assert result.output_for("after_cold") == 8
+    assert result.output_for("add_up") == 7  # the fan-in reads the output that was produced
+    skipped = {e.step: e.message for e in _of(result, EventType.STEP_SKIPPED)}
+    assert skipped == {
+        "after_hot": "skipped because output 'hot' of step 'split_by' was not produced",
+        "after_after": "skipped because upstream step 'after_hot' was skipped",
+    }
+    again = execute_pipeline(pipelines.conditional, config, instance=instance, memoize=True)
+    assert again.success and _of(again, EventType.STEP_START) == []
+    assert {e.step for e in _of(again, EventType.STEP_SKIPPED)} == {"after_hot", "after_after"}
+
+
+def test_a_failing_resource_ends_the_run_on_ray(ray_address, instance):
+    result = execute_pipeline(pipelines.broken_resource, _ray(ray_address), instance=instance)
+    message = "resource 'warehouse' failed to initialise: ConnectionError: warehouse is down"
+    assert not result.success
+    assert {e.step for e in _of(result, EventType.STEP_START)} == {"seed"}
+    assert result.events[-1].type is EventType.RUN_FAILURE
+    assert result.events[-1].message == message
+    [init] = _of(result, EventType.RESOURCE_INIT)
+    assert init.payload["resource"] == "warehouse" and init.payload["success"] is False
+    assert result.result_for("query_warehouse").skipped
+    assert result.result_for("plus_one").skipped
+
+
 def test_a_limit_on_concurrent_steps_is_kept_and_the_run_completes(ray_address, instance):
     result = execute_pipeline(
         pipelines.spread, _ray(ray_address, max_concurrent_steps=2), instance=instance

@@ -41,8 +41,8 @@ def test_inputs_config_and_plain_resources() -> None:
     assert result.output_value() == 106
     assert result.output_value("result") == 106
     assert event_types(result) == [
+        "RESOURCE_INIT",  # resources are built before the step starts
         "STEP_START",
-        "RESOURCE_INIT",
         "STEP_INPUT",
         "LOG",
         "STEP_OUTPUT",
@@ -257,8 +257,8 @@ def test_resource_definition_is_initialised_and_torn_down() -> None:
     assert result.output_value() == 7
     assert log == ["init 7", "body", "teardown"]
     assert event_types(result) == [
-        "STEP_START",
         "RESOURCE_INIT",
+        "STEP_START",
         "STEP_OUTPUT",
         "STEP_SUCCESS",
         "RESOURCE_TEARDOWN",

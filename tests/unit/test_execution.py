@@ -623,7 +623,9 @@ def test_generator_resource_is_torn_down_when_a_step_fails(instance: Instance) -
     assert log[-1] == "teardown db"
 
 
-def test_failing_resource_fails_only_the_steps_that_need_it(instance: Instance) -> None:
+def test_a_failing_resource_ends_the_run_before_a_step_that_needs_it_starts(
+    instance: Instance,
+) -> None:
     attempts = []
 
     @resource
@@ -641,22 +643,26 @@ def test_failing_resource_fails_only_the_steps_that_need_it(instance: Instance) 
 
     @pipeline(modes=[Mode("default", {"warehouse": warehouse})])
     def querying() -> None:
+        one()
         double(query())
         query_again()
-        one()
 
     result = execute_pipeline(querying, instance=instance)
     message = "resource 'warehouse' failed to initialise: ConnectionError: warehouse is down"
+    assert not result.success
     assert attempts == [1]
-    assert result.result_for("query").failure_message == message
-    assert result.result_for("query_again").failure_message == message
-    assert result.result_for("double").skipped
-    assert result.output_for("one") == 1
+    assert result.output_for("one") == 1  # it ran before the resource was needed
+    assert [e.step for e in result.events if e.type is EventType.STEP_START] == ["one"]
     [init] = [e for e in result.events if e.type is EventType.RESOURCE_INIT]
-    assert init.payload["success"] is False
+    assert init.step is None  # a run-level event naming the resource
+    assert init.payload["resource"] == "warehouse" and init.payload["success"] is False
     assert init.payload["message"] == message
-    failures = [e.payload for e in result.events if e.type is EventType.STEP_FAILURE]
-    assert [(p["message"], p["kind"]) for p in failures] == [(message, "resource_init")] * 2
+    skipped = {e.step: e.message for e in result.events if e.type is EventType.STEP_SKIPPED}
+    assert skipped == {step: f"not run: {message}" for step in ("query", "double", "query_again")}
+    assert not [e for e in result.events if e.type is EventType.STEP_FAILURE]
+    assert result.result_for("query").failure_message == message
+    assert result.events[-1].type is EventType.RUN_FAILURE
+    assert result.events[-1].message == message
 
     with pytest.raises(StepFailure) as info:
         execute_pipeline(querying, instance=instance, raise_on_error=True)
@@ -702,7 +708,9 @@ def test_mode_selects_the_resources(instance: Instance) -> None:
     def reading() -> None:
         read()
 
-    assert execute_pipeline(reading, instance=instance).output_for("read") == "local file"
+    assert execute_pipeline(reading, mode="local", instance=instance).output_for("read") == (
+        "local file"
+    )
     result = execute_pipeline(reading, mode="prod", instance=instance)
     assert result.output_for("read") == "s3"
     assert instance.get_run(result.run_id).mode == "prod"

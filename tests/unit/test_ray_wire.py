@@ -79,7 +79,7 @@ def test_a_plain_step_is_msgpack_data():
 def test_a_step_reading_a_failed_output_is_skipped_without_running():
     failed = UpstreamFailed("a")
     outcome, output = run_step_task(CONTEXT, combine, encode_step(_task()), [failed, 2])
-    assert outcome == [False, [], None, None, "a", []]
+    assert outcome == [False, [], None, None, "a", [], [], None]
     assert output is failed
 
 

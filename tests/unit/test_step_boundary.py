@@ -109,9 +109,9 @@ def test_step_task_runs_in_a_spawned_process_like_in_process(
     assert dict(there.outputs) == dict(here.outputs) == {"scaled": [103, 106, 109], "total": 323}
     assert there_teardown == here_teardown == []
     assert [e.type for e in there_events] == [
-        EventType.STEP_START,
-        EventType.LOG,  # logged by the resource while it initialises
+        EventType.LOG,  # logged by the resource while it initialises, before the step starts
         EventType.RESOURCE_INIT,
+        EventType.STEP_START,
         EventType.STEP_INPUT,
         EventType.STEP_INPUT,
         EventType.LOG,  # from the solid
@@ -123,7 +123,8 @@ def test_step_task_runs_in_a_spawned_process_like_in_process(
     ]
     assert comparable(there_events) == comparable(here_events)
     assert {e.run_id for e in there_events} == {"run-1"}
-    assert there_events[0].payload["pid"] == child_pid
+    [start] = [e for e in there_events if e.type is EventType.STEP_START]
+    assert start.payload["pid"] == child_pid
     log = [e.payload["message"] for e in there_events if e.type is EventType.LOG]
     assert log == ["offset ready", "scaling 3 rows in outer.scale"]
 

@@ -19,10 +19,10 @@ from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
 from solidflow.engine.executors.ray.events import WorkerEvent
-from solidflow.engine.plan.steps import StepInputSource, addresses_read
+from solidflow.engine.plan.steps import FromLoader, StepInputSource, addresses_read
 from solidflow.engine.step.resources import ResourceManager, ResourceSpec
 from solidflow.engine.step.runner import run_step
-from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.step.task import NotProduced, StepResult, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef
 
 LIVE_AFTER = 0.2
@@ -67,7 +67,8 @@ memo key, lineage, outputs missing], each input encoded by `_encode_source`."""
 
 WireOutcome = list[Any]
 """How a step task ended: [success, events, message, ErrorInfo or None, skipped because,
-keys of the outputs it stored that its worker has not committed yet]."""
+keys of the outputs it stored that its worker has not committed yet, the inputs that were not
+produced (a list), the resource that failed to initialise or None]."""
 
 
 def encode_step(task: StepTask) -> WireStep:
@@ -92,6 +93,8 @@ def _encode_source(source: StepInputSource) -> list[Any]:
         return ["output", source.node, source.output]
     if isinstance(source, FanIn):
         return ["fan_in", [[s.node, s.output] for s in source.sources]]
+    if isinstance(source, FromLoader):
+        return ["loader", source.value]
     return ["value", source.value]
 
 
@@ -101,6 +104,8 @@ def _decode_source(wire: list[Any]) -> StepInputSource:
         return FromOutput(wire[1], wire[2])
     if kind == "fan_in":
         return FanIn(tuple(FromOutput(node, output) for node, output in wire[1]))
+    if kind == "loader":
+        return FromLoader(wire[1])
     return FromValue(wire[1])
 
 
@@ -127,7 +132,7 @@ def decode_step(
 
 def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any]) -> StepResult:
     """The StepResult of a step task that returned `outcome`; `outputs` are its output refs."""
-    success, _, message, error, skipped_because, _ = outcome
+    success, _, message, error, skipped_because, _, missing_inputs, resource_failure = outcome
     return StepResult(
         step_key=step_key,
         success=success,
@@ -135,6 +140,8 @@ def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any])
         message=message,
         error=error,
         skipped_because=skipped_because,
+        missing_inputs=tuple(missing_inputs),
+        resource_failure=resource_failure,
     )
 
 
@@ -374,10 +381,11 @@ def run_step_task(
 ) -> list[Any]:
     """Run one step: `values` are the handles of the (step, output) addresses it reads, in
     read order, resolved by Ray. Returns the WireOutcome, then the output values; each output
-    is UpstreamFailed when the step fails or is skipped."""
+    is UpstreamFailed when the step fails or is skipped below a failure, NotProduced when it is
+    skipped because an output it reads was not produced."""
     failed = next((value for value in values if isinstance(value, UpstreamFailed)), None)
     if failed is not None:
-        return [[False, [], None, None, failed.step, []], *[failed] * len(solid.outputs)]
+        return [[False, [], None, None, failed.step, [], [], None], *[failed] * len(solid.outputs)]
     task = decode_step(context, solid, step, values)
     run = _worker_run(context, task.run_id)
     retries = solid.retry is not None and solid.retry.max_retries > 0
@@ -391,7 +399,18 @@ def run_step_task(
     if committing:
         _COMMITTER.commit_soon(run.store)
     run.watch_for_teardown()
-    outcome = [result.success, attempt.events, result.message, result.error, None, committing]
+    outcome = [
+        result.success,
+        attempt.events,
+        result.message,
+        result.error,
+        None,
+        committing,
+        list(result.missing_inputs),
+        result.resource_failure,
+    ]
+    if result.missing_inputs:
+        return [outcome, *(NotProduced(task.step_key, name) for name in solid.output_names)]
     if not result.success:
         return [outcome, *[UpstreamFailed(task.step_key)] * len(solid.outputs)]
     return [outcome, *(result.outputs[name] for name in solid.output_names)]
