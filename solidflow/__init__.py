@@ -21,8 +21,10 @@ from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.solid import Out, SolidDefinition, solid
 from solidflow.definitions.types import DataType, TypeCheck, check_type
 from solidflow.engine.instance import Instance
+from solidflow.engine.run.create import create_run
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
+from solidflow.engine.run.launch import launch_run
 from solidflow.engine.run.prepare import config_schema
 from solidflow.engine.run.reexecute import reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
@@ -59,8 +61,10 @@ __all__ = [
     "check_type",
     "composite_solid",
     "config_schema",
+    "create_run",
     "execute_pipeline",
     "execute_solid",
+    "launch_run",
     "pipeline",
     "reexecute_pipeline",
     "resource",

@@ -6,6 +6,7 @@ SolidflowError
 ├── SelectionError     a solid selection names unknown solids or has bad syntax
 ├── TargetError        a pipeline target ("file.py:name", "module:name") cannot be loaded
 ├── ReexecutionError   a run cannot be re-executed (unknown run, outputs it needs are not stored)
+├── RunRequestError    a run cannot be launched or canceled (unknown run, or its status forbids it)
 └── StepFailure        a step failed during a run with raise_on_error=True (carries the original error)
 """
 
@@ -74,3 +75,7 @@ class StepFailure(SolidflowError):
         self.step = step
         self.run_id = run_id
         self.original = original
+
+
+class RunRequestError(SolidflowError):
+    """A run cannot be launched or canceled: it is unknown, or its status does not allow it."""

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from solidflow.definitions.config import Config
 from solidflow.engine.events.sink import EventSink
+from solidflow.engine.registry import Registry
 from solidflow.engine.step.resources import ResourceSpec
 from solidflow.engine.step.task import StepResult, StepTask
 
@@ -23,13 +24,20 @@ class RunSpec:
     config: Config
     store_root: str | None = None
     store_options: Mapping[str, Any] = field(default_factory=dict)
+    store_backend: str | None = None
 
 
 class Executor(ABC):
     """Runs steps handed over by the scheduler and reports how they ended.
 
     Lifecycle: `init` once, then any number of `submit` (while `can_submit`) and `wait`
-    calls, then `finalize` once, also when the run fails or is interrupted.
+    calls, at most one `cancel` when the run is canceled (then `wait` until every submitted
+    step reported), then `finalize` once, also when the run fails or is interrupted. All are
+    called from the thread that drives the run.
+
+    Executors are found by name in the `solidflow.executors` entry point group, or by
+    "package.module:Class"; run_config's `execution: {NAME: {...}}` holds the settings of the
+    one a run uses, validated by `config_schema`.
     """
 
     name: ClassVar[str]
@@ -54,7 +62,14 @@ class Executor(ABC):
 
     @abstractmethod
     def wait(self, timeout: float | None = None) -> list[StepResult]:
-        """Results of steps that ended since the last call (waits for at least one if any run)."""
+        """Results of steps that ended since the last call. Waits for at least one if any
+        run, but returns an empty list after `timeout` seconds (the scheduler then looks for a
+        cancel request and waits again)."""
+
+    def cancel(self) -> None:  # noqa: B027 (an optional hook, doing nothing by default)
+        """Stop the steps in flight, cooperatively: `wait` then reports each of them, as
+        `StepResult(canceled=True)` if it was stopped before its end. The scheduler submits
+        nothing after it. The default lets the steps in flight run to their end."""
 
     @abstractmethod
     def finalize(self) -> list[str]:
@@ -63,3 +78,7 @@ class Executor(ABC):
     def load(self, handle: Any) -> Any:
         """The value an output handle refers to, in this process."""
         return handle
+
+
+EXECUTORS = Registry("executor", "solidflow.executors", Executor)
+"""The executors, by name."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from solidflow.definitions.config import Config
+from solidflow.engine.registry import Deferred
 
 
 class InProcessConfig(Config):
@@ -27,3 +28,12 @@ class RayConfig(Config):
     """Also report every step task to Ray's task events, for the tasks list and timeline of the
     Ray dashboard. Off by default: it costs a few percent of throughput on small steps, and the
     run's event log records every step (with its node and worker) either way."""
+
+
+RAY = Deferred(
+    implementation="solidflow.engine.executors.ray.executor:RayExecutor",
+    config_schema=RayConfig,
+    extra="ray",
+)
+"""The Ray executor, as registered (`solidflow.executors` entry point "ray"): its settings are
+known without importing Ray."""

@@ -7,6 +7,7 @@ from typing import Any
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import InProcessConfig
+from solidflow.engine.executors.interrupts import CancelInterrupt, interruptible
 from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import StepResult, StepTask
@@ -14,7 +15,8 @@ from solidflow.engine.store import IntermediateStore, StoredRef
 
 
 class InProcessExecutor(Executor):
-    """Runs each submitted step at once; its events are durable before the next step starts."""
+    """Runs each submitted step at once; its events are durable before the next step starts.
+    A cancel interrupts the step as Ctrl-C does, when the run is driven by the main thread."""
 
     name = "in_process"
     config_schema = InProcessConfig
@@ -23,14 +25,23 @@ class InProcessExecutor(Executor):
         self._sink = sink
         self._resources = ResourceManager(run.run_id, run.resources, sink.emit)
         self._store = (
-            IntermediateStore(run.store_root, dict(run.store_options)) if run.store_root else None
+            IntermediateStore(run.store_root, dict(run.store_options), backend=run.store_backend)
+            if run.store_root
+            else None
         )
         self._loaded: dict[str, Any] = {}
         self._done: list[StepResult] = []
 
     def submit(self, task: StepTask) -> None:
         inputs = task.input_values(self.load)
-        result = run_step(task, inputs, self._resources, self._sink.emit, self._store)
+        try:
+            with interruptible():
+                result = run_step(task, inputs, self._resources, self._sink.emit, self._store)
+        except CancelInterrupt:
+            message = f"solid '{task.step_key}' was canceled"
+            result = StepResult(
+                step_key=task.step_key, success=False, message=message, canceled=True
+            )
         if self._store is not None:
             self._store.flush()
         self._sink.flush()

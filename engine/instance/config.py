@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from solidflow.definitions.config import Config
+from solidflow.engine.instance.storage import EVENT_LOGS
+from solidflow.engine.registry import PluginError
 from solidflow.errors import SolidflowError
 
 CONFIG_FILE = "solidflow.yaml"
@@ -30,21 +33,23 @@ class _Settings(BaseModel):
 
 
 class EventLogConfig(_Settings):
-    """Where the event log and the runs are stored."""
+    """Where the event log and the runs are stored: a backend (registered name, or
+    "package.module:Class") and its settings (the other keys of `event_log`)."""
 
-    backend: Literal["sqlite"] = "sqlite"
-    path: str = Field(default="events.db", validate_default=True)
+    backend: str = "sqlite"
+    settings: Config
 
-    @field_validator("path")
-    @classmethod
-    def _resolve_path(cls, value: str, info: ValidationInfo) -> str:
-        return _at_home(value, info)
+
+_DEFAULT_EVENT_LOG = EventLogConfig(backend="sqlite", settings=Config())
+"""Stands in for event log settings that are invalid, while the others are checked."""
 
 
 class StorageConfig(_Settings):
-    """Where step outputs are stored: a directory or any fsspec URL."""
+    """Where step outputs are stored: a directory or any fsspec URL, and the storage backend
+    (default: the local one for a directory, the fsspec one for a URL)."""
 
     root: str = Field(default="storage", validate_default=True)
+    backend: str | None = None
 
     @field_validator("root")
     @classmethod
@@ -52,12 +57,23 @@ class StorageConfig(_Settings):
         return _at_home(value, info)
 
 
+class RunMonitoringConfig(_Settings):
+    """How the liveness of runs is told: drivers write a heartbeat into the run storage every
+    `heartbeat_interval` seconds, and a run whose last heartbeat is older than
+    `heartbeat_timeout` seconds is failed as dead by whichever process reads it."""
+
+    heartbeat_interval: float = Field(default=5.0, gt=0)
+    heartbeat_timeout: float = Field(default=60.0, gt=0)
+
+
 class InstanceConfig(_Settings):
     """The settings of an instance, read from `<home>/solidflow.yaml`."""
 
-    event_log: EventLogConfig = Field(default_factory=dict, validate_default=True)
+    event_log: EventLogConfig
     storage: StorageConfig = Field(default_factory=dict, validate_default=True)
     default_executor: str = "in_process"
+    run_launcher: str = "subprocess"
+    run_monitoring: RunMonitoringConfig = Field(default_factory=RunMonitoringConfig)
     memoize: bool = False
 
     @classmethod
@@ -78,11 +94,43 @@ class InstanceConfig(_Settings):
                 raise InstanceConfigError(
                     f"{path} must hold a mapping of settings, not {type(data).__name__}"
                 )
+        problems: list[tuple[str, str]] = []
+        event_log = _event_log(data.get("event_log"), problems) or _DEFAULT_EVENT_LOG
         try:
-            return cls.model_validate(data, context={"home": home})
+            config = cls.model_validate({**data, "event_log": event_log}, context={"home": home})
         except ValidationError as error:
-            problems = "\n".join(
-                f"  {'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-                for problem in error.errors()
-            )
-            raise InstanceConfigError(f"invalid settings in {path}:\n{problems}") from None
+            problems.extend(_problems(error))
+        if problems:
+            lines = "\n".join(f"  {where}: {message}" for where, message in problems)
+            raise InstanceConfigError(f"invalid settings in {path}:\n{lines}") from None
+        return config
+
+
+def _problems(error: ValidationError, prefix: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    return [
+        (".".join([*prefix, *(str(part) for part in problem["loc"])]), problem["msg"])
+        for problem in error.errors()
+    ]
+
+
+def _event_log(data: Any, problems: list[tuple[str, str]]) -> EventLogConfig | None:
+    """The event log settings in `data` (the `event_log` section), or None after adding
+    what is wrong with them to `problems`."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(("event_log", f"expected a mapping, not {type(data).__name__}"))
+        return None
+    settings = dict(data)
+    backend = settings.pop("backend", "sqlite")
+    try:
+        schema = EVENT_LOGS.config_schema(str(backend))
+    except PluginError as error:
+        problems.append(("event_log.backend", str(error)))
+        return None
+    try:
+        validated = (schema or Config).model_validate(settings)
+    except ValidationError as error:
+        problems.extend(_problems(error, ("event_log",)))
+        return None
+    return EventLogConfig(backend=str(backend), settings=validated)

@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
-from solidflow.engine.events.records import RUN_END_TYPES, EventRecord, EventType
-from solidflow.engine.instance.config import EventLogConfig, InstanceConfig
-from solidflow.engine.instance.runs import RunRecord, RunStatus, process_exited
-from solidflow.engine.instance.sqlite import SqliteStorage
-from solidflow.engine.instance.storage import DuplicateRecordError, InstanceStorage
+from solidflow.engine.events.records import RUN_END_TYPES, EventRecord
+from solidflow.engine.instance.config import CONFIG_FILE, InstanceConfig, InstanceConfigError
+from solidflow.engine.instance.runs import END_EVENTS, RunRecord, RunStatus, why_dead
+from solidflow.engine.instance.storage import EVENT_LOGS, DuplicateRecordError, InstanceStorage
+from solidflow.engine.registry import PluginError
+from solidflow.errors import RunRequestError
 
 _WATCH_PAGE = 1000
-
-
-StorageFactory = Callable[[EventLogConfig], InstanceStorage]
-
-STORAGE_BACKENDS: dict[str, StorageFactory] = {
-    "sqlite": lambda config: SqliteStorage(config.path),
-}
 
 
 class Instance:
@@ -69,8 +62,14 @@ class Instance:
         if self._storage is None:
             with self._lock:
                 if self._storage is None:
-                    factory = STORAGE_BACKENDS[self._config.event_log.backend]
-                    self._storage = factory(self._config.event_log)
+                    settings = self._config.event_log
+                    try:
+                        backend = EVENT_LOGS.load(settings.backend)
+                    except PluginError as error:
+                        raise InstanceConfigError(
+                            f"{self._home / CONFIG_FILE}: event_log.backend: {error}"
+                        ) from None
+                    self._storage = backend.from_config(settings.settings, self._home)
         return self._storage
 
     def close(self) -> None:
@@ -82,7 +81,7 @@ class Instance:
         self.storage.add_run(run)
 
     def set_run_status(self, run_id: str, status: RunStatus, end_time: float | None = None) -> None:
-        self.storage.update_run_status(run_id, status, end_time)
+        self.storage.update_run(run_id, status=status, end_time=end_time)
 
     def store_events(self, records: Sequence[EventRecord]) -> None:
         self.storage.store_events(records)
@@ -90,18 +89,70 @@ class Instance:
     def runs(
         self, status: RunStatus | str | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        """Runs (only those in `status` if given), newest first; dead runs are failed first."""
-        for run in self.storage.get_runs(RunStatus.STARTED):
-            if self._process_gone(run):
-                self._fail_dead_run(run)
+        """Runs (only those in `status` if given), newest first; dead runs are ended first."""
+        for run in self.storage.get_runs([s for s in RunStatus if s.alive]):
+            self._ended_if_dead(run)
         return self.storage.get_runs(None if status is None else RunStatus(status), limit)
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        """The run with this id (failed first if it is dead), None if there is none."""
+        """The run with this id (ended first if it is dead), None if there is none."""
         run = self.storage.get_run(run_id)
-        if run is not None and self._process_gone(run):
-            run = self._fail_dead_run(run)
-        return run
+        return None if run is None else self._ended_if_dead(run)
+
+    def cancel_run(self, run_id: str) -> RunRecord:
+        """Ask for run `run_id` to stop; any process may ask. A QUEUED run is CANCELED at
+        once; a STARTING or STARTED run becomes CANCELING, and its driver stops it and records
+        it CANCELED. Returns the run's record after the request.
+
+        Raises:
+            RunRequestError: there is no such run, or it already ended.
+        """
+        while True:
+            run = self.get_run(run_id)
+            if run is None:
+                raise RunRequestError(f"no run with id '{run_id}' in {self._home}")
+            if run.status.ended:
+                raise RunRequestError(f"run {run_id} already ended: {run.status.value}")
+            if run.status is RunStatus.CANCELING:
+                return run
+            if run.status is RunStatus.QUEUED:
+                ended = self.end_run(
+                    run, RunStatus.CANCELED, "run canceled before it started", expected=[run.status]
+                )
+            else:
+                ended = self.storage.update_run(
+                    run_id, expected=[run.status], status=RunStatus.CANCELING
+                )
+            if ended is not None:
+                return ended
+            # the run moved on meanwhile (launched, started or ended): look again
+
+    def end_run(
+        self,
+        run: RunRecord,
+        status: RunStatus,
+        message: str,
+        *,
+        expected: Collection[RunStatus] | None = None,
+    ) -> RunRecord | None:
+        """Record the end of a run that no driver ends: its status and end time, if its status
+        is one of `expected`, then its RUN_SUCCESS, RUN_FAILURE or RUN_CANCELED event.
+        Returns the ended record, None if its status was not expected."""
+        end_time = time.time()
+        ended = self.storage.update_run(
+            run.run_id, expected=expected, status=status, end_time=end_time
+        )
+        if ended is not None:
+            event = EventRecord(
+                run_id=run.run_id,
+                seq=self.storage.last_seq(run.run_id) + 1,
+                timestamp=end_time,
+                type=END_EVENTS[status],
+                payload={"message": message},
+            )
+            with contextlib.suppress(DuplicateRecordError):  # its driver wrote one meanwhile
+                self.storage.store_events([event])
+        return ended
 
     def events(self, run_id: str, after: int = -1) -> list[EventRecord]:
         """The stored events of `run_id` with seq > `after`, ordered by seq."""
@@ -130,7 +181,7 @@ class Instance:
                 run = self.get_run(run_id)
                 if run is None:
                     raise KeyError(f"no run {run_id!r} in {self._home}")
-                if run.status is not RunStatus.STARTED:
+                if run.status.ended:
                     ended = True
                     batch = self.storage.get_events(run_id, after)
             for event in batch:
@@ -145,32 +196,26 @@ class Instance:
             if not batch:
                 time.sleep(poll_interval if remaining is None else min(poll_interval, remaining))
 
-    def _process_gone(self, run: RunRecord) -> bool:
-        return (
-            run.status is RunStatus.STARTED
-            and run.hostname == self._hostname
-            and process_exited(run.pid, run.process_start)
+    def _ended_if_dead(self, run: RunRecord) -> RunRecord:
+        """`run`, or its ended record if its driver is dead (see `why_dead`)."""
+        monitoring = self._config.run_monitoring
+        reason = why_dead(
+            run, now=time.time(), timeout=monitoring.heartbeat_timeout, hostname=self._hostname
         )
-
-    def _fail_dead_run(self, run: RunRecord) -> RunRecord:
-        """Record the end of a run whose process exited without recording it."""
+        if reason is None:
+            return run
         last = self.storage.last_seq(run.run_id)
         tail = self.storage.get_events(run.run_id, after=last - 1) if last >= 0 else []
         if tail and tail[0].type in RUN_END_TYPES:
-            # The run's end event was stored but the process died before updating the status.
-            ok = tail[0].type is EventType.RUN_SUCCESS
-            status, end_time = (RunStatus.SUCCESS if ok else RunStatus.FAILURE), tail[0].timestamp
-        else:
-            status, end_time = RunStatus.FAILURE, time.time()
-            message = f"run process {run.pid} on {run.hostname} exited without finishing the run"
-            failure = EventRecord(
-                run_id=run.run_id,
-                seq=last + 1,
-                timestamp=end_time,
-                type=EventType.RUN_FAILURE,
-                payload={"message": message},
+            # The run's end event was stored but its driver died before updating the status.
+            status = {value: key for key, value in END_EVENTS.items()}[tail[0].type]
+            ended = self.storage.update_run(
+                run.run_id, expected=[run.status], status=status, end_time=tail[0].timestamp
             )
-            with contextlib.suppress(DuplicateRecordError):  # another reader was first
-                self.storage.store_events([failure])
-        self.storage.update_run_status(run.run_id, status, end_time)
-        return dataclasses.replace(run, status=status, end_time=end_time)
+        elif run.status is RunStatus.CANCELING:
+            ended = self.end_run(run, RunStatus.CANCELED, reason, expected=[run.status])
+        else:
+            ended = self.end_run(run, RunStatus.FAILURE, reason, expected=[run.status])
+        if ended is None:  # another process ended it, or its driver came back: look again
+            return self.storage.get_run(run.run_id) or run
+        return ended

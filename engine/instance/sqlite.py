@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from solidflow.definitions.config import Config
 from solidflow.engine.events.records import (
     EVENT_TYPES,
     EventRecord,
@@ -17,7 +18,11 @@ from solidflow.engine.events.records import (
     unpack_payload,
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
-from solidflow.engine.instance.storage import DuplicateRecordError, InstanceStorage
+from solidflow.engine.instance.storage import (
+    MUTABLE_RUN_FIELDS,
+    DuplicateRecordError,
+    InstanceStorage,
+)
 from solidflow.engine.sqlite_files import SharedDatabase, transaction
 
 _STEP_END_TYPES = "('STEP_SUCCESS', 'STEP_MEMOIZED')"
@@ -61,6 +66,41 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX events_by_step",
         f"CREATE INDEX step_ends ON events (step) WHERE type IN {_STEP_END_TYPES}",
     ),
+    (  # run requests: queued runs have no driver yet; the plan; the driver's heartbeat
+        """CREATE TABLE runs_4 (
+            run_id TEXT PRIMARY KEY,
+            pipeline_name TEXT NOT NULL,
+            status TEXT NOT NULL,
+            create_time REAL NOT NULL,
+            start_time REAL,
+            end_time REAL,
+            tags BLOB NOT NULL,
+            mode TEXT NOT NULL,
+            target TEXT,
+            run_config BLOB NOT NULL,
+            parent_run_id TEXT,
+            root_run_id TEXT,
+            step_keys BLOB,
+            solid_selection BLOB,
+            executor TEXT,
+            memoize INTEGER NOT NULL DEFAULT 0,
+            external_outputs BLOB,
+            pid INTEGER,
+            hostname TEXT,
+            process_start TEXT,
+            heartbeat REAL
+        )""",
+        """INSERT INTO runs_4 (run_id, pipeline_name, status, create_time, start_time,
+            end_time, tags, mode, target, run_config, parent_run_id, root_run_id, pid,
+            hostname, process_start)
+        SELECT run_id, pipeline_name, status, start_time, start_time, end_time, tags, mode,
+            target, run_config, parent_run_id, root_run_id, pid, hostname, process_start
+        FROM runs""",
+        "DROP TABLE runs",
+        "ALTER TABLE runs_4 RENAME TO runs",
+        "CREATE INDEX runs_by_creation ON runs (create_time)",
+        "CREATE INDEX runs_by_status ON runs (status, create_time)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -95,24 +135,41 @@ def _event_from_row(row: tuple[Any, ...]) -> EventRecord:
     )
 
 
+_PACKED_RUN_FIELDS = ("tags", "run_config", "step_keys", "solid_selection", "external_outputs")
+"""Fields stored as msgpack; a NULL (a row from before they existed) reads as the default."""
+
+
 def _run_row(run: RunRecord) -> tuple[Any, ...]:
     values = {name: getattr(run, name) for name in _RUN_FIELDS}
-    values.update(
-        status=run.status.value,
-        tags=pack_payload(run.tags),
-        run_config=pack_payload(run.run_config),
-    )
+    values.update({name: pack_payload(values[name]) for name in _PACKED_RUN_FIELDS})
+    values["status"] = run.status.value
     return tuple(values.values())
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
 
 
 def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
     values = dict(zip(_RUN_FIELDS, row, strict=True))
-    values.update(
-        status=RunStatus(values["status"]),
-        tags=unpack_payload(values["tags"]),
-        run_config=unpack_payload(values["run_config"]),
-    )
+    for name in _PACKED_RUN_FIELDS:
+        if values[name] is None:
+            del values[name]
+        else:
+            values[name] = unpack_payload(values[name])
+    for name in ("step_keys", "solid_selection", "external_outputs"):
+        if name in values:
+            values[name] = _tuples(values[name])
+    values["status"] = RunStatus(values["status"])
+    values["memoize"] = bool(values["memoize"])
     return RunRecord(**values)
+
+
+class SqliteSettings(Config):
+    """The settings of the SQLite event log."""
+
+    path: str = "events.db"
+    """The database file; a relative path is relative to the instance's home."""
 
 
 class SqliteStorage(InstanceStorage):
@@ -122,9 +179,16 @@ class SqliteStorage(InstanceStorage):
     process share it under a lock.
     """
 
+    config_schema = SqliteSettings
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._db = SharedDatabase(self.path, self._migrate)
+
+    @classmethod
+    def from_config(cls, config: Config, home: Path) -> SqliteStorage:
+        assert isinstance(config, SqliteSettings)
+        return cls(home / Path(config.path).expanduser())
 
     def __repr__(self) -> str:
         return f"SqliteStorage({str(self.path)!r})"
@@ -201,14 +265,27 @@ class SqliteStorage(InstanceStorage):
         except sqlite3.IntegrityError as error:
             raise DuplicateRecordError(f"run {run.run_id!r} is already stored") from error
 
-    def update_run_status(self, run_id: str, status: RunStatus, end_time: float | None) -> None:
+    def update_run(
+        self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
+    ) -> RunRecord | None:
+        unknown = set(changes) - MUTABLE_RUN_FIELDS
+        if unknown or not changes:
+            raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
+        if "status" in changes:
+            changes["status"] = RunStatus(changes["status"]).value
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        where, params = "run_id = ?", [*changes.values(), run_id]
+        if expected is not None:
+            where += f" AND status IN ({', '.join('?' * len(expected))})"
+            params.extend(RunStatus(status).value for status in expected)
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-                (status.value, end_time, run_id),
-            )
-            if cursor.rowcount == 0:
-                raise KeyError(run_id)
+            changed = conn.execute(f"UPDATE runs SET {assignments} WHERE {where}", params).rowcount
+            row = conn.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        if row is None:
+            raise KeyError(run_id)
+        return _run_from_row(row) if changed else None
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._locked() as conn:
@@ -218,14 +295,17 @@ class SqliteStorage(InstanceStorage):
         return None if row is None else _run_from_row(row)
 
     def get_runs(
-        self, status: RunStatus | None = None, limit: int | None = None
+        self, status: RunStatus | Collection[RunStatus] | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        where, params = ("", []) if status is None else ("WHERE status = ?", [status.value])
+        where, params = "", []
+        if status is not None:
+            params = [s.value for s in ([status] if isinstance(status, RunStatus) else status)]
+            where = f"WHERE status IN ({', '.join('?' * len(params))})"
         params.append(-1 if limit is None else limit)
         with self._locked() as conn:
             rows = conn.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs {where}"
-                " ORDER BY start_time DESC, rowid DESC LIMIT ?",
+                " ORDER BY create_time DESC, rowid DESC LIMIT ?",
                 params,
             ).fetchall()
         return [_run_from_row(row) for row in rows]

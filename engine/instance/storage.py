@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
 
+from solidflow.definitions.config import Config
 from solidflow.engine.events.records import EventRecord
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.registry import Registry
 
 
 class DuplicateRecordError(ValueError):
@@ -39,6 +43,12 @@ class EventLogStorage(ABC):
         """Release the storage's resources."""
 
 
+MUTABLE_RUN_FIELDS = frozenset(
+    {"status", "start_time", "end_time", "pid", "hostname", "process_start", "heartbeat"}
+)
+"""The fields of a RunRecord that change after the run is recorded."""
+
+
 class RunStorage(ABC):
     """Where the record of every run is stored."""
 
@@ -51,8 +61,12 @@ class RunStorage(ABC):
         """
 
     @abstractmethod
-    def update_run_status(self, run_id: str, status: RunStatus, end_time: float | None) -> None:
-        """Set the status and end time of a stored run.
+    def update_run(
+        self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
+    ) -> RunRecord | None:
+        """Change fields of a stored run in one atomic step, if its status is one of
+        `expected` (whatever it is when None); the updated record, or None when its status
+        was not expected. Only `MUTABLE_RUN_FIELDS` can change.
 
         Raises:
             KeyError: no run has this id.
@@ -64,16 +78,33 @@ class RunStorage(ABC):
 
     @abstractmethod
     def get_runs(
-        self, status: RunStatus | None = None, limit: int | None = None
+        self, status: RunStatus | Collection[RunStatus] | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        """Runs (only those in `status` if given), newest first, at most `limit` of them."""
+        """Runs (only those in `status`, or in one of several, if given), newest first, at
+        most `limit` of them."""
 
 
 class InstanceStorage(EventLogStorage, RunStorage):
-    """A storage backend holding both the event log and the runs of an instance."""
+    """A storage backend holding both the event log and the runs of an instance.
+
+    Backends are found by name in the `solidflow.event_logs` entry point group, or by
+    "package.module:Class"; `event_log: {backend: NAME, ...}` in solidflow.yaml picks one,
+    its other keys are the backend's settings (`config_schema`).
+    """
+
+    config_schema: ClassVar[type[Config]]
+
+    @classmethod
+    @abstractmethod
+    def from_config(cls, config: Config, home: Path) -> InstanceStorage:
+        """The storage with these settings, for the instance whose home is `home`."""
 
     @abstractmethod
     def latest_step_end(self, pipeline_name: str, step: str) -> EventRecord | None:
         """The most recently stored STEP_SUCCESS or STEP_MEMOIZED event (both record the
         step's lineage) of `step` in any run of the pipeline `pipeline_name` (it needs both
         the events and the runs)."""
+
+
+EVENT_LOGS = Registry("event log backend", "solidflow.event_logs", InstanceStorage)
+"""The event log backends (each also stores the runs)."""

@@ -43,6 +43,9 @@ class StorageSettings(Config):
 
     root: str
     storage_options: dict[str, Any] = {}
+    backend: str | None = None
+    """The storage backend: a registered name or "package.module:Class" (default: "local"
+    for a directory, "fsspec" for a URL)."""
 
 
 def _field(schema: Any, required: bool, description: str | None = None) -> Any:

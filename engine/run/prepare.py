@@ -10,7 +10,7 @@ from typing import Any
 from solidflow.definitions.config import Config
 from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
-from solidflow.engine.executors import EXECUTOR_CONFIGS, Executor, executor_class
+from solidflow.engine.executors import EXECUTORS, Executor
 from solidflow.engine.instance import Instance
 from solidflow.engine.plan.run_config import (
     ResolvedRunConfig,
@@ -19,6 +19,8 @@ from solidflow.engine.plan.run_config import (
 )
 from solidflow.engine.plan.selection import select_steps
 from solidflow.engine.plan.steps import ExecutionPlan, build_plan
+from solidflow.engine.registry import PluginError, reference_of
+from solidflow.engine.store import IntermediateStore
 from solidflow.errors import ConfigError, DefinitionError
 
 Selection = str | Sequence[str] | None
@@ -26,12 +28,32 @@ Selection = str | Sequence[str] | None
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PreparedRun:
-    """A run that passed validation: its mode, plan, config and executor."""
+    """A run that passed validation: its mode, plan, config and executor (`executor_name` is
+    its registered name or "package.module:Class", the key of its `execution` settings)."""
 
     mode: Mode
     plan: ExecutionPlan
     config: ResolvedRunConfig
     executor: type[Executor]
+    executor_name: str
+
+    def executor_config(self) -> Config:
+        """The settings of the run's executor, from run_config's `execution` section."""
+        settings = self.config.execution.get(self.executor_name, {})
+        return self.executor.config_schema.model_validate(settings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreLocation:
+    """Where a run keeps step outputs."""
+
+    root: str
+    options: dict[str, Any]
+    backend: str | None
+
+    def open(self) -> IntermediateStore:
+        """The store at this location (close it after use)."""
+        return IntermediateStore(self.root, self.options, backend=self.backend)
 
 
 def _mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
@@ -49,8 +71,30 @@ def _mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
         raise ConfigError([("mode", message)]) from None
 
 
-def _executor_schemas() -> dict[str, type[Config]]:
-    return dict(EXECUTOR_CONFIGS)
+def executor_name(executor: Executor) -> str:
+    """The name `executor`'s class is registered under, else its "package.module:Class"."""
+    cls = type(executor)
+    name = getattr(cls, "name", None)
+    if isinstance(name, str) and name in EXECUTORS.names():
+        try:
+            if EXECUTORS.load(name) is cls:
+                return name
+        except PluginError:
+            pass
+    return reference_of(cls)
+
+
+def _executor(
+    executor: str | Executor | None, run_config: Mapping[str, Any] | None, instance: Instance
+) -> tuple[str, type[Executor]]:
+    """The name and class of the run's executor; ConfigError if it cannot be loaded."""
+    if isinstance(executor, Executor):
+        return executor_name(executor), type(executor)
+    name = _executor_name(executor, run_config, instance)
+    try:
+        return name, EXECUTORS.load(name)
+    except PluginError as error:
+        raise ConfigError([("execution", str(error))]) from None
 
 
 def _selected(pipeline: PipelineDefinition, solid_selection: Selection) -> frozenset[str]:
@@ -62,6 +106,8 @@ def _selected(pipeline: PipelineDefinition, solid_selection: Selection) -> froze
 def _executor_name(
     executor: str | None, run_config: Mapping[str, Any] | None, instance: Instance
 ) -> str:
+    """The executor named by `executor`, else by run_config's `execution`, else the
+    instance's default."""
     execution = run_config.get("execution") if isinstance(run_config, Mapping) else None
     if executor is None and isinstance(execution, Mapping) and len(execution) == 1:
         executor = next(iter(execution))
@@ -79,31 +125,37 @@ def prepare_run(
     run_config: Mapping[str, Any] | None,
     mode: str | None,
     solid_selection: Selection,
-    executor: str | None,
+    executor: str | Executor | None,
     instance: Instance,
     external: Mapping[tuple[str, str], str] | None = None,
 ) -> PreparedRun:
     """Validate everything about a run before it starts; raises ConfigError or SelectionError.
 
-    `external` maps outputs of unselected steps to store keys of an earlier run's outputs."""
+    `executor` is a registered name, a "package.module:Class" or an Executor (default: the
+    one run_config's `execution` names, else the instance's). `external` maps outputs of
+    unselected steps to store keys of an earlier run's outputs."""
     require_pipeline(pipeline)
     chosen_mode = _mode(pipeline, mode)
     selected = _selected(pipeline, solid_selection)
-    executor_cls = executor_class(_executor_name(executor, run_config, instance))
+    name, executor_cls = _executor(executor, run_config, instance)
     provided = {node for node, _ in external or {}}
-    resolved = validate_run_config(
-        run_config, pipeline, chosen_mode, selected, _executor_schemas(), provided
-    )
+    schemas = {**EXECUTORS.config_schemas(), name: executor_cls.config_schema}
+    resolved = validate_run_config(run_config, pipeline, chosen_mode, selected, schemas, provided)
     plan = build_plan(pipeline, chosen_mode.name, resolved, selected, external)
-    return PreparedRun(mode=chosen_mode, plan=plan, config=resolved, executor=executor_cls)
+    return PreparedRun(
+        mode=chosen_mode, plan=plan, config=resolved, executor=executor_cls, executor_name=name
+    )
 
 
-def store_location(prepared: PreparedRun, instance: Instance) -> tuple[str, dict[str, Any]]:
-    """Where the run keeps step outputs: run_config's `storage`, else the instance's root."""
+def store_location(prepared: PreparedRun, instance: Instance) -> StoreLocation:
+    """Where the run keeps step outputs: run_config's `storage`, else the instance's."""
     storage = prepared.config.storage
     if storage is not None:
-        return storage.root, dict(storage.storage_options)
-    return instance.config.storage.root, {}
+        return StoreLocation(
+            root=storage.root, options=dict(storage.storage_options), backend=storage.backend
+        )
+    settings = instance.config.storage
+    return StoreLocation(root=settings.root, options={}, backend=settings.backend)
 
 
 def pipeline_target(pipeline: PipelineDefinition) -> str | None:
@@ -124,5 +176,5 @@ def config_schema(
     """The JSON Schema of the pipeline's whole run_config (for `mode` and the selection)."""
     chosen_mode = _mode(pipeline, mode)
     selected = _selected(pipeline, solid_selection)
-    model, _ = run_config_model(pipeline, chosen_mode, selected, _executor_schemas())
+    model, _ = run_config_model(pipeline, chosen_mode, selected, EXECUTORS.config_schemas())
     return model.model_json_schema(by_alias=True)

@@ -12,7 +12,8 @@ from solidflow.engine.instance.runs import RunRecord
 from solidflow.engine.memo.memoization import OutputAddress, stored_outputs
 from solidflow.engine.plan.selection import select_steps
 from solidflow.engine.plan.steps import addresses_read
-from solidflow.engine.run.execute import RunOrigin, run_pipeline
+from solidflow.engine.run.create import RunOrigin
+from solidflow.engine.run.execute import run_pipeline
 from solidflow.engine.run.prepare import pipeline_target, require_pipeline
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.targets import load_pipeline
@@ -51,8 +52,10 @@ def _needed_outputs(
 
 def _store_for(run_config: Mapping[str, Any], instance: Instance) -> IntermediateStore:
     storage = run_config.get("storage") or {}
+    if "root" not in storage:
+        storage = {"root": instance.config.storage.root, "backend": instance.config.storage.backend}
     return IntermediateStore(
-        storage.get("root", instance.config.storage.root), storage.get("storage_options") or {}
+        storage["root"], storage.get("storage_options") or {}, backend=storage.get("backend")
     )
 
 

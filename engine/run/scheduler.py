@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -24,6 +24,12 @@ class StepStatus(str, Enum):
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
     MEMOIZED = "MEMOIZED"
+    CANCELED = "CANCELED"
+    """Stopped before its end by a cancel of the run (steps that never started stay PENDING)."""
+
+
+CANCEL_POLL = 0.2
+"""Most seconds the scheduler waits for ended steps before it looks for a cancel request."""
 
 
 @dataclass(slots=True)
@@ -41,14 +47,16 @@ class SchedulerState:
 
 
 class Scheduler:
-    """A state machine over step keys: pending -> running -> succeeded | failed | skipped,
-    or memoized from the start. A step is skipped when an upstream step failed, or when an
-    output it reads was not produced; a resource that fails to initialise ends the run (the
-    steps not started yet are skipped).
+    """A state machine over step keys: pending -> running -> succeeded | failed | skipped |
+    canceled, or memoized from the start. A step is skipped when an upstream step failed, or
+    when an output it reads was not produced; a resource that fails to initialise ends the
+    run (the steps not started yet are skipped).
 
     `keys` are the steps' memoization keys; `memoized` maps the steps that need not run to
     the payload of their STEP_MEMOIZED event; `outputs_missing` are the steps none of whose
-    outputs the store held as the run started.
+    outputs the store held as the run started. Once `canceled()` is true, no step is
+    submitted any more, the executor cancels those in flight, and the run ends when they
+    have reported.
     """
 
     def __init__(
@@ -60,6 +68,7 @@ class Scheduler:
         keys: Mapping[str, MemoKeys],
         memoized: Mapping[str, dict[str, Any]],
         outputs_missing: Collection[str] = (),
+        canceled: Callable[[], bool] = lambda: False,
     ) -> None:
         self._plan = plan
         self._executor = executor
@@ -68,6 +77,7 @@ class Scheduler:
         self._keys = keys
         self._memoized = memoized
         self._outputs_missing = outputs_missing
+        self._canceled = canceled
         self._children = plan.downstream()
         self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
         self._released: set[str] = set()
@@ -92,19 +102,27 @@ class Scheduler:
             if not waiting and self.state.status[key] is StepStatus.PENDING
         )
         running = 0
+        canceling = False
         while ready or running:
             if self.state.run_failure is not None:
                 ready.clear()
-            while ready and self._executor.can_submit():
+            if not canceling and self._canceled():
+                canceling = True
+                ready.clear()
+                if running:
+                    self._executor.cancel()
+            while ready and self._executor.can_submit() and not self._canceled():
                 key = ready.popleft()
                 if self.state.status[key] is not StepStatus.PENDING:
                     continue  # skipped while it waited for a free slot
                 self._submit(key, ready)
                 running += 1
             if running:
-                for result in self._executor.wait():
+                for result in self._executor.wait(timeout=CANCEL_POLL):
                     running -= 1
                     self._finish(result, ready)
+            if canceling:
+                ready.clear()  # children released by the last steps that ended
         if self.state.run_failure is not None:
             for key in self.state.keys_with(StepStatus.PENDING):
                 self._skip(key, {"message": f"not run: {self.state.run_failure}"})
@@ -150,7 +168,9 @@ class Scheduler:
         if self.state.status[key] is StepStatus.SKIPPED:
             return  # submitted before its upstream failed; the skip is already recorded
         self.state.results[key] = result
-        if result.skipped_because is not None:
+        if result.canceled:
+            self.state.status[key] = StepStatus.CANCELED
+        elif result.skipped_because is not None:
             self._skip(key, _upstream_failed(result.skipped_because))
             self._skip_below(result.skipped_because, _upstream_failed(result.skipped_because))
         elif result.missing_inputs:

@@ -91,7 +91,8 @@ class StepResult:
 
     `skipped_because` names the upstream step that failed; `missing_inputs` the upstream
     outputs ("step.output") that were not produced; `resource_failure` the resource that
-    failed to initialise before the step could start.
+    failed to initialise before the step could start; `canceled` says that the run's cancel
+    stopped the step before its end.
     """
 
     step_key: str
@@ -103,3 +104,4 @@ class StepResult:
     skipped_because: str | None = None
     missing_inputs: tuple[str, ...] = ()
     resource_failure: str | None = None
+    canceled: bool = False

@@ -16,13 +16,15 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
+from fsspec.core import split_protocol
 from fsspec.implementations.local import LocalFileSystem
 
 from solidflow.engine.sqlite_files import SharedDatabase, directory_lock, transaction
+from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
     Assessment,
@@ -80,7 +82,7 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-class LocalStore:
+class LocalStore(StorageBackend):
     """Stored outputs under a local directory, shared safely by the processes of a host.
 
     Packed outputs are buffered per process until `flush`; each process opens its own
@@ -106,6 +108,10 @@ class LocalStore:
 
     def __repr__(self) -> str:
         return f"LocalStore({self.root!r})"
+
+    @classmethod
+    def from_root(cls, root: str, storage_options: Mapping[str, Any]) -> LocalStore:
+        return cls(split_protocol(root)[1])
 
     def _locked(self) -> threading.Lock:
         """The lock to hold while using the database or the pending outputs."""

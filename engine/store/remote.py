@@ -18,6 +18,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 
+from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
     Assessment,
@@ -39,7 +40,7 @@ def _can_move(fs: AbstractFileSystem) -> bool:
     return kind.mv is not AbstractFileSystem.mv or kind.cp_file is not AbstractFileSystem.cp_file
 
 
-class FsspecStore:
+class FsspecStore(StorageBackend):
     """Stored outputs under an fsspec URL; reads go through `fs.open`, without memory mapping."""
 
     writes_guarded = False

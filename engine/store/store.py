@@ -6,14 +6,14 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 from fsspec.core import split_protocol
 
-from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
-from solidflow.engine.store.local import LocalStore
+from solidflow.engine.store.backend import STORAGES, StorageBackend
+from solidflow.engine.store.datasets import PARQUET, Produce
 from solidflow.engine.store.records import (
     Assessment,
     OutputCorrupt,
@@ -22,10 +22,8 @@ from solidflow.engine.store.records import (
     StoredOutput,
     full_checksum,
 )
-from solidflow.engine.store.remote import FsspecStore
 from solidflow.engine.store.serialization import (
     ARROW,
-    Encoded,
     decode_arrow,
     decode_payload,
     encode,
@@ -33,26 +31,6 @@ from solidflow.engine.store.serialization import (
 
 _KEY = re.compile(r"[0-9a-f]{2,}")
 _LOCAL_PROTOCOLS = (None, "file", "local")
-
-
-class _Backend(Protocol):
-    datasets: DatasetDirectories
-    writes_guarded: bool
-
-    def assess(self, keys: Sequence[str]) -> dict[str, Assessment]: ...
-    def uncommitted(self, keys: Iterable[str]) -> list[str]: ...
-    def committed(self, keys: Sequence[str]) -> set[str]: ...
-    def load(self, key: str) -> tuple[Assessment, Any]: ...
-    def write(
-        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
-    ) -> StoredOutput: ...
-    def write_dataset(
-        self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
-    ) -> StoredOutput: ...
-    def records(self) -> list[StoredOutput]: ...
-    def delete(self, key: str) -> int: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
 
 
 def _sidecar_of(
@@ -95,6 +73,8 @@ class IntermediateStore:
         root: a local directory (a plain path or a file:// URL), or any fsspec URL such as
             memory://... or s3://bucket/prefix.
         storage_options: passed to the fsspec filesystem of a URL root.
+        backend: the storage backend (a registered name or "package.module:Class"); by
+            default "local" for a directory and "fsspec" for a URL.
 
     Arrow-compatible values (Arrow tables and record batches, pandas and polars data frames,
     numeric numpy arrays) are stored as Arrow IPC files and loaded zero-copy from local disk
@@ -109,14 +89,18 @@ class IntermediateStore:
     `verify` checks a checksum of the whole data.
     """
 
-    def __init__(self, root: str | os.PathLike[str], storage_options: dict | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        storage_options: dict | None = None,
+        backend: str | None = None,
+    ) -> None:
         self.root = os.fspath(root)
         self.storage_options = dict(storage_options or {})
-        self._backend: _Backend
-        if is_local_root(self.root):
-            self._backend = LocalStore(split_protocol(self.root)[1])
-        else:
-            self._backend = FsspecStore(self.root, storage_options)
+        self.backend = backend or ("local" if is_local_root(self.root) else "fsspec")
+        self._backend: StorageBackend = STORAGES.load(self.backend).from_root(
+            self.root, self.storage_options
+        )
 
     def __repr__(self) -> str:
         return f"IntermediateStore({self.root!r})"

@@ -1,12 +1,12 @@
-"""The `solidflow` command: run pipelines, read runs and their events, manage stored outputs,
-benchmark the engine."""
+"""The `solidflow` command: run pipelines, read runs and their events, cancel runs, manage
+stored outputs, benchmark the engine."""
 
 from __future__ import annotations
 
 import click
 
 from solidflow.cli.bench_commands import bench
-from solidflow.cli.inspect_commands import logs, runs
+from solidflow.cli.inspect_commands import cancel, logs, runs
 from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
 from solidflow.cli.store_commands import store
 
@@ -25,5 +25,5 @@ def main(ctx: click.Context, home: str | None) -> None:
     ctx.obj = home
 
 
-for command in (run, reexecute, plan, config_schema_command, runs, logs, store, bench):
+for command in (run, reexecute, plan, config_schema_command, runs, logs, cancel, store, bench):
     main.add_command(command)

@@ -1,9 +1,10 @@
-"""Commands that read what happened: runs and logs."""
+"""Commands about runs: runs and logs read what happened, cancel stops a run."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import click
 from rich.table import Table
@@ -25,11 +26,12 @@ def format_time(timestamp: float) -> str:
 def runs(ctx: click.Context, status: str | None, limit: int) -> None:
     """List recent runs, newest first, with the run each one re-executes."""
     records = instance_of(ctx).runs(status=RunStatus(status) if status else None, limit=limit)
-    table = Table("run id", "pipeline", "status", "started", "duration", "parent", "tags")
+    table = Table("run id", "pipeline", "status", "created", "duration", "parent", "tags")
     for column in table.columns[:6]:
         column.no_wrap = True
     for record in records:
-        duration = f"{record.end_time - record.start_time:.2f}s" if record.end_time else "-"
+        began = record.start_time
+        duration = f"{record.end_time - began:.2f}s" if record.end_time and began else "-"
         tags = " ".join(f"{k}={v}" for k, v in record.tags.items())
         parent = record.parent_run_id or "-"
         if record.root_run_id and record.root_run_id != record.parent_run_id:
@@ -38,7 +40,7 @@ def runs(ctx: click.Context, status: str | None, limit: int) -> None:
             record.run_id,
             record.pipeline_name,
             record.status.value,
-            format_time(record.start_time),
+            format_time(record.create_time),
             duration,
             parent,
             tags,
@@ -63,3 +65,22 @@ def logs(ctx: click.Context, run_id: str, follow: bool, as_json: bool) -> None:
             click.echo(json.dumps(event.to_dict(), default=str))
         else:
             console.print(event_line(event))
+
+
+@click.command()
+@click.argument("run_id")
+@click.option("--wait", is_flag=True, help="Wait until the run has ended.")
+@click.pass_context
+@user_errors
+def cancel(ctx: click.Context, run_id: str, wait: bool) -> None:
+    """Cancel run RUN_ID (a unique prefix, or "latest"), from any process or host.
+
+    A queued run is canceled at once; a running one stops cooperatively: its driver submits
+    no more steps and stops those in flight; completed steps keep their stored outputs.
+    """
+    instance = instance_of(ctx)
+    record = instance.cancel_run(find_run(instance, run_id).run_id)
+    while wait and not record.status.ended:
+        time.sleep(0.2)
+        record = instance.get_run(record.run_id) or record
+    click.echo(f"run {record.run_id}: {record.status.value}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +30,7 @@ from solidflow.cli.config_files import deep_merge, load_run_config, parse_tags
 from solidflow.cli.display import RunProgress
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.instance import Instance
+from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.memo.memoization import (
     assess_outputs,
     explain_plan,
@@ -36,6 +38,7 @@ from solidflow.engine.memo.memoization import (
     plan_keys,
 )
 from solidflow.engine.run.execute import execute_pipeline
+from solidflow.engine.run.monitor import terminate_as_interrupt
 from solidflow.engine.run.prepare import (
     PreparedRun,
     config_schema,
@@ -45,11 +48,12 @@ from solidflow.engine.run.prepare import (
 from solidflow.engine.run.reexecute import reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.targets import load_pipeline
-from solidflow.engine.store import IntermediateStore
 
 
 def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunResult]) -> None:
-    """Run with live progress, print failures and the outcome, exit with the run's code."""
+    """Run with live progress, print failures and the outcome, exit with the run's code.
+    SIGTERM cancels the run as Ctrl-C does."""
+    signal.signal(signal.SIGTERM, terminate_as_interrupt)
     progress = RunProgress(total=0)
 
     def listener(event: EventRecord) -> None:
@@ -73,7 +77,14 @@ def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunR
         f"run {result.run_id} [bold {style}]{result.status.value}[/]: {result.events[-1].message}",
         markup=True,
     )
-    sys.exit(0 if result.success else EXIT_RUN_FAILED)
+    sys.exit(_EXIT_CODES[result.status])
+
+
+_EXIT_CODES = {
+    RunStatus.SUCCESS: 0,
+    RunStatus.FAILURE: EXIT_RUN_FAILED,
+    RunStatus.CANCELED: EXIT_CANCELED,
+}
 
 
 def _with_address(
@@ -222,7 +233,7 @@ def plan(
 def _memo_notes(prepared: PreparedRun, instance: Instance) -> dict[str, str]:
     warnings: list[str] = []
     keys = plan_keys(prepared.plan, lambda _step, message: warnings.append(message))
-    store = IntermediateStore(*store_location(prepared, instance))
+    store = store_location(prepared, instance).open()
     try:
         found = assess_outputs(keys, store)
     finally:

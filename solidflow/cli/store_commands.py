@@ -34,7 +34,9 @@ def list_outputs(ctx: click.Context, run_id: str | None) -> None:
     instance = instance_of(ctx)
     if run_id is not None:
         run_id = find_run(instance, run_id).run_id
-    intermediate = IntermediateStore(instance.config.storage.root)
+    intermediate = IntermediateStore(
+        instance.config.storage.root, backend=instance.config.storage.backend
+    )
     try:
         outputs = intermediate.list(run_id=run_id)
     finally:
@@ -80,7 +82,9 @@ def collect(
 ) -> None:
     """Delete stored outputs that recent runs do not use."""
     instance = instance_of(ctx)
-    intermediate = IntermediateStore(instance.config.storage.root)
+    intermediate = IntermediateStore(
+        instance.config.storage.root, backend=instance.config.storage.backend
+    )
     try:
         report = collect_garbage(
             instance,

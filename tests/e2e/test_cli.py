@@ -14,6 +14,7 @@ import pytest
 
 from solidflow.engine.events.records import EventType
 from solidflow.engine.instance.runs import RunStatus
+from solidflow.engine.store import IntermediateStore
 from tests.e2e.conftest import PIPELINES, SOLIDFLOW, target
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -283,7 +284,8 @@ def test_logs_follow_streams_a_live_run(home, tmp_path, instance):
     assert logs == ["going to sleep", "woke up"]
 
 
-def test_interrupt_cancels_the_run(home, tmp_path, instance):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_cancel_the_run_cleanly(home, tmp_path, instance, signum):
     (tmp_path / "slow.yaml").write_text("solids:\n  nap:\n    config:\n      seconds: 30\n")
     env = {**os.environ, "SOLIDFLOW_HOME": str(home)}
     runner = subprocess.Popen(
@@ -302,17 +304,23 @@ def test_interrupt_cancels_the_run(home, tmp_path, instance):
         ):
             break
         time.sleep(0.05)
-    runner.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    runner.send_signal(signum)
     _, err = runner.communicate(timeout=30)
+    assert time.monotonic() - started < 10  # the 30 s step was interrupted
     assert runner.returncode == 130
-    assert "run canceled" in err
+    assert "run canceled" in err and "Traceback" not in err
     run = _only_run(instance)
     assert run.status is RunStatus.CANCELED
     events = instance.events(run.run_id)
     assert events[-1].type is EventType.RUN_CANCELED
+    assert events[-1].payload["reason"] == f"{signal.Signals(signum).name} received"
+    assert events[-1].payload["completed_steps"] == ["start"]
     assert [e.step for e in events if e.type is EventType.STEP_SUCCESS] == ["start"]
     [interrupted] = [e for e in events if e.type is EventType.STEP_FAILURE]
     assert interrupted.step == "nap" and interrupted.payload["kind"] == "interrupted"
+    [kept] = IntermediateStore(instance.config.storage.root).list()
+    assert kept.step == "start"
 
 
 def test_version_and_help(cli):

@@ -113,6 +113,18 @@ def sleepy():
     plus_one(slow())
 
 
+@solid
+def slow_after(context, config: SlowConfig, x: int) -> int:
+    context.log.info("started sleeping")
+    time.sleep(config.seconds)
+    return x
+
+
+@pipeline
+def seeded_sleep():
+    plus_one(slow_after(seed()))
+
+
 class LedgerConfig(Config):
     ledger: str
 

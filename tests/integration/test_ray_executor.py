@@ -281,11 +281,19 @@ def test_cli_runs_on_the_cluster_given_by_address(ray_address, tmp_path):
     assert len({e.payload["node_id"] for e in starts}) >= 2
 
 
-def test_ctrl_c_cancels_outstanding_tasks(ray_address, tmp_path):
-    home = tmp_path / "cancel-home"
-    (tmp_path / "slow.yaml").write_text("solids:\n  slow:\n    config:\n      seconds: 60\n")
+def _start_slow_cli_run(ray_address, tmp_path, home) -> tuple[subprocess.Popen, Instance, str]:
+    """`solidflow run` of seeded_sleep on the cluster, once its 60 s step sleeps."""
+    (tmp_path / "slow.yaml").write_text("solids:\n  slow_after:\n    config:\n      seconds: 60\n")
     runner = subprocess.Popen(
-        [SOLIDFLOW, "run", f"{PIPELINES}:sleepy", "--address", ray_address, "-c", "slow.yaml"],
+        [
+            SOLIDFLOW,
+            "run",
+            f"{PIPELINES}:seeded_sleep",
+            "--address",
+            ray_address,
+            "-c",
+            "slow.yaml",
+        ],
         env=_cli_env(home),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -297,15 +305,53 @@ def test_ctrl_c_cancels_outstanding_tasks(ray_address, tmp_path):
     while time.monotonic() < deadline:  # wait until the step runs (its log streams live)
         runs = instance.runs()
         if runs and any(e.message == "started sleeping" for e in instance.events(runs[0].run_id)):
-            break
+            return runner, instance, runs[0].run_id
         time.sleep(0.1)
-    started = time.monotonic()
-    runner.send_signal(signal.SIGINT)
-    _, err = runner.communicate(timeout=60)
-    assert runner.returncode == 130, err
-    assert time.monotonic() - started < 30  # the 60 s step did not run to its end
+    runner.kill()
+    raise TimeoutError(f"the slow step never started: {runner.communicate()}")
+
+
+def _assert_canceled_cleanly(instance: Instance, run_id: str, reason: str) -> None:
     [run] = instance.runs()
     assert run.status is RunStatus.CANCELED
-    events = instance.events(run.run_id)
-    assert events[-1].type is EventType.RUN_CANCELED
-    assert not [e for e in events if e.type is EventType.STEP_SUCCESS and e.step == "slow"]
+    events = instance.events(run_id)
+    end = events[-1]
+    assert end.type is EventType.RUN_CANCELED and end.payload["reason"] == reason
+    assert end.payload["completed_steps"] == ["seed"]
+    assert end.payload["interrupted_steps"] == ["slow_after"]
+    assert end.payload["not_started_steps"] == ["plus_one"]
+    assert not [e for e in events if e.type is EventType.STEP_SUCCESS and e.step == "slow_after"]
+    [failure] = [e for e in events if e.type is EventType.STEP_FAILURE]
+    assert failure.step == "slow_after" and failure.payload["kind"] in ("interrupted", "canceled")
+    [kept] = IntermediateStore(instance.config.storage.root).list()
+    assert kept.step == "seed"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_cancel_outstanding_tasks(ray_address, tmp_path, signum):
+    runner, instance, run_id = _start_slow_cli_run(ray_address, tmp_path, tmp_path / "home")
+    started = time.monotonic()
+    runner.send_signal(signum)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert "Traceback" not in err
+    assert time.monotonic() - started < 30  # the 60 s step did not run to its end
+    _assert_canceled_cleanly(instance, run_id, f"{signal.Signals(signum).name} received")
+
+
+def test_cancel_from_another_process_cancels_the_ray_tasks(ray_address, tmp_path):
+    home = tmp_path / "home"
+    runner, instance, run_id = _start_slow_cli_run(ray_address, tmp_path, home)
+    started = time.monotonic()
+    canceled = subprocess.run(
+        [SOLIDFLOW, "cancel", run_id],
+        env=_cli_env(home),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert canceled.returncode == 0 and canceled.stdout.strip() == f"run {run_id}: CANCELING"
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert time.monotonic() - started < 30
+    _assert_canceled_cleanly(instance, run_id, "cancel requested")

@@ -22,12 +22,12 @@ def event(run_id: str, seq: int, **kwargs) -> EventRecord:
     return EventRecord(run_id=run_id, seq=seq, timestamp=1000.0 + seq, **kwargs)
 
 
-def run(run_id: str, start_time: float, status: RunStatus = RunStatus.STARTED) -> RunRecord:
+def run(run_id: str, create_time: float, status: RunStatus = RunStatus.STARTED) -> RunRecord:
     return RunRecord(
         run_id=run_id,
         pipeline_name="hello",
         status=status,
-        start_time=start_time,
+        create_time=create_time,
         pid=1234,
         hostname="elsewhere",
     )
@@ -164,7 +164,7 @@ def test_a_version_2_log_gets_the_step_ends_index(tmp_path):
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
         assert "step_ends" in indexes
         assert "events_by_step" not in indexes
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     finally:
         conn.close()
 
@@ -229,6 +229,7 @@ def test_runs_round_trip_and_status_update(storage):
         run_id="r1",
         pipeline_name="hello",
         status=RunStatus.STARTED,
+        create_time=9.0,
         start_time=10.0,
         tags={"team": "data"},
         mode="test",
@@ -236,23 +237,98 @@ def test_runs_round_trip_and_status_update(storage):
         run_config={"solids": {"add": {"config": {"n": 1}}}},
         parent_run_id="r0",
         root_run_id="r0",
+        step_keys=("add", "etl.clean"),
+        solid_selection=("*add",),
+        executor="ray",
+        memoize=True,
+        external_outputs=(("load", "result", "ab12"),),
         pid=42,
         hostname="host",
         process_start="12345",
+        heartbeat=11.0,
     )
     storage.add_run(record)
     assert storage.get_run("r1") == record
     assert storage.get_run("missing") is None
 
-    storage.update_run_status("r1", RunStatus.SUCCESS, 20.0)
-    updated = storage.get_run("r1")
+    updated = storage.update_run("r1", status=RunStatus.SUCCESS, end_time=20.0)
+    assert updated == storage.get_run("r1")
     assert (updated.status, updated.end_time) == (RunStatus.SUCCESS, 20.0)
     assert updated.run_config == record.run_config
 
     with pytest.raises(DuplicateRecordError):
         storage.add_run(record)
     with pytest.raises(KeyError):
-        storage.update_run_status("missing", RunStatus.FAILURE, 1.0)
+        storage.update_run("missing", status=RunStatus.FAILURE, end_time=1.0)
+    with pytest.raises(ValueError, match="pipeline_name"):
+        storage.update_run("r1", pipeline_name="other")
+
+
+def test_a_run_changes_only_from_an_expected_status(storage):
+    storage.add_run(run("r1", 1.0, RunStatus.QUEUED))
+    starting = storage.update_run(
+        "r1", expected=[RunStatus.QUEUED], status=RunStatus.STARTING, heartbeat=5.0
+    )
+    assert (starting.status, starting.heartbeat) == (RunStatus.STARTING, 5.0)
+    # a second launch of the same run finds it STARTING: nothing changes
+    assert storage.update_run("r1", expected=[RunStatus.QUEUED], status=RunStatus.STARTING) is None
+    assert storage.update_run("r1", expected=[RunStatus.QUEUED], heartbeat=9.0) is None
+    assert storage.get_run("r1") == starting
+    with pytest.raises(KeyError):
+        storage.update_run("missing", expected=[RunStatus.QUEUED], heartbeat=1.0)
+
+
+def test_a_version_3_log_keeps_its_runs_readable(tmp_path):
+    """Runs recorded before run requests existed read back with their fields, and the log
+    takes the new ones."""
+    path = tmp_path / "events.db"
+    conn = sqlite3.connect(path)
+    for statements in _MIGRATIONS[:3]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            "old",
+            "hello",
+            "SUCCESS",
+            10.0,
+            12.5,
+            pack_payload({"team": "data"}),
+            "default",
+            "hello.py:hello",
+            pack_payload({"solids": {}}),
+            None,
+            None,
+            42,
+            "host",
+            "777",
+        ),
+    )
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    storage = SqliteStorage(path)
+    try:
+        [old] = storage.get_runs()
+        assert old == RunRecord(
+            run_id="old",
+            pipeline_name="hello",
+            status=RunStatus.SUCCESS,
+            create_time=10.0,
+            start_time=10.0,
+            end_time=12.5,
+            tags={"team": "data"},
+            target="hello.py:hello",
+            run_config={"solids": {}},
+            pid=42,
+            hostname="host",
+            process_start="777",
+        )
+        storage.add_run(run("new", 20.0, RunStatus.QUEUED))
+        assert [r.run_id for r in storage.get_runs()] == ["new", "old"]
+    finally:
+        storage.close()
 
 
 def test_get_runs_is_newest_first_with_status_filter_and_limit(storage):
@@ -265,6 +341,8 @@ def test_get_runs_is_newest_first_with_status_filter_and_limit(storage):
     assert [r.run_id for r in storage.get_runs(RunStatus.SUCCESS)] == ["mid", "old"]
     assert [r.run_id for r in storage.get_runs(limit=2)] == ["new", "mid-later"]
     assert storage.get_runs(RunStatus.CANCELED) == []
+    both = [RunStatus.STARTED, RunStatus.FAILURE]
+    assert [r.run_id for r in storage.get_runs(both)] == ["new", "mid-later"]
 
 
 def test_a_packed_payload_is_stored_as_packed_and_reads_back_equal(storage):

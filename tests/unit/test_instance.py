@@ -19,12 +19,14 @@ HOST = socket.gethostname()
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
 
-def make_run(run_id: str, start_time: float = 1.0, **kwargs) -> RunRecord:
+def make_run(run_id: str, create_time: float = 1.0, **kwargs) -> RunRecord:
+    """A run recorded `create_time`; a STARTED one by default, heartbeating now."""
     kwargs.setdefault("status", RunStatus.STARTED)
     kwargs.setdefault("pid", os.getpid())
     kwargs.setdefault("hostname", HOST)
     kwargs.setdefault("process_start", current_process_token())
-    return RunRecord(run_id=run_id, pipeline_name="hello", start_time=start_time, **kwargs)
+    kwargs.setdefault("heartbeat", time.time())
+    return RunRecord(run_id=run_id, pipeline_name="hello", create_time=create_time, **kwargs)
 
 
 def log(run_id: str, seq: int, type: EventType = EventType.LOG) -> EventRecord:
@@ -45,9 +47,11 @@ def test_defaults_live_under_home(tmp_path):
     instance = Instance(tmp_path)
     assert instance.home == tmp_path.resolve()
     assert instance.config.event_log.backend == "sqlite"
-    assert instance.config.event_log.path == str(tmp_path / "events.db")
     assert instance.config.storage.root == str(tmp_path / "storage")
     assert (instance.config.default_executor, instance.config.memoize) == ("in_process", False)
+    assert instance.config.run_launcher == "subprocess"
+    monitoring = instance.config.run_monitoring
+    assert (monitoring.heartbeat_interval, monitoring.heartbeat_timeout) == (5.0, 60.0)
     assert isinstance(instance.storage, SqliteStorage)
     assert instance.storage.path == tmp_path / "events.db"
 
@@ -67,26 +71,38 @@ def test_yaml_settings_with_paths_relative_to_home(tmp_path):
         "storage:\n  root: s3://bucket/outputs\n"
         "default_executor: ray\nmemoize: true\n",
     )
-    config = Instance(tmp_path).config
-    assert config.event_log.path == str(tmp_path / "db" / "log.sqlite")
-    assert config.storage.root == "s3://bucket/outputs"
-    assert (config.default_executor, config.memoize) == ("ray", True)
+    instance = Instance(tmp_path)
+    assert instance.storage.path == tmp_path / "db" / "log.sqlite"
+    assert instance.config.storage.root == "s3://bucket/outputs"
+    assert (instance.config.default_executor, instance.config.memoize) == ("ray", True)
 
     write_config(tmp_path, f"storage:\n  root: {tmp_path / 'abs'}\n")
     assert Instance(tmp_path).config.storage.root == str(tmp_path / "abs")
     write_config(tmp_path, "")
-    assert Instance(tmp_path).config.event_log.path == str(tmp_path / "events.db")
+    assert Instance(tmp_path).storage.path == tmp_path / "events.db"
 
 
 def test_bad_settings_name_the_file_and_every_bad_field(tmp_path):
-    write_config(tmp_path, "event_log:\n  backend: postgres\n  pth: x.db\nmemoize: perhaps\n")
+    write_config(
+        tmp_path,
+        "event_log:\n  pth: x.db\nmemoize: perhaps\nrun_monitoring:\n  heartbeat_interval: 0\n",
+    )
     with pytest.raises(InstanceConfigError) as error:
         Instance(tmp_path)
     message = str(error.value)
     assert str(tmp_path / "solidflow.yaml") in message
-    for field in ("event_log.backend", "event_log.pth", "memoize"):
+    for field in ("event_log.pth", "memoize", "run_monitoring.heartbeat_interval"):
         assert f"  {field}: " in message
     assert "default_executor" not in message
+
+
+def test_an_unknown_event_log_backend_lists_the_available_ones(tmp_path):
+    write_config(tmp_path, "event_log:\n  backend: postgres\n  url: x\n")
+    with pytest.raises(InstanceConfigError) as error:
+        Instance(tmp_path)
+    assert "  event_log.backend: unknown event log backend 'postgres'; available: sqlite" in str(
+        error.value
+    )
 
 
 @pytest.mark.parametrize(
@@ -158,10 +174,42 @@ def test_a_reused_pid_does_not_keep_a_dead_run_alive(instance):
     assert [e.type for e in instance.events("reused")] == [EventType.RUN_FAILURE]
 
 
-def test_runs_of_other_hosts_are_never_failed(instance):
-    instance.add_run(make_run("remote", pid=2**22 + 1, hostname=f"not-{HOST}"))
+def test_a_run_of_another_host_lives_while_it_sends_heartbeats(instance):
+    pid = 2**22 + 1  # no such process here: another host's pid says nothing
+    instance.add_run(make_run("remote", pid=pid, hostname=f"not-{HOST}"))
     assert instance.get_run("remote").status is RunStatus.STARTED
     assert instance.events("remote") == []
+
+    instance.storage.update_run("remote", heartbeat=time.time() - 61)
+    assert instance.get_run("remote").status is RunStatus.FAILURE
+    [failure] = instance.events("remote")
+    assert failure.type is EventType.RUN_FAILURE
+    assert failure.message == (
+        f"run process {pid} on not-{HOST} stopped sending heartbeats: the last was 61 s ago "
+        "(heartbeat_timeout: 60 s)"
+    )
+
+
+def test_the_heartbeat_timeout_is_a_setting_and_queued_runs_never_die(tmp_path):
+    write_config(tmp_path, "run_monitoring:\n  heartbeat_timeout: 0.5\n")
+    instance = Instance(tmp_path)
+    other = f"not-{HOST}"
+    instance.add_run(make_run("queued", status=RunStatus.QUEUED, pid=None, heartbeat=None))
+    instance.add_run(make_run("canceling", status=RunStatus.CANCELING, hostname=other))
+    instance.add_run(make_run("started", hostname=other))
+    assert {run.status for run in instance.runs()} == {
+        RunStatus.QUEUED,
+        RunStatus.CANCELING,
+        RunStatus.STARTED,
+    }
+    time.sleep(0.6)
+    statuses = {run.run_id: run.status for run in instance.runs()}
+    assert statuses == {
+        "queued": RunStatus.QUEUED,
+        "canceling": RunStatus.CANCELED,  # its driver died while canceling it
+        "started": RunStatus.FAILURE,
+    }
+    assert [e.type for e in instance.events("canceling")] == [EventType.RUN_CANCELED]
 
 
 @linux_only

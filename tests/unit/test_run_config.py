@@ -247,7 +247,13 @@ def test_unknown_mode(instance: Instance) -> None:
 
 
 def test_unknown_executor(instance: Instance) -> None:
-    expected = [("execution", "unknown executor 'dask'; available: in_process, ray")]
+    expected = [
+        (
+            "execution",
+            "unknown executor 'dask'; available: in_process, ray "
+            '(or give a "package.module:Class")',
+        )
+    ]
     assert config_errors(instance, etl, {"execution": {"dask": {}}}) == expected
     assert config_errors(instance, etl, {}, executor="dask") == expected
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import ray
 import ray.cloudpickle
-from ray.exceptions import GetTimeoutError, RayError
+from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
 
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EVENT_TYPES, EventType, unpack_payload
@@ -43,6 +43,9 @@ WAIT_BATCH = 100
 """Most ended steps a wait collects before it returns: a quarter of the wait window, at least
 one (so that the end of a step among few is seen at once), or just one when the scheduler
 waits for it; a wait also returns after DRAIN_INTERVAL."""
+CANCEL_GRACE = 5.0
+"""Seconds a canceled step task may take to stop after its KeyboardInterrupt before its worker
+is killed."""
 TEARDOWN_TIMEOUT = 60.0
 COMMIT_TIMEOUT = 5.0
 """Seconds the end of a run waits for workers to commit the outputs their steps stored."""
@@ -160,10 +163,11 @@ class RayExecutor(Executor):
             resources=run.resources,
             store_root=run.store_root,
             store_options=run.store_options,
+            store_backend=run.store_backend,
             actor_name=actor_name,
             namespace=run.config.namespace,
         )
-        self._store_spec = (run.store_root, dict(run.store_options))
+        self._store_spec = (run.store_root, dict(run.store_options), run.store_backend)
         self._has_resources = bool(run.resources)
         self._store: IntermediateStore | None = None
         self._functions: dict[int, Any] = {}
@@ -177,6 +181,11 @@ class RayExecutor(Executor):
         self._cluster = cluster_resources()
         self._last_drain = 0.0
         self._drain_ref: Any = None
+        self._canceling = False
+        self._cancel_deadline: float | None = None
+        self._canceled: list[StepResult] = []
+        self._started: set[str] = set()  # steps whose STEP_START or STEP_FAILURE was
+        self._failed: set[str] = set()  # delivered
 
     # -- submission ----------------------------------------------------------------------
 
@@ -212,15 +221,42 @@ class RayExecutor(Executor):
     # -- completion ----------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            results = self._check_resources()
+            results, self._canceled = self._canceled, []
+            results.extend(self._check_resources())
             if self._pending:
+                self._kill_after_grace()
                 results.extend(self._collect(self._ended(DRAIN_INTERVAL)))
             self._drain_in_background()
             if results or (not self._pending and not self._waiting_for_resources):
                 return results
+            if deadline is not None and time.monotonic() >= deadline:
+                return results
             if not self._pending:
                 time.sleep(DRAIN_INTERVAL)
+
+    def cancel(self) -> None:
+        """Cancel the step tasks in flight: Ray raises KeyboardInterrupt in a running one (as
+        Ctrl-C would) and drops queued ones; a task still running CANCEL_GRACE seconds later
+        is killed with its worker process."""
+        self._canceling = True
+        self._cancel_deadline = time.monotonic() + CANCEL_GRACE
+        for ref in self._pending:
+            with contextlib.suppress(RayError):
+                ray.cancel(ref, force=False)
+        for key in self._waiting_for_resources:
+            self._canceled.append(
+                StepResult(step_key=key, success=False, canceled=True, message="canceled")
+            )
+        self._waiting_for_resources.clear()
+
+    def _kill_after_grace(self) -> None:
+        if self._cancel_deadline is not None and time.monotonic() >= self._cancel_deadline:
+            self._cancel_deadline = None
+            for ref in self._pending:
+                with contextlib.suppress(RayError):
+                    ray.cancel(ref, force=True)
 
     def _ended(self, timeout: float) -> list[Any]:
         """Outcome refs of ended tasks among the oldest pending ones; waits up to `timeout`
@@ -236,6 +272,11 @@ class RayExecutor(Executor):
         for ref, outcome in zip(ready, _outcomes(ready), strict=True):
             task, outputs = self._pending.pop(ref)
             self._unpromised.discard(task.step_key)
+            if isinstance(outcome, TaskCancelledError) or (
+                isinstance(outcome, RayError) and self._canceling
+            ):
+                results.append(self._stopped(task.step_key))
+                continue
             if isinstance(outcome, RayError):
                 results.append(self._lost(task, outcome))
                 continue
@@ -244,6 +285,14 @@ class RayExecutor(Executor):
             results.append(step_result(task.step_key, outcome, outputs))
         self._sink.flush()  # one write per batch of ended steps
         return results
+
+    def _stopped(self, key: str) -> StepResult:
+        """A step task that the run's cancel stopped; a STEP_FAILURE says so if it started and
+        its worker's own (the interrupted attempt's) did not come through."""
+        message = f"solid '{key}' was canceled"
+        if key in self._started and key not in self._failed:
+            self._sink.emit(EventType.STEP_FAILURE, key, {"message": message, "kind": "canceled"})
+        return StepResult(step_key=key, success=False, canceled=True, message=message)
 
     def _lost(self, task: StepTask, error: RayError) -> StepResult:
         """A task that ended without an outcome: its worker or node died, or an input did."""
@@ -316,6 +365,10 @@ class RayExecutor(Executor):
             if index < delivered:
                 continue
             self._delivered[(step_key, attempt)] = index + 1
+            if kind == "STEP_START":
+                self._started.add(step_key)
+            elif kind == "STEP_FAILURE":
+                self._failed.add(step_key)
             self._sink.emit_packed(EVENT_TYPES[kind], step, packed, timestamp)
 
     def _new_attempt(self, step_key: str, attempt: str, packed: bytes) -> int:

@@ -46,6 +46,7 @@ class RayRunContext:
     resources: Mapping[str, ResourceSpec]
     store_root: str | None
     store_options: Mapping[str, Any]
+    store_backend: str | None = None
     actor_name: str
     namespace: str
 
@@ -206,7 +207,7 @@ class _WorkerRun:
         self.run_id = run_id
         self.actor = _event_buffer(context.actor_name, context.namespace)
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.store = _store(context.store_root, context.store_options)
+        self.store = _store(context.store_root, context.store_options, context.store_backend)
         self.current: _Attempt | None = None
         self.resources = ResourceManager(run_id, context.resources, self._emit)
         self._teardown_watch: threading.Thread | None = None
@@ -246,7 +247,7 @@ class _WorkerRun:
 _RUNS: dict[str, _WorkerRun] = {}
 _STATE_LOCK = threading.Lock()
 _streamer: threading.Thread | None = None
-_STORES: dict[tuple[str, str], IntermediateStore] = {}
+_STORES: dict[tuple[str, str, str | None], IntermediateStore] = {}
 _EVENT_BUFFERS: dict[tuple[str, str], Any] = {}
 
 
@@ -277,15 +278,17 @@ def _event_buffer(name: str, namespace: str) -> Any:
     return handle
 
 
-def _store(root: str | None, options: Mapping[str, Any]) -> IntermediateStore | None:
+def _store(
+    root: str | None, options: Mapping[str, Any], backend: str | None = None
+) -> IntermediateStore | None:
     """The intermediate store at `root`, opened once per worker process and kept open for the
     runs that follow, up to _STORES_KEPT of them. Call with _STATE_LOCK held."""
     if root is None:
         return None
-    key = (root, repr(sorted(options.items())))
+    key = (root, repr(sorted(options.items())), backend)
     store = _STORES.get(key)
     if store is None:
-        store = _STORES[key] = IntermediateStore(root, dict(options))
+        store = _STORES[key] = IntermediateStore(root, dict(options), backend=backend)
         while len(_STORES) > _STORES_KEPT:  # the oldest commits and closes; it reopens if used
             _STORES.pop(next(iter(_STORES))).close()
     return store

@@ -1,0 +1,182 @@
+"""Plug-ins found by name: executors, run launchers, storages and event logs.
+
+A plug-in of a kind is named either by an entry point of an installed distribution, in the
+kind's group (`solidflow.executors`, ...; solidflow declares its own in pyproject.toml), or by
+a reference "package.module:Class". An entry point may name the class itself or a `Deferred`
+that says where the class is, the settings it takes and the extra that installs what it
+needs, so that its settings are known without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from solidflow.definitions.config import Config
+from solidflow.errors import SolidflowError
+
+logger = logging.getLogger("solidflow")
+
+T = TypeVar("T")
+
+
+class PluginError(SolidflowError, LookupError):
+    """A plug-in that cannot be found or loaded; the message names it and says why."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deferred:
+    """A plug-in whose class is imported only when it is used.
+
+    Args:
+        implementation: where the class is, "package.module:Class".
+        config_schema: the settings the plug-in takes, known without importing it.
+        extra: the solidflow extra that installs the plug-in's dependencies, for the message
+            given when they are missing.
+    """
+
+    implementation: str
+    config_schema: type[Config] | None = None
+    extra: str | None = None
+
+
+def is_reference(name: str) -> bool:
+    """Whether `name` is a "package.module:Class" reference rather than a registered name."""
+    return ":" in name
+
+
+def reference_of(cls: type) -> str:
+    """The "package.module:Class" reference of `cls`."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+_ENTRY_POINTS: dict[tuple[str, ...], tuple[Any, dict[str, dict[str, list[str]]]]] = {}
+
+
+def _entry_points(group: str) -> dict[str, list[str]]:
+    """The values of the entry points of `group` by name, in the distributions on sys.path
+    (read once per sys.path: reading every distribution's metadata takes tens of ms)."""
+    key = tuple(sys.path)
+    cached = _ENTRY_POINTS.get(key)
+    if cached is None:
+        _ENTRY_POINTS.clear()
+        cached = _ENTRY_POINTS[key] = (importlib.metadata.entry_points(), {})
+    found, groups = cached
+    names = groups.get(group)
+    if names is None:
+        names = groups[group] = {}
+        for entry in found.select(group=group):
+            values = names.setdefault(entry.name, [])
+            if entry.value not in values:
+                values.append(entry.value)
+    return names
+
+
+def _import_attribute(reference: str) -> Any:
+    module_name, _, attribute = reference.partition(":")
+    value: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+class Registry(Generic[T]):
+    """The plug-ins of one kind.
+
+    Args:
+        kind: what the plug-ins are, for messages ("executor").
+        group: the entry point group that names them ("solidflow.executors").
+        base: the class every plug-in of the kind derives from.
+    """
+
+    def __init__(self, kind: str, group: str, base: type[T]) -> None:
+        self.kind = kind
+        self.group = group
+        self.base = base
+
+    def __repr__(self) -> str:
+        return f"Registry({self.group!r})"
+
+    def names(self) -> list[str]:
+        """The registered names, sorted."""
+        return sorted(_entry_points(self.group))
+
+    def entry(self, name: str) -> type[T] | Deferred:
+        """What `name` (a registered name or a "package.module:Class" reference) refers to,
+        without importing a deferred plug-in's class.
+
+        Raises:
+            PluginError: `name` is not registered, or its entry point or module fails to load.
+        """
+        if is_reference(name):
+            return self._checked(name, self._imported(name, name))
+        values = _entry_points(self.group).get(name)
+        if not values:
+            available = ", ".join(self.names()) or "none"
+            raise PluginError(
+                f"unknown {self.kind} '{name}'; available: {available} "
+                '(or give a "package.module:Class")'
+            )
+        if len(values) > 1:
+            sources = ", ".join(sorted(values))
+            raise PluginError(f"{self.kind} '{name}' is registered more than once: {sources}")
+        return self._checked(name, self._imported(name, values[0]))
+
+    def config_schema(self, name: str) -> type[Config] | None:
+        """The settings `name` takes (None if it takes none), without importing a deferred
+        plug-in's class."""
+        entry = self.entry(name)
+        if isinstance(entry, Deferred):
+            return entry.config_schema
+        return getattr(entry, "config_schema", None)
+
+    def config_schemas(self) -> dict[str, type[Config]]:
+        """The settings of every registered plug-in that takes some; a plug-in that fails to
+        load is left out (with a warning), so that it breaks only the runs that use it."""
+        schemas = {}
+        for name in self.names():
+            try:
+                schema = self.config_schema(name)
+            except PluginError as error:
+                logger.warning("%s", error)
+                continue
+            if schema is not None:
+                schemas[name] = schema
+        return schemas
+
+    def load(self, name: str) -> type[T]:
+        """The class `name` refers to, imported.
+
+        Raises:
+            PluginError: `name` is unknown, fails to load, or needs an extra not installed.
+        """
+        entry = self.entry(name)
+        if not isinstance(entry, Deferred):
+            return entry
+        return self._checked(name, self._imported(name, entry.implementation, entry.extra))
+
+    def _imported(self, name: str, reference: str, extra: str | None = None) -> Any:
+        try:
+            return _import_attribute(reference)
+        except ModuleNotFoundError as error:
+            if extra is not None:
+                raise PluginError(
+                    f"{self.kind} '{name}' needs {error.name}: pip install 'solidflow[{extra}]'"
+                ) from None
+            problem = f"no module named '{error.name}'"
+        except Exception as error:
+            problem = f"{type(error).__name__}: {error}"
+        raise PluginError(f"{self.kind} '{name}' cannot be loaded from '{reference}': {problem}")
+
+    def _checked(self, name: str, value: Any) -> Any:
+        if isinstance(value, Deferred):
+            return value
+        if not (isinstance(value, type) and issubclass(value, self.base)):
+            raise PluginError(
+                f"{self.kind} '{name}' is {value!r}, not a subclass of {self.base.__name__}"
+            )
+        return value

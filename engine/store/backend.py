@@ -1,0 +1,59 @@
+"""The storage backend seam: where and how an IntermediateStore keeps its outputs."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from solidflow.engine.registry import Registry
+from solidflow.engine.store.datasets import DatasetDirectories, Produce
+from solidflow.engine.store.records import Assessment, StoredOutput
+from solidflow.engine.store.serialization import Encoded
+
+
+class StorageBackend(ABC):
+    """Stored outputs, their sidecars and the datasets other engines write, under one root.
+
+    Backends are found by name in the `solidflow.storages` entry point group ("local" for a
+    directory and "fsspec" for a URL are built in), or by "package.module:Class", given as
+    `storage: {backend: ...}` in solidflow.yaml or run_config.
+    """
+
+    datasets: DatasetDirectories
+    writes_guarded: bool
+    """Whether writes never replace or duplicate a valid output without looking first."""
+
+    @classmethod
+    def from_root(cls, root: str, storage_options: Mapping[str, Any]) -> StorageBackend:
+        """The backend of the store at `root` (a path or URL)."""
+        return cls(root, dict(storage_options))  # type: ignore[call-arg]
+
+    @abstractmethod
+    def assess(self, keys: Sequence[str]) -> dict[str, Assessment]: ...
+    @abstractmethod
+    def uncommitted(self, keys: Iterable[str]) -> list[str]: ...
+    @abstractmethod
+    def committed(self, keys: Sequence[str]) -> set[str]: ...
+    @abstractmethod
+    def load(self, key: str) -> tuple[Assessment, Any]: ...
+    @abstractmethod
+    def write(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput: ...
+    @abstractmethod
+    def write_dataset(
+        self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput: ...
+    @abstractmethod
+    def records(self) -> list[StoredOutput]: ...
+    @abstractmethod
+    def delete(self, key: str) -> int: ...
+    @abstractmethod
+    def flush(self) -> None: ...
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+STORAGES = Registry("storage backend", "solidflow.storages", StorageBackend)
+"""The storage backends, by name."""
