@@ -6,6 +6,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from solidflow.definitions.config import plain_config
 from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.memo.keys import (
@@ -16,7 +17,7 @@ from solidflow.engine.memo.keys import (
     lineage_key,
     output_key,
 )
-from solidflow.engine.plan.steps import ExecutionPlan, ExecutionStep
+from solidflow.engine.plan.steps import ExecutionPlan, ExecutionStep, FromLoader
 from solidflow.engine.store import IntermediateStore, OutputStatus
 from solidflow.engine.store.records import Assessment
 
@@ -86,6 +87,8 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
                 inputs[name] = output_keys[(source.node, source.output)]
             elif isinstance(source, FanIn):
                 inputs[name] = tuple(output_keys[(s.node, s.output)] for s in source.sources)
+            elif isinstance(source, FromLoader):  # the loader's config, validated
+                inputs[name] = fingerprint(plain_config(source.value))
             else:
                 inputs[name] = fingerprint(source.value)
         lineage = StepLineage(

@@ -151,6 +151,27 @@ def test_a_type_loader_builds_an_input_from_its_config(instance: Instance, tmp_p
     assert logs == [f"reading {source['csv']}"] * 2
 
 
+def test_a_step_whose_input_a_loader_builds_is_memoized_by_the_loaders_config(
+    instance: Instance, tmp_path
+) -> None:
+    source = {"csv": _cereals(tmp_path), "delimiter": ";"}
+    run_config = {
+        "solids": {
+            "count_rows": {"inputs": {"cereals": source}},
+            "sum_calories": {"inputs": {"cereals": source}},
+        }
+    }
+    execute_pipeline(cereal_stats, run_config, instance=instance)
+    again = execute_pipeline(cereal_stats, run_config, instance=instance, memoize=True)
+    assert {e.step for e in again.events if e.type is EventType.STEP_MEMOIZED} == {
+        "count_rows",
+        "sum_calories",
+    }
+    run_config["solids"]["count_rows"]["inputs"]["cereals"] = {**source, "delimiter": ","}
+    changed = execute_pipeline(cereal_stats, run_config, instance=instance, memoize=True)
+    assert [e.step for e in changed.events if e.type is EventType.STEP_START] == ["count_rows"]
+
+
 def test_a_type_loaders_config_is_validated_before_the_run(instance: Instance) -> None:
     run_config = {
         "solids": {
