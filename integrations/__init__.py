@@ -1,1 +1,2 @@
-"""Integrations with data libraries and compute engines (Arrow, pandas; Ray and Spark)."""
+"""Integrations with data libraries, compute engines and tools (Arrow, pandas; Ray and Spark;
+Jupyter notebooks through papermill, dbt)."""

@@ -52,6 +52,8 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
         "resources/file_cache.py",
         "integrations/tables.py",
         "integrations/spark/submitted_step.py",
+        "integrations/notebook/api.py",
+        "integrations/dbt/invoke.py",
         "benchmarks/suite/runner.py",
     ):
         assert f"solidflow/{module}" in names
