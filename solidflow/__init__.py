@@ -20,15 +20,26 @@ from solidflow.definitions.resource import InitContext, ResourceDefinition, reso
 from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.solid import Out, SolidDefinition, solid
 from solidflow.definitions.types import DataType, TypeCheck, check_type
-from solidflow.engine.instance import Instance
-from solidflow.engine.run.create import create_run
-from solidflow.engine.run.execute import execute_pipeline
-from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
-from solidflow.engine.run.launch import launch_run
-from solidflow.engine.run.prepare import config_schema
-from solidflow.engine.run.reexecute import reexecute_pipeline
-from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
-from solidflow.engine.step.context import SolidExecutionContext
+from solidflow.engine import (
+    EventRecord,
+    EventType,
+    Instance,
+    PipelineRunResult,
+    RunRecord,
+    RunStatus,
+    SolidExecutionContext,
+    SolidExecutionResult,
+    SolidRunResult,
+    StepStatus,
+    StoredDataset,
+    StoredOutput,
+    config_schema,
+    create_run,
+    execute_pipeline,
+    execute_solid,
+    launch_run,
+    reexecute_pipeline,
+)
 
 __version__ = "0.1.0"
 
@@ -39,6 +50,8 @@ __all__ = [
     "Config",
     "DataType",
     "DependencyDefinition",
+    "EventRecord",
+    "EventType",
     "ExpectationResult",
     "InitContext",
     "Instance",
@@ -51,11 +64,16 @@ __all__ = [
     "PipelineRunResult",
     "ResourceDefinition",
     "RetryPolicy",
+    "RunRecord",
+    "RunStatus",
     "SolidDefinition",
     "SolidExecutionContext",
     "SolidExecutionResult",
     "SolidInvocation",
     "SolidRunResult",
+    "StepStatus",
+    "StoredDataset",
+    "StoredOutput",
     "TypeCheck",
     "TypeLoader",
     "check_type",

@@ -5,6 +5,7 @@ SolidflowError
 ├── ConfigError        run_config does not match the pipeline's schema (.errors lists every problem)
 ├── SelectionError     a solid selection names unknown solids or has bad syntax
 ├── TargetError        a pipeline target ("file.py:name", "module:name") cannot be loaded
+├── RunNotFoundError   no run has the id, unique id prefix or "latest" given
 ├── ReexecutionError   a run cannot be re-executed (unknown run, outputs it needs are not stored)
 ├── RunRequestError    a run cannot be launched or canceled (unknown run, or its status forbids it)
 └── StepFailure        a step failed during a run with raise_on_error=True (carries the original error)
@@ -48,6 +49,11 @@ class SelectionError(SolidflowError):
 
 class TargetError(SolidflowError):
     """A pipeline target cannot be found or loaded."""
+
+
+class RunNotFoundError(SolidflowError):
+    """No run has the id given, no run or several runs start with the prefix given, or there
+    is no run at all ("latest")."""
 
 
 class ReexecutionError(SolidflowError):

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from solidflow.engine.instance import Instance
+from solidflow.engine.memo.inventory import instance_store
 from solidflow.engine.memo.memoization import stored_outputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.errors import ConfigError
@@ -46,7 +47,7 @@ def protected_keys(instance: Instance, runs_per_pipeline: int) -> set[str]:
 
 def collect_garbage(
     instance: Instance,
-    store: IntermediateStore,
+    store: IntermediateStore | None = None,
     *,
     keep_last: int | None = None,
     older_than: float | None = None,
@@ -54,10 +55,24 @@ def collect_garbage(
     dry_run: bool = False,
 ) -> GcReport:
     """Delete stored outputs that the newest `keep_last` runs of each pipeline do not use,
-    or that are older than `older_than` seconds (or both conditions, when both are given).
+    or that are older than `older_than` seconds (or both conditions, when both are given),
+    from `store` (default: the store under the instance's storage root).
 
     Outputs of the newest run of each pipeline are always kept unless `include_latest`.
     """
+    if store is None:
+        own = instance_store(instance)
+        try:
+            return collect_garbage(
+                instance,
+                own,
+                keep_last=keep_last,
+                older_than=older_than,
+                include_latest=include_latest,
+                dry_run=dry_run,
+            )
+        finally:
+            own.close()
     if keep_last is None and older_than is None:
         raise ConfigError([("", "give keep_last (--keep-last N) or older_than (--older-than 7d)")])
     if keep_last is not None and keep_last < 0:

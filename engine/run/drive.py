@@ -290,7 +290,7 @@ def _execute(
     def warn(step: str | None, message: str) -> None:
         run.sink.emit(EventType.LOG, step, {"level": "WARNING", "message": message})
 
-    location = store_location(prepared, run.instance)
+    location = store_location(prepared.config, run.instance)
     keys = plan_keys(plan, warn)
     payloads: dict[str, dict[str, Any]] = {}
     missing: set[str] = set()

@@ -56,7 +56,8 @@ class StoreLocation:
         return IntermediateStore(self.root, self.options, backend=self.backend)
 
 
-def _mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
+def pipeline_mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
+    """The pipeline's mode called `name` (its first mode for None); ConfigError if unknown."""
     try:
         return pipeline.mode(name)
     except KeyError:
@@ -97,7 +98,8 @@ def _executor(
         raise ConfigError([("execution", str(error))]) from None
 
 
-def _selected(pipeline: PipelineDefinition, solid_selection: Selection) -> frozenset[str]:
+def selected_nodes(pipeline: PipelineDefinition, solid_selection: Selection) -> frozenset[str]:
+    """The nodes `solid_selection` picks (all of them for None)."""
     if solid_selection is None:
         return frozenset(pipeline.nodes)
     return select_steps(solid_selection, pipeline.upstream())
@@ -135,8 +137,8 @@ def prepare_run(
     one run_config's `execution` names, else the instance's). `external` maps outputs of
     unselected steps to store keys of an earlier run's outputs."""
     require_pipeline(pipeline)
-    chosen_mode = _mode(pipeline, mode)
-    selected = _selected(pipeline, solid_selection)
+    chosen_mode = pipeline_mode(pipeline, mode)
+    selected = selected_nodes(pipeline, solid_selection)
     name, executor_cls = _executor(executor, run_config, instance)
     provided = {node for node, _ in external or {}}
     schemas = {**EXECUTORS.config_schemas(), name: executor_cls.config_schema}
@@ -147,9 +149,9 @@ def prepare_run(
     )
 
 
-def store_location(prepared: PreparedRun, instance: Instance) -> StoreLocation:
-    """Where the run keeps step outputs: run_config's `storage`, else the instance's."""
-    storage = prepared.config.storage
+def store_location(config: ResolvedRunConfig, instance: Instance) -> StoreLocation:
+    """Where a run keeps step outputs: its run_config's `storage`, else the instance's."""
+    storage = config.storage
     if storage is not None:
         return StoreLocation(
             root=storage.root, options=dict(storage.storage_options), backend=storage.backend
@@ -174,7 +176,7 @@ def config_schema(
     pipeline: PipelineDefinition, mode: str | None = None, solid_selection: Selection = None
 ) -> dict[str, Any]:
     """The JSON Schema of the pipeline's whole run_config (for `mode` and the selection)."""
-    chosen_mode = _mode(pipeline, mode)
-    selected = _selected(pipeline, solid_selection)
+    chosen_mode = pipeline_mode(pipeline, mode)
+    selected = selected_nodes(pipeline, solid_selection)
     model, _ = run_config_model(pipeline, chosen_mode, selected, EXECUTORS.config_schemas())
     return model.model_json_schema(by_alias=True)

@@ -10,8 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from solidflow.engine.instance import Instance
-from solidflow.engine.instance.runs import RunRecord
+from solidflow.engine import Instance
 from solidflow.errors import SolidflowError
 
 EXIT_RUN_FAILED = 1
@@ -44,26 +43,6 @@ def wide_console() -> Console:
     """A console that does not fold long lines when output goes to a file or pipe."""
     console = Console(highlight=False)
     return console if console.is_terminal else Console(highlight=False, width=200)
-
-
-def find_run(instance: Instance, run_id: str) -> RunRecord:
-    """The run with this id, a unique prefix of it, or "latest" for the newest run."""
-    if run_id == "latest":
-        newest = instance.runs(limit=1)
-        if not newest:
-            raise click.UsageError(f"there are no runs in {instance.home}")
-        return newest[0]
-    found = instance.get_run(run_id)
-    if found is not None:
-        return found
-    matches = [r for r in instance.runs() if r.run_id.startswith(run_id)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise click.UsageError(
-            f"run id prefix '{run_id}' matches {len(matches)} runs; give more of it"
-        )
-    raise click.UsageError(f"no run with id '{run_id}' in {instance.home}")
 
 
 config_option = click.option(

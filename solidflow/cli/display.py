@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine import EventRecord, EventType, describe_event
 
 _STYLES = {
     EventType.RUN_SUCCESS: "bold green",
@@ -23,28 +23,6 @@ _STYLES = {
 }
 
 
-def describe(event: EventRecord) -> str:
-    """The event's message, or a summary of its payload when it has none."""
-    payload = event.payload
-    kind = event.type
-    if payload.get("message"):
-        return str(payload["message"])
-    if kind in (EventType.STEP_INPUT, EventType.STEP_OUTPUT):
-        side = "input" if kind is EventType.STEP_INPUT else "output"
-        verdict = "passed" if payload.get("type_check") else "FAILED"
-        return f"{side} '{payload.get(side)}' type check {verdict} ({payload.get('type')})"
-    if kind is EventType.STEP_SUCCESS:
-        return f"succeeded in {payload.get('duration_ms')} ms"
-    if kind is EventType.STEP_START:
-        return f"started (attempt {payload.get('attempt')}, pid {payload.get('pid')})"
-    if kind is EventType.MATERIALIZATION:
-        return f"materialized {payload.get('asset_key')}"
-    if kind is EventType.EXPECTATION:
-        verdict = "passed" if payload.get("success") else "FAILED"
-        return f"expectation '{payload.get('label')}' {verdict}"
-    return ""
-
-
 def event_line(event: EventRecord) -> Text:
     when = dt.datetime.fromtimestamp(event.timestamp).strftime("%H:%M:%S.%f")[:-3]
     level = event.payload.get("level", "")
@@ -54,7 +32,7 @@ def event_line(event: EventRecord) -> Text:
         text.append(f" {event.step}", style="bold")
     if level:
         text.append(f" [{level}]")
-    text.append(f" {describe(event)}")
+    text.append(f" {describe_event(event)}")
     return text
 
 
@@ -123,5 +101,5 @@ class RunProgress:
         mark, style = _STEP_END_LINES.get(event.type, ("!", "yellow"))
         text = Text(f"{mark} ", style=style)
         text.append(event.step or "run", style="bold")
-        text.append(f"  {describe(event)}")
+        text.append(f"  {describe_event(event)}")
         return text

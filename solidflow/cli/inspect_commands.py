@@ -9,9 +9,9 @@ import time
 import click
 from rich.table import Table
 
-from solidflow.cli.common import find_run, instance_of, user_errors, wide_console
+from solidflow.cli.common import instance_of, user_errors, wide_console
 from solidflow.cli.display import event_line
-from solidflow.engine.instance.runs import RunStatus
+from solidflow.engine import RunStatus, find_run
 
 
 def format_time(timestamp: float) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from solidflow.cli.common import (
     EXIT_CANCELED,
@@ -18,7 +19,6 @@ from solidflow.cli.common import (
     config_option,
     err_console,
     executor_option,
-    find_run,
     instance_of,
     memoize_option,
     mode_option,
@@ -28,26 +28,21 @@ from solidflow.cli.common import (
 )
 from solidflow.cli.config_files import deep_merge, load_run_config, parse_tags
 from solidflow.cli.display import RunProgress
-from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.instance import Instance
-from solidflow.engine.instance.runs import RunStatus
-from solidflow.engine.memo.memoization import (
-    assess_outputs,
-    explain_plan,
-    memoized_steps,
-    plan_keys,
-)
-from solidflow.engine.run.execute import execute_pipeline
-from solidflow.engine.run.monitor import terminate_as_interrupt
-from solidflow.engine.run.prepare import (
-    PreparedRun,
+from solidflow.engine import (
+    EventRecord,
+    EventType,
+    PipelinePlan,
+    PipelineRunResult,
+    RunStatus,
     config_schema,
-    prepare_run,
-    store_location,
+    execute_pipeline,
+    find_run,
+    load_pipeline,
+    plan_pipeline,
+    reexecute_pipeline,
+    terminate_as_interrupt,
 )
-from solidflow.engine.run.reexecute import reexecute_pipeline
-from solidflow.engine.run.results import PipelineRunResult
-from solidflow.engine.run.targets import load_pipeline
+from solidflow.errors import ConfigError
 
 
 def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunResult]) -> None:
@@ -195,7 +190,10 @@ def reexecute(
 @mode_option
 @select_option
 @click.option(
-    "--memoize", is_flag=True, help="Say which steps would be memoized, and why others run."
+    "--memoize",
+    is_flag=True,
+    help="Say which steps a memoized run would take from the store, and why the others run "
+    "(this needs a valid run_config).",
 )
 @click.pass_context
 @user_errors
@@ -207,47 +205,44 @@ def plan(
     selection: str | None,
     memoize: bool,
 ) -> None:
-    """Print the execution plan of TARGET: steps in order and where their inputs come from."""
+    """Print the execution plan of TARGET: steps in order and where their inputs come from.
+
+    The structure needs no config. Problems of the config given with -c (or, with --memoize,
+    of the config the run would have) are reported after the plan.
+    """
     pipeline, _ = load_pipeline(target)
-    instance = instance_of(ctx)
-    prepared = prepare_run(pipeline, load_run_config(configs), mode, selection, None, instance)
-    steps = prepared.plan.steps
-    notes: dict[str, str] = {}
-    if memoize:
-        notes = _memo_notes(prepared, instance)
-    console = Console(highlight=False)
-    console.print(
-        f"pipeline [bold]{pipeline.name}[/], mode {prepared.mode.name}, {len(steps)} steps",
-        markup=True,
+    planned = plan_pipeline(
+        pipeline,
+        load_run_config(configs),
+        mode,
+        selection,
+        memoize=memoize,
+        instance=instance_of(ctx) if memoize else None,
     )
-    for index, step in enumerate(steps.values(), start=1):
-        inputs = ", ".join(f"{name} <- {source}" for name, source in step.describe_inputs().items())
-        line = f"{index:>4}. [bold]{step.key}[/]" + (f"  ({inputs})" if inputs else "")
-        if step.key in notes:
-            line += (
-                f"  [{'green' if notes[step.key] == 'memoized' else 'yellow'}]{notes[step.key]}[/]"
-            )
-        console.print(line, markup=True)
-
-
-def _memo_notes(prepared: PreparedRun, instance: Instance) -> dict[str, str]:
-    warnings: list[str] = []
-    keys = plan_keys(prepared.plan, lambda _step, message: warnings.append(message))
-    store = store_location(prepared, instance).open()
-    try:
-        found = assess_outputs(keys, store)
-    finally:
-        store.close()
-    memoized = memoized_steps(keys, found, lambda _step, message: warnings.append(message))
-
-    def previous(step: str) -> Any:
-        event = instance.storage.latest_step_end(prepared.plan.pipeline_name, step)
-        return None if event is None else event.payload.get("lineage")
-
-    notes = explain_plan(keys, memoized, found, previous)
-    for message in dict.fromkeys(warnings):
+    _print_plan(planned)
+    for message in planned.warnings:
         err_console.print(f"[yellow]warning:[/] {message}", markup=True)
-    return notes
+    if planned.config_errors and (configs or memoize):
+        if memoize:
+            err_console.print("memo status needs a valid run_config; give it with -c")
+        raise ConfigError(planned.config_errors)
+
+
+def _print_plan(planned: PipelinePlan) -> None:
+    console = Console(highlight=False)
+    header = Text("pipeline ")
+    header.append(planned.pipeline, style="bold")
+    header.append(f", mode {planned.mode}, {len(planned.steps)} steps")
+    console.print(header)
+    for index, step in enumerate(planned.steps, start=1):
+        line = Text(f"{index:>4}. ")
+        line.append(step.key, style="bold")
+        if step.inputs:
+            sources = ", ".join(f"{each.name} <- {each.text}" for each in step.inputs)
+            line.append(f"  ({sources})")
+        if step.memo is not None:
+            line.append(f"  {step.memo.reason}", style="green" if step.memo.memoized else "yellow")
+        console.print(line)
 
 
 @click.command("config-schema")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from solidflow.cli.common import find_run, instance_of, user_errors, wide_console
+from solidflow.cli.common import instance_of, user_errors, wide_console
 from solidflow.cli.inspect_commands import format_time
-from solidflow.engine.memo.gc import collect_garbage, parse_age
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine import collect_garbage, find_run, list_stored_outputs, parse_age
 
 
 def _size(count: int) -> str:
@@ -34,17 +33,11 @@ def list_outputs(ctx: click.Context, run_id: str | None) -> None:
     instance = instance_of(ctx)
     if run_id is not None:
         run_id = find_run(instance, run_id).run_id
-    intermediate = IntermediateStore(
-        instance.config.storage.root, backend=instance.config.storage.backend
-    )
-    try:
-        outputs = intermediate.list(run_id=run_id)
-    finally:
-        intermediate.close()
+    listing = list_stored_outputs(instance, run_id=run_id)
     table = Table("key", "step.output", "serializer", "rows", "size", "run", "created")
     for column in table.columns:
         column.no_wrap = True
-    for stored in outputs:
+    for stored in listing.outputs:
         table.add_row(
             stored.key[:16],
             f"{stored.step}.{stored.output}",
@@ -56,8 +49,7 @@ def list_outputs(ctx: click.Context, run_id: str | None) -> None:
         )
     console = wide_console()
     console.print(table)
-    total = sum(stored.bytes for stored in outputs)
-    console.print(f"{len(outputs)} outputs, {_size(total)} in {instance.config.storage.root}")
+    console.print(f"{len(listing.outputs)} outputs, {_size(listing.total_bytes)} in {listing.root}")
 
 
 @store.command("gc")
@@ -82,20 +74,13 @@ def collect(
 ) -> None:
     """Delete stored outputs that recent runs do not use."""
     instance = instance_of(ctx)
-    intermediate = IntermediateStore(
-        instance.config.storage.root, backend=instance.config.storage.backend
+    report = collect_garbage(
+        instance,
+        keep_last=keep_last,
+        older_than=None if older_than is None else parse_age(older_than),
+        include_latest=include_latest,
+        dry_run=dry_run,
     )
-    try:
-        report = collect_garbage(
-            instance,
-            intermediate,
-            keep_last=keep_last,
-            older_than=None if older_than is None else parse_age(older_than),
-            include_latest=include_latest,
-            dry_run=dry_run,
-        )
-    finally:
-        intermediate.close()
     verb = "would delete" if dry_run else "deleted"
     for stored in report.deleted:
         click.echo(

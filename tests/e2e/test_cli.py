@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -82,6 +81,8 @@ def test_logs_json_and_prefix_and_latest(cli, instance):
     assert {r["run_id"] for r in records} == {run.run_id}
     plain = cli("logs", run.run_id)
     assert "RUN_SUCCESS" in plain.out and "STEP_OUTPUT" in plain.out
+    unknown = cli("logs", "nope")
+    assert unknown.code == 2 and "error: no run with id 'nope'" in unknown.err
 
 
 def test_runs_lists_status(cli, instance):
@@ -254,6 +255,59 @@ def test_plan_and_config_schema(cli):
     assert set(parsed["properties"]) == {"solids", "resources", "execution", "storage"}
 
 
+NEEDS_CONFIG = """
+from solidflow import Config, pipeline, solid
+
+
+class Rows(Config):
+    rows: int
+
+
+@solid
+def load(config: Rows) -> list:
+    return list(range(config.rows))
+
+
+@solid
+def count(values: list) -> int:
+    return len(values)
+
+
+@pipeline
+def needs_config():
+    count(load())
+"""
+
+
+def test_plan_shows_the_structure_without_config(cli, tmp_path):
+    (tmp_path / "needs.py").write_text(NEEDS_CONFIG)
+    structure = ["1. load", "2. count  (values <- load.result)"]
+    plain = cli("plan", "needs.py")
+    assert plain.code == 0, plain.err
+    lines = [line.strip() for line in plain.out.splitlines()]
+    assert lines == ["pipeline needs_config, mode default, 2 steps", *structure]
+
+    memoized = cli("plan", "needs.py", "--memoize")
+    assert memoized.code == 2
+    assert [line.strip() for line in memoized.out.splitlines()][1:] == structure
+    assert "memo status needs a valid run_config" in memoized.err
+    assert "solids.load.config.rows: Field required" in memoized.err
+    assert "Traceback" not in memoized.err
+
+    (tmp_path / "bad.yaml").write_text("solids:\n  load:\n    config:\n      rows: many\n")
+    bad = cli("plan", "needs.py", "-c", "bad.yaml")
+    assert bad.code == 2
+    assert [line.strip() for line in bad.out.splitlines()][1:] == structure
+    assert "solids.load.config.rows: Input should be a valid integer" in bad.err
+
+    (tmp_path / "good.yaml").write_text("solids:\n  load:\n    config:\n      rows: 3\n")
+    good = cli("plan", "needs.py", "--memoize", "-c", "good.yaml")
+    assert good.code == 0, good.err
+    assert [line.strip() for line in good.out.splitlines()][1:] == [
+        f"{line}  runs: no earlier run of this step" for line in structure
+    ]
+
+
 def test_logs_follow_streams_a_live_run(home, tmp_path, instance):
     (tmp_path / "slow.yaml").write_text("solids:\n  nap:\n    config:\n      seconds: 1.5\n")
     env = {**os.environ, "SOLIDFLOW_HOME": str(home)}
@@ -324,8 +378,13 @@ def test_sigint_and_sigterm_cancel_the_run_cleanly(home, tmp_path, instance, sig
 
 
 def test_version_and_help(cli):
-    assert cli("--version").out.strip().endswith("0.1.0")
-    assert "run" in cli("--help").out and sys.executable
+    version = cli("--version")
+    assert version.code == 0 and version.out.strip().endswith("version 0.1.0")
+    shown = cli("--help")
+    assert shown.code == 0
+    listed = shown.out.split("Commands:", 1)[1].split()
+    for command in ("run", "reexecute", "plan", "config-schema", "runs", "logs", "store", "bench"):
+        assert command in listed
 
 
 def test_terminal_shows_live_progress(home, tmp_path):
