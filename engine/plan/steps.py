@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding
+from solidflow.definitions.graph import FromOutput, FromValue, InputBinding
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.plan.run_config import ResolvedRunConfig
@@ -49,22 +49,6 @@ class ExecutionStep:
     def reads(self) -> list[tuple[str, str]]:
         """The (step, output) addresses of every output this step reads."""
         return addresses_read(self.inputs)
-
-    def describe_inputs(self) -> dict[str, str]:
-        """Each input's source as text, for plans shown to people."""
-        described = {}
-        for name, source in self.inputs.items():
-            if isinstance(source, FromOutput):
-                described[name] = f"{source.node}.{source.output}"
-            elif isinstance(source, FanIn):
-                described[name] = (
-                    "[" + ", ".join(f"{s.node}.{s.output}" for s in source.sources) + "]"
-                )
-            elif isinstance(source, FromLoader):
-                described[name] = "loaded from run_config by its type's loader"
-            else:
-                described[name] = "value from run_config"
-        return described
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

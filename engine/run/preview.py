@@ -15,7 +15,13 @@ from solidflow.engine.instance import Instance
 from solidflow.engine.memo.explain import StepMemoStatus, memo_statuses
 from solidflow.engine.memo.memoization import assess_outputs, memoized_steps, plan_keys
 from solidflow.engine.plan.run_config import ResolvedRunConfig, validate_run_config
-from solidflow.engine.plan.steps import ExecutionPlan, ExecutionStep, build_plan
+from solidflow.engine.plan.steps import (
+    ExecutionPlan,
+    ExecutionStep,
+    FromLoader,
+    StepInputSource,
+    build_plan,
+)
 from solidflow.engine.run.prepare import (
     Selection,
     pipeline_mode,
@@ -43,8 +49,9 @@ class PlannedInput:
     Args:
         name: the input's name.
         kind: "output" (another step's output), "fan_in" (a list of outputs), "config" (a
-            value from run_config: given there, or to be given there because the upstream step
-            is not selected) or "default" (a composite input's default value).
+            value from run_config: given there, or to be given there because the input is not
+            wired or its upstream step is not selected), "loader" (built by its type's loader
+            from config given in run_config) or "default" (a composite input's default value).
         sources: the outputs read, for "output" and "fan_in"; else empty.
         text: the source in words, e.g. "double.result" or "value from run_config".
     """
@@ -105,21 +112,26 @@ def _source_text(source: FromOutput) -> str:
 
 
 def _planned_input(
-    name: str, binding: InputBinding, wired: InputBinding | None, plan: ExecutionPlan
+    name: str, source: StepInputSource | None, wired: InputBinding | None, plan: ExecutionPlan
 ) -> PlannedInput:
-    if isinstance(binding, (FromOutput, FanIn)):
-        outside = [s.node for s in binding.sources if s.node not in plan.steps]
+    """Where input `name` of a step comes from: `source` is its source in the plan (None
+    for an unwired input that run_config must give), `wired` its binding in the pipeline."""
+    if isinstance(source, (FromOutput, FanIn)):
+        outside = [s.node for s in source.sources if s.node not in plan.steps]
         if outside:
             text = f"value from run_config (upstream '{outside[0]}' is not selected)"
             return PlannedInput(name=name, kind="config", sources=[], text=text)
-        sources = [PlannedSource(step=s.node, output=s.output) for s in binding.sources]
-        if isinstance(binding, FromOutput):
+        sources = [PlannedSource(step=s.node, output=s.output) for s in source.sources]
+        if isinstance(source, FromOutput):
             return PlannedInput(
-                name=name, kind="output", sources=sources, text=_source_text(binding)
+                name=name, kind="output", sources=sources, text=_source_text(source)
             )
-        text = "[" + ", ".join(_source_text(s) for s in binding.sources) + "]"
+        text = "[" + ", ".join(_source_text(s) for s in source.sources) + "]"
         return PlannedInput(name=name, kind="fan_in", sources=sources, text=text)
-    if binding is wired:
+    if isinstance(source, FromLoader):
+        text = "loaded from run_config by its type's loader"
+        return PlannedInput(name=name, kind="loader", sources=[], text=text)
+    if source is not None and source is wired:
         return PlannedInput(name=name, kind="default", sources=[], text="default value")
     return PlannedInput(name=name, kind="config", sources=[], text="value from run_config")
 
@@ -135,8 +147,9 @@ def _planned_step(
         key=step.key,
         solid=step.solid.name,
         inputs=[
-            _planned_input(name, binding, wired.get(name), plan)
-            for name, binding in step.inputs.items()
+            _planned_input(each.name, step.inputs.get(each.name), wired.get(each.name), plan)
+            for each in step.solid.inputs
+            if each.name in step.inputs or not each.has_default
         ],
         outputs=list(step.solid.output_names),
         upstream=list(step.upstream),

@@ -12,6 +12,7 @@ import pytest
 
 from solidflow import (
     Config,
+    DataType,
     EventRecord,
     EventType,
     Instance,
@@ -19,6 +20,7 @@ from solidflow import (
     execute_pipeline,
     pipeline,
     solid,
+    type_loader,
 )
 from solidflow.engine import (
     collect_garbage,
@@ -119,6 +121,44 @@ def test_inputs_of_unselected_upstream_steps_come_from_config() -> None:
     assert given.config_errors == []
     assert [(i.kind, i.text) for i in given.steps[0].inputs] == [
         ("config", "value from run_config")
+    ]
+
+
+class Source(Config):
+    path: str
+
+
+@type_loader(Source)
+def read_source(context, config: Source) -> str:
+    return config.path
+
+
+Text = DataType("Text", lambda value: isinstance(value, str), loader=read_source)
+
+
+@solid
+def combine(label: str, text: Text, extra: int = 0) -> str:  # type: ignore[valid-type]
+    return f"{label}{text}{extra}"
+
+
+@pipeline
+def unwired():
+    combine()
+
+
+def test_unwired_inputs_and_loaded_inputs() -> None:
+    structure = plan_pipeline(unwired)
+    assert [(i.name, i.kind, i.text) for i in structure.steps[0].inputs] == [
+        ("label", "config", "value from run_config"),
+        ("text", "config", "value from run_config"),
+    ]
+    given = {"solids": {"combine": {"inputs": {"label": "a", "text": {"path": "p"}, "extra": 2}}}}
+    planned = plan_pipeline(unwired, given)
+    assert planned.config_errors == []
+    assert [(i.name, i.kind, i.text) for i in planned.steps[0].inputs] == [
+        ("label", "config", "value from run_config"),
+        ("text", "loader", "loaded from run_config by its type's loader"),
+        ("extra", "config", "value from run_config"),
     ]
 
 
