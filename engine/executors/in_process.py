@@ -48,7 +48,9 @@ class InProcessExecutor(Executor):
         self._done.append(result)
 
     def can_submit(self) -> bool:
-        return True
+        """Only once the last step's result is taken: the scheduler sees how each step ended
+        (a resource that failed to initialise ends the run) before the next one starts."""
+        return not self._done
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         done, self._done = self._done, []

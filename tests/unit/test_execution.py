@@ -646,6 +646,7 @@ def test_a_failing_resource_ends_the_run_before_a_step_that_needs_it_starts(
         one()
         double(query())
         query_again()
+        one.alias("later")()  # independent, but the run has ended before it starts
 
     result = execute_pipeline(querying, instance=instance)
     message = "resource 'warehouse' failed to initialise: ConnectionError: warehouse is down"
@@ -658,7 +659,8 @@ def test_a_failing_resource_ends_the_run_before_a_step_that_needs_it_starts(
     assert init.payload["resource"] == "warehouse" and init.payload["success"] is False
     assert init.payload["message"] == message
     skipped = {e.step: e.message for e in result.events if e.type is EventType.STEP_SKIPPED}
-    assert skipped == {step: f"not run: {message}" for step in ("query", "double", "query_again")}
+    not_run = ("query", "double", "query_again", "later")
+    assert skipped == {step: f"not run: {message}" for step in not_run}
     assert not [e for e in result.events if e.type is EventType.STEP_FAILURE]
     assert result.result_for("query").failure_message == message
     assert result.events[-1].type is EventType.RUN_FAILURE
