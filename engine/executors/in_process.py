@@ -33,10 +33,9 @@ class InProcessExecutor(Executor):
         self._done: list[StepResult] = []
 
     def submit(self, task: StepTask) -> None:
-        inputs = task.input_values(self.load)
         try:
             with interruptible():
-                result = run_step(task, inputs, self._resources, self._sink.emit, self._store)
+                result = run_step(task, self.load, self._resources, self._sink.emit, self._store)
         except CancelInterrupt:
             message = f"solid '{task.step_key}' was canceled"
             result = StepResult(

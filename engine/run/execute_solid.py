@@ -136,7 +136,7 @@ def execute_solid(
         handles={},
     )
     try:
-        result = run_step(task, task.input_values(lambda handle: handle), manager, sink.emit)
+        result = run_step(task, lambda handle: handle, manager, sink.emit)
     finally:
         teardown_failures = manager.teardown()
     if result.success and teardown_failures:

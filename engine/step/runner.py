@@ -6,7 +6,7 @@ import inspect
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from solidflow.definitions.events import ExpectationResult, Materialization, Output
@@ -18,7 +18,13 @@ from solidflow.engine.step.context import Emit, Resources, SolidExecutionContext
 from solidflow.engine.step.error_info import ErrorInfo, error_info
 from solidflow.engine.step.resources import ResourceInitError, ResourceManager
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask, present_inputs
-from solidflow.engine.store import IntermediateStore, StoredOutput
+from solidflow.engine.store import (
+    IntermediateStore,
+    OutputCorrupt,
+    StoredOutput,
+    StoredRef,
+    StoreError,
+)
 from solidflow.engine.store.datasets import StoredDataset
 from solidflow.integrations.spark.submit_options import submit_options
 
@@ -273,19 +279,51 @@ def _attempt(
     return outputs
 
 
+def _unavailable(task: StepTask, name: str, error: StoreError) -> str:
+    """What a step whose input `name` could not be loaded from the store fails with."""
+    upstream = [
+        f"output '{output}' of step '{step}'"
+        for (step, output), handle in task.handles.items()
+        if isinstance(handle, StoredRef) and handle.key == error.key
+    ]
+    state = "corrupt" if isinstance(error, OutputCorrupt) else "missing"
+    return (
+        f"solid '{task.step_key}' input '{name}': the stored {' and '.join(upstream) or 'output'}"
+        f" (key {error.key}) is {state} ({error.reason}); run the pipeline again to recompute it"
+    )
+
+
+def _load_inputs(task: StepTask, load: Callable[[Any], Any]) -> dict[str, Any]:
+    """Each input's value, loaded with `load`; a stored output that is gone or damaged is a
+    _StepError naming the input and the key."""
+    values = {}
+    for name in task.inputs:
+        try:
+            values[name] = task.input_value(name, load)
+        except StoreError as error:
+            raise _StepError(_unavailable(task, name, error), "input") from None
+    return values
+
+
 def run_step(
     task: StepTask,
-    input_values: Mapping[str, Any],
+    load: Callable[[Any], Any],
     resources: ResourceManager,
     emit: Emit,
     store: IntermediateStore | None = None,
 ) -> StepResult:
-    """Run the step's solid with retries per its RetryPolicy and store its outputs under their
-    keys, in this process or, for solids tagged for spark-submit, as a Spark driver program;
-    never raises for step failures.
+    """Load the step's inputs (`load` turns a handle into its value), run the step's solid
+    with retries per its RetryPolicy and store its outputs under their keys, in this process
+    or, for solids tagged for spark-submit, as a Spark driver program; never raises for step
+    failures. An input that cannot be loaded from the store fails the step.
 
     A step an input of which is an output that was not produced is skipped (nothing runs and
     nothing is emitted; the result says which outputs were missing)."""
+    try:
+        input_values = _load_inputs(task, load)
+    except _StepError as failure:
+        emit(EventType.STEP_START, task.step_key, {"attempt": 1, "pid": os.getpid()})
+        return _failed(task, emit, str(failure), failure.kind, None, None)
     values, missing = present_inputs(task.inputs, input_values)
     if missing:
         addresses = tuple(dict.fromkeys(item.address for item in missing))

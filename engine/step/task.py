@@ -39,15 +39,16 @@ class StepTask:
 
     def input_values(self, fetch: Callable[[Any], Any]) -> dict[str, Any]:
         """Each input's value, with `fetch` turning a handle into the value it refers to."""
-        values: dict[str, Any] = {}
-        for name, source in self.inputs.items():
-            if isinstance(source, FromOutput):
-                values[name] = fetch(self.handles[(source.node, source.output)])
-            elif isinstance(source, FanIn):
-                values[name] = [fetch(self.handles[(s.node, s.output)]) for s in source.sources]
-            else:
-                values[name] = source.value
-        return values
+        return {name: self.input_value(name, fetch) for name in self.inputs}
+
+    def input_value(self, name: str, fetch: Callable[[Any], Any]) -> Any:
+        """The value of input `name`, with `fetch` turning a handle into its value."""
+        source = self.inputs[name]
+        if isinstance(source, FromOutput):
+            return fetch(self.handles[(source.node, source.output)])
+        if isinstance(source, FanIn):
+            return [fetch(self.handles[(s.node, s.output)]) for s in source.sources]
+        return source.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,18 @@ class OutputStatus(str, Enum):
 
 
 class StoreError(Exception):
-    """A stored output cannot be loaded."""
+    """A stored output cannot be loaded.
+
+    Args:
+        message: what went wrong, naming the key.
+        key: the key of the output.
+        reason: why it cannot be loaded (e.g. "no sidecar"), without the key.
+    """
+
+    def __init__(self, message: str, *, key: str, reason: str | None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.reason = reason
 
 
 class OutputMissing(StoreError):

@@ -176,8 +176,10 @@ class IntermediateStore:
         record = found.present
         if record is None:
             if found.status is OutputStatus.CORRUPT:
-                raise OutputCorrupt(f"the output stored under key {key} is corrupt: {found.reason}")
-            raise OutputMissing(f"no output is stored under key {key}: {found.reason}")
+                message = f"the output stored under key {key} is corrupt: {found.reason}"
+                raise OutputCorrupt(message, key=key, reason=found.reason)
+            message = f"no output is stored under key {key}: {found.reason}"
+            raise OutputMissing(message, key=key, reason=found.reason)
         if record.serializer == ARROW:
             return decode_arrow(pa.ipc.open_file(data), record.python_type)
         if record.serializer == PARQUET:

@@ -48,9 +48,8 @@ PLUGIN = textwrap.dedent(
             self.futures = set()
 
         def submit(self, task):
-            inputs = task.input_values(lambda value: value)
             self.futures.add(
-                self.pool.submit(run_step, task, inputs, self.resources, self.sink.emit)
+                self.pool.submit(run_step, task, self.load, self.resources, self.sink.emit)
             )
 
         def can_submit(self):

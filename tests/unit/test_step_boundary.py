@@ -25,7 +25,7 @@ def execute(task: StepTask, specs: Mapping[str, ResourceSpec]) -> Outcome:
     """Run `task` the way an executor does: its own resources, an in-memory event sink."""
     sink = EventSink(task.run_id, None)
     resources = ResourceManager(task.run_id, specs, sink.emit)
-    result = run_step(task, task.input_values(lambda handle: handle), resources, sink.emit)
+    result = run_step(task, lambda handle: handle, resources, sink.emit)
     teardown_failures = resources.teardown()
     return result, sink.events, teardown_failures, os.getpid()
 

@@ -395,7 +395,7 @@ def run_step_task(
     attempt = run.current = _Attempt(run, task.step_key, live_start=retries)
     _ensure_streamer()
     try:
-        result = run_step(task, task.input_values(run.load), run.resources, attempt.emit, run.store)
+        result = run_step(task, run.load, run.resources, attempt.emit, run.store)
     finally:
         run.current = None
     committing = [] if run.store is None else run.store.uncommitted(task.output_keys.values())
