@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from solidflow.engine.instance import Instance
 from solidflow.engine.memo.inventory import instance_store
+from solidflow.engine.memo.leases import Leases
 from solidflow.engine.memo.memoization import stored_outputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.errors import ConfigError
@@ -23,13 +25,27 @@ def parse_age(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+_DELETE_BATCH = 200
+"""Outputs deleted per hold of the leases' lock (runs starting meanwhile wait for it)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GcReport:
-    """What a garbage collection deleted (or would delete, on a dry run) and kept."""
+    """What a garbage collection deleted (or would delete, on a dry run) and kept.
+
+    Args:
+        deleted: the sidecars of the outputs deleted.
+        freed_bytes: the bytes their deletion freed.
+        kept: the number of outputs kept, `in_use` included.
+        in_use: the outputs kept only because live runs may read or write them.
+        live_runs: the ids of those live runs, sorted.
+    """
 
     deleted: list[StoredOutput]
     freed_bytes: int
     kept: int
+    in_use: int = 0
+    live_runs: list[str] = field(default_factory=list)
 
 
 def protected_keys(instance: Instance, runs_per_pipeline: int) -> set[str]:
@@ -59,6 +75,8 @@ def collect_garbage(
     from `store` (default: the store under the instance's storage root).
 
     Outputs of the newest run of each pipeline are always kept unless `include_latest`.
+    Whatever the options, outputs stored since the collection started and outputs that a
+    live run may read or write (its lease) are kept.
     """
     if store is None:
         own = instance_store(instance)
@@ -77,16 +95,37 @@ def collect_garbage(
         raise ConfigError([("", "give keep_last (--keep-last N) or older_than (--older-than 7d)")])
     if keep_last is not None and keep_last < 0:
         raise ConfigError([("keep_last", "must be 0 or more")])
+    started = time.time()
     keep_runs = keep_last if keep_last is not None else 0
     if not include_latest:
         keep_runs = max(keep_runs, 1)
     keep = protected_keys(instance, keep_runs) if keep_runs else set()
-    cutoff = None if older_than is None else time.time() - older_than
-    deleted, freed, kept = [], 0, 0
+    cutoff = started - (older_than or 0)
+    candidates, kept = [], 0
     for stored in store.list():
-        if stored.key in keep or (cutoff is not None and stored.created >= cutoff):
+        if stored.key in keep or stored.created >= cutoff:
             kept += 1
-            continue
-        deleted.append(stored)
-        freed += stored.bytes if dry_run else store.delete(stored.key)
-    return GcReport(deleted=deleted, freed_bytes=freed, kept=kept)
+        else:
+            candidates.append(stored)
+    leases = Leases(instance)
+    deleted: list[StoredOutput] = []
+    freed, in_use, live = 0, 0, set()
+    for start in range(0, len(candidates), _DELETE_BATCH):
+        # Leases are read again for every batch, and no run takes one while it is deleted.
+        held = contextlib.nullcontext(leases.in_use()) if dry_run else leases.held()
+        with held as leased:
+            users = {key: run_id for run_id, keys in leased.items() for key in keys}
+            for stored in candidates[start : start + _DELETE_BATCH]:
+                if stored.key in users:
+                    in_use += 1
+                    live.add(users[stored.key])
+                    continue
+                deleted.append(stored)
+                freed += stored.bytes if dry_run else store.delete(stored.key)
+    return GcReport(
+        deleted=deleted,
+        freed_bytes=freed,
+        kept=kept + in_use,
+        in_use=in_use,
+        live_runs=sorted(live),
+    )

@@ -106,9 +106,14 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
     return keys
 
 
+def all_output_keys(keys: Mapping[str, MemoKeys]) -> list[str]:
+    """Every output key of the steps, in plan order."""
+    return [key for step in keys.values() for key in step.output_keys.values()]
+
+
 def assess_outputs(keys: Mapping[str, MemoKeys], store: IntermediateStore) -> dict[str, Assessment]:
     """The assessment of every output key of the steps, in one pass over the store."""
-    return store.assess([key for step in keys.values() for key in step.output_keys.values()])
+    return store.assess(all_output_keys(keys))
 
 
 def steps_without_outputs(keys: Mapping[str, MemoKeys], stored: Collection[str]) -> set[str]:

@@ -20,9 +20,11 @@ from solidflow.engine.instance.runs import (
     RunStatus,
     current_process_token,
 )
+from solidflow.engine.memo.leases import Leases
 from solidflow.engine.memo.memoization import (
     MemoKeys,
     Warn,
+    all_output_keys,
     assess_outputs,
     memoized_steps,
     plan_keys,
@@ -58,6 +60,7 @@ class _Run:
         self.sink.emit(END_EVENTS[status], None, {"message": message, **payload})
         self.sink.close()
         self.instance.storage.update_run(self.run_id, status=status, end_time=time.time())
+        Leases(self.instance).release(self.run_id)
 
 
 def _outcome(
@@ -226,8 +229,7 @@ def _outputs_before_the_run(
         stored = {key for key, assessment in found.items() if assessment.present}
     else:
         payloads = {}
-        output_keys = [key for step in keys.values() for key in step.output_keys.values()]
-        stored = store.committed(output_keys) if store.writes_guarded else set()
+        stored = store.committed(all_output_keys(keys)) if store.writes_guarded else set()
     missing = steps_without_outputs(keys, stored) if store.writes_guarded else set()
     return payloads, missing
 
@@ -294,12 +296,13 @@ def _execute(
     keys = plan_keys(plan, warn)
     payloads: dict[str, dict[str, Any]] = {}
     missing: set[str] = set()
-    if memoize or is_local_root(location.root):  # a remote store is opened only to memoize
-        store = location.open()
-        try:
-            payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
-        finally:
-            store.close()
+    with Leases(run.instance).taking(run.run_id, [*all_output_keys(keys), *plan.external.values()]):
+        if memoize or is_local_root(location.root):  # a remote store is opened only to memoize
+            store = location.open()
+            try:
+                payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
+            finally:
+                store.close()
     specs = {
         key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
         for key, definition in prepared.mode.resource_definitions().items()

@@ -86,6 +86,8 @@ def collect(
         click.echo(
             f"{verb} {stored.key[:16]} {stored.step}.{stored.output} ({_size(stored.bytes)})"
         )
-    click.echo(
-        f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}; kept {report.kept}"
-    )
+    kept = f"kept {report.kept}"
+    if report.in_use:
+        runs = len(report.live_runs)
+        kept += f" ({report.in_use} in use by {runs} live run{'s' if runs > 1 else ''})"
+    click.echo(f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}; {kept}")

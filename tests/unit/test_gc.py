@@ -1,0 +1,129 @@
+"""Garbage collection of the store: what it deletes, and what it always keeps."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from solidflow import Instance, execute_pipeline, pipeline, solid
+from solidflow.engine.instance.runs import RunRecord, RunStatus, current_process_token
+from solidflow.engine.memo.gc import collect_garbage
+from solidflow.engine.memo.leases import Leases
+from solidflow.engine.store import IntermediateStore
+
+ORIGIN = {"run_id": "elsewhere", "step": "s", "output": "result"}
+
+
+def key(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+@solid
+def one() -> int:
+    return 1
+
+
+@pipeline
+def single():
+    one()
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Instance:
+    return Instance(tmp_path / "home")
+
+
+@pytest.fixture
+def store(instance: Instance):
+    opened = IntermediateStore(instance.config.storage.root)
+    yield opened
+    opened.close()
+
+
+class _StoredWhileListing(IntermediateStore):
+    """A store in which another writer stores an output just as gc lists the store."""
+
+    def list(self, run_id=None):
+        writer = IntermediateStore(self.root)
+        writer.put(key("late"), b"x" * 100_000, **ORIGIN)
+        writer.close()
+        return super().list(run_id)
+
+
+def test_outputs_stored_after_gc_started_are_kept(instance: Instance) -> None:
+    store = _StoredWhileListing(instance.config.storage.root)
+    store.put(key("old"), b"y" * 100_000, **ORIGIN)
+    report = collect_garbage(instance, store, keep_last=0, include_latest=True)
+    assert [stored.key for stored in report.deleted] == [key("old")]
+    assert store.check([key("late")])[key("late")][0].value == "PRESENT"
+    store.close()
+
+
+def test_gc_waits_for_a_run_taking_its_lease(instance: Instance, store) -> None:
+    execute_pipeline(single, instance=instance)
+    [run] = instance.runs()
+    store.put(key("needed"), b"z" * 100_000, **ORIGIN)
+    time.sleep(0.01)
+    leases = Leases(instance)
+    reports = []
+    with leases.taking(run.run_id, [key("needed")]):
+        collector = threading.Thread(
+            target=lambda: reports.append(
+                collect_garbage(instance, store, keep_last=0, include_latest=True)
+            )
+        )
+        collector.start()
+        collector.join(0.5)
+        assert collector.is_alive()  # blocked while the run looks up its keys
+        assert store.check([key("needed")])[key("needed")][0].value == "PRESENT"
+    collector.join(10)
+    # The run has ended, so its lease protects nothing: the output goes.
+    [report] = reports
+    assert key("needed") in [stored.key for stored in report.deleted]
+    assert report.in_use == 0
+    assert not (instance.home / "leases" / f"{run.run_id}.keys").exists()
+
+
+def _live_run(instance: Instance) -> RunRecord:
+    """A run of this process that has not ended: it is live."""
+    run = RunRecord(
+        run_id=uuid.uuid4().hex,
+        pipeline_name="single",
+        status=RunStatus.STARTED,
+        create_time=time.time(),
+        start_time=time.time(),
+        heartbeat=time.time(),
+        pid=os.getpid(),
+        hostname=socket.gethostname(),
+        process_start=current_process_token(),
+    )
+    instance.add_run(run)
+    return run
+
+
+def test_a_live_runs_lease_keeps_its_outputs(instance: Instance, store) -> None:
+    store.put(key("needed"), b"z" * 100_000, **ORIGIN)
+    store.put(key("unused"), b"z" * 100_000, **ORIGIN)
+    time.sleep(0.01)
+    run = _live_run(instance)
+    with Leases(instance).taking(run.run_id, [key("needed")]):
+        pass
+    report = collect_garbage(instance, store, keep_last=0, include_latest=True, dry_run=True)
+    assert [stored.key for stored in report.deleted] == [key("unused")]
+    assert (report.in_use, report.live_runs) == (1, [run.run_id])
+    report = collect_garbage(instance, store, keep_last=0, include_latest=True)
+    assert [stored.key for stored in report.deleted] == [key("unused")]
+    assert store.check([key("needed")])[key("needed")][0].value == "PRESENT"
+
+
+def test_a_run_releases_its_lease_when_it_ends(instance: Instance) -> None:
+    result = execute_pipeline(single, instance=instance)
+    assert result.success
+    assert list((instance.home / "leases").glob("*.keys")) == []
