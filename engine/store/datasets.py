@@ -23,9 +23,11 @@ from solidflow.engine.store.records import (
     Assessment,
     OutputStatus,
     StoredOutput,
+    corrupt,
     missing,
     pack_sidecar,
 )
+from solidflow.engine.store.verified import is_verified, mark_verified
 
 PARQUET = "parquet"
 DATASET_SUFFIX = ".parquet"
@@ -114,6 +116,8 @@ class DatasetDirectories:
 
     `lock(directory)` is held while a dataset is moved into place (a no-op where the
     filesystem has no locks); `url(path)` turns a path into what a writer or reader needs.
+    With `verify_once` (local directories), a dataset's content is also checked against the
+    full checksum, the first time it is seen and whenever its files change (see `verified`).
     """
 
     def __init__(
@@ -122,11 +126,13 @@ class DatasetDirectories:
         root: str,
         lock: Callable[[str], AbstractContextManager[None]],
         url: Callable[[str], str],
+        verify_once: bool = False,
     ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self._lock = lock
         self._url = url
+        self._verify_once = verify_once
 
     def path(self, key: str) -> str:
         """The dataset directory of `key`."""
@@ -149,8 +155,13 @@ class DatasetDirectories:
             reason = f"dataset holds {total} bytes, the sidecar says {record.bytes}"
         elif _listing_hash(files).hexdigest() != record.checksum:
             reason = "the dataset's files differ from the sidecar's list"
+        elif self._verify_once and not is_verified(directory, record.full_checksum):
+            if _full_hash(self.fs, directory, files) != record.full_checksum:
+                reason = "full checksum differs from the sidecar's"
+            else:
+                mark_verified(directory, record.full_checksum)
         if reason is not None:
-            return Assessment(status=OutputStatus.CORRUPT, reason=reason, record=record)
+            return corrupt(record, reason)
         return Assessment(status=OutputStatus.PRESENT, record=record)
 
     def full_checksum(self, key: str) -> str:
@@ -192,6 +203,8 @@ class DatasetDirectories:
                     self.fs.rm(final, recursive=True)
                 self.fs.mv(temporary, final, recursive=True)
                 write_sidecar(pack_sidecar(record))
+            if self._verify_once:  # its content was hashed above
+                mark_verified(final, record.full_checksum)
             return record
         finally:
             with contextlib.suppress(FileNotFoundError):

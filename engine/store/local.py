@@ -27,18 +27,22 @@ from solidflow.engine.sqlite_files import SharedDatabase, directory_lock, transa
 from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
+    WHOLE_LIMIT,
     Assessment,
     HashingSink,
     OutputStatus,
     StoredOutput,
     assess_buffer,
     checksums,
+    corrupt,
+    full_checksum,
     missing,
     pack_sidecar,
     read_sidecar,
     unpack_sidecar,
 )
 from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
+from solidflow.engine.store.verified import MARKER_SUFFIX, is_verified, mark_verified
 
 PACK_LIMIT = 64 * 1024
 PENDING_LIMIT = 500
@@ -54,6 +58,18 @@ _DELETE_ROW = "DELETE FROM outputs WHERE key = ? RETURNING length(sidecar) + len
 def _assess_row(key: str, sidecar: bytes, data: bytes) -> Assessment:
     record = read_sidecar(key, sidecar)
     return record if isinstance(record, Assessment) else assess_buffer(record, data)
+
+
+def _verified_once(path: str, record: StoredOutput, data: pa.Buffer) -> bool:
+    """Whether the data file at `path`, which passed the sampled check, matches the sidecar's
+    full checksum: checked in full the first time the file is seen, and again whenever it
+    changes (see `verified`)."""
+    if record.bytes <= WHOLE_LIMIT or is_verified(path, record.full_checksum):
+        return True  # the sampled checksum covers all of a small file
+    if full_checksum(data) != record.full_checksum:
+        return False
+    mark_verified(path, record.full_checksum)
+    return True
 
 
 def _write_all(fd: int, data: memoryview) -> None:
@@ -103,7 +119,11 @@ class LocalStore(StorageBackend):
             self.db_path, lambda conn: conn.execute(_CREATE_TABLE), self._drop_parent_pending
         )
         self.datasets = DatasetDirectories(
-            LocalFileSystem(), os.path.abspath(self.root), directory_lock, lambda path: path
+            LocalFileSystem(),
+            os.path.abspath(self.root),
+            directory_lock,
+            lambda path: path,
+            verify_once=True,
         )
 
     def __repr__(self) -> str:
@@ -168,11 +188,14 @@ class LocalStore(StorageBackend):
             return record, None
         if record.serializer == PARQUET:
             return self.datasets.load(record)
+        path = self._data_path(key, record.serializer)
         try:
-            data = pa.memory_map(self._data_path(key, record.serializer)).read_buffer()
+            data = pa.memory_map(path).read_buffer()
         except FileNotFoundError:
             return missing("no data file"), None
         found = assess_buffer(record, data)
+        if found.present and not _verified_once(path, record, data):
+            found = corrupt(record, "full checksum differs from the sidecar's")
         return found, data if found.present else None
 
     def _find(self, key: str, row: tuple[bytes, bytes] | None) -> tuple[Assessment, Any]:
@@ -282,6 +305,8 @@ class LocalStore(StorageBackend):
                 os.replace(data_tmp, final)
                 os.replace(meta_tmp, meta)
                 _fsync_dir(directory)
+            if size > WHOLE_LIMIT:  # the data was hashed as it was written
+                mark_verified(final, full)
             return record
         finally:
             for tmp in (data_tmp, meta_tmp):
@@ -336,7 +361,8 @@ class LocalStore(StorageBackend):
         directory, meta = self._paths(key)
         if not os.path.isdir(directory):
             return freed
-        data = (os.path.join(directory, f"{key}{suffix}") for suffix in DATA_SUFFIXES)
+        suffixes = (*DATA_SUFFIXES, MARKER_SUFFIX)
+        data = (os.path.join(directory, f"{key}{suffix}") for suffix in suffixes)
         with directory_lock(directory):
             for path in (meta, *data):
                 with contextlib.suppress(FileNotFoundError):

@@ -179,6 +179,10 @@ def missing(reason: str) -> Assessment:
     return Assessment(status=OutputStatus.MISSING, reason=reason)
 
 
+def corrupt(record: StoredOutput, reason: str) -> Assessment:
+    return Assessment(status=OutputStatus.CORRUPT, reason=reason, record=record)
+
+
 def read_sidecar(key: str, sidecar: bytes | None) -> StoredOutput | Assessment:
     """The record in `key`'s sidecar content, or a MISSING assessment if there is none."""
     if sidecar is None:
@@ -206,7 +210,7 @@ def assess(
         except pa.ArrowInvalid as error:
             reason = f"not an Arrow IPC file: {error}"
     if reason is not None:
-        return Assessment(status=OutputStatus.CORRUPT, reason=reason, record=record)
+        return corrupt(record, reason)
     return Assessment(status=OutputStatus.PRESENT, record=record)
 
 

@@ -21,11 +21,14 @@ from fsspec.core import url_to_fs
 from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
+    WHOLE_LIMIT,
     Assessment,
     HashingSink,
     StoredOutput,
     assess,
     assess_buffer,
+    corrupt,
+    full_checksum,
     missing,
     pack_sidecar,
     read_sidecar,
@@ -119,6 +122,13 @@ class FsspecStore(StorageBackend):
         except FileNotFoundError:
             return missing("no data file"), None
         found = assess_buffer(record, data)
+        # Read whole, the data is checked whole (small outputs are, by the sampled checksum).
+        large = found.present and record.bytes > WHOLE_LIMIT
+        if large and full_checksum(data) != record.full_checksum:
+            # Its sampled ranges are intact, so `assess` would keep finding it PRESENT.
+            self.delete(key)
+            reason = "full checksum differs from the sidecar's; the damaged output was deleted"
+            found = corrupt(record, reason)
         return found, data if found.present else None
 
     def write(

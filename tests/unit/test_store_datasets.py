@@ -94,15 +94,17 @@ def test_a_dataset_missing_a_file_is_corrupt_then_replaced(tmp_path: Path) -> No
     assert store.check([KEY])[KEY][0] is OutputStatus.PRESENT
 
 
-def test_changed_content_of_the_same_size_is_found_by_verify(tmp_path: Path) -> None:
+def test_changed_content_of_the_same_size_is_never_served(tmp_path: Path) -> None:
     store = IntermediateStore(tmp_path / "store")
     put(store)
+    assert store.check([KEY])[KEY][0] is OutputStatus.PRESENT  # verified when it was written
     part = _dataset_dir(tmp_path) / "part-00000.parquet"
     data = bytearray(part.read_bytes())
     data[len(data) // 2] ^= 0xFF
     part.write_bytes(bytes(data))
-    assert store.check([KEY])[KEY][0] is OutputStatus.PRESENT  # same names and sizes
-    assert store.verify(KEY) == (OutputStatus.CORRUPT, "full checksum differs from the sidecar's")
+    corrupt = (OutputStatus.CORRUPT, "full checksum differs from the sidecar's")
+    assert store.check([KEY])[KEY] == corrupt
+    assert store.verify(KEY) == corrupt
 
 
 def test_a_dataset_without_its_directory_is_missing(tmp_path: Path) -> None:
