@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 BUSY_TIMEOUT_MS = 30_000
@@ -23,6 +25,48 @@ def directory_lock(directory: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)
 
 
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_DAMAGE_MESSAGES = ("database disk image is malformed", "file is not a database")
+
+
+def is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether `error` says that the database file itself is damaged."""
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11 and later
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return any(message in str(error) for message in _DAMAGE_MESSAGES)
+
+
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The device and inode of the file at `path`, None if there is none."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _directory_of(path: str | os.PathLike[str]) -> str:
+    directory = os.path.dirname(os.fspath(path)) or "."
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def _connect(
+    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], None]
+) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        setup(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def open_shared_database(
     path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], None]
 ) -> sqlite3.Connection:
@@ -31,25 +75,15 @@ def open_shared_database(
     Two processes switching a new database to WAL at the same moment can fail at once instead
     of waiting, so connections are set up one process at a time, under a lock file beside it.
     """
-    directory = os.path.dirname(os.fspath(path)) or "."
-    os.makedirs(directory, exist_ok=True)
-    with directory_lock(directory):
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            setup(conn)
-        except BaseException:
-            conn.close()
-            raise
-    return conn
+    with directory_lock(_directory_of(path)):
+        return _connect(path, setup)
 
 
 class SharedDatabase:
     """This process's connection to a database file that several processes share: opened on
-    first use, and again in a forked child (the parent's connection is kept, never closed or
-    used there). Threads share it: hold `lock()` while using `connection()`.
+    first use, again in a forked child (the parent's connection is kept, never closed or
+    used there), and again when another file took the path (a damaged database was set aside).
+    Threads share it: hold `lock()` while using `connection()`.
 
     Args:
         path: the database file.
@@ -69,6 +103,7 @@ class SharedDatabase:
         self._on_fork = on_fork
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # of the file last opened
         self._pid = os.getpid()
         self._inherited: list[sqlite3.Connection] = []
 
@@ -89,17 +124,43 @@ class SharedDatabase:
         return self._conn is not None
 
     def connection(self) -> sqlite3.Connection:
-        """The connection, opened (in WAL mode, after `setup`) on first use. Hold the lock."""
+        """The connection, opened (in WAL mode, after `setup`) on first use and whenever the
+        file at the path is no longer the one it opened. Hold the lock."""
+        if self._conn is not None and _identity(self.path) != self._identity:
+            self._drop()
         if self._conn is None:
-            self._conn = open_shared_database(self.path, self._setup)
+            with directory_lock(_directory_of(self.path)):
+                self._identity = _identity(self.path)  # also when setup finds it damaged
+                self._conn = _connect(self.path, self._setup)
+                self._identity = _identity(self.path)  # a new file was created
         return self._conn
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def close(self) -> None:
         """Close this process's connection; the next use opens a new one."""
         with self.lock():
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._drop()
+
+    def set_aside(self) -> str | None:
+        """Close the connection and rename the damaged database file (with its WAL and
+        shared-memory files) to `<path>.damaged-<time>`, so that the next use starts an
+        empty one. Returns the new name, or None if another process set it aside already
+        (the file at the path is not the one this process opened). Hold the lock."""
+        self._drop()
+        with directory_lock(_directory_of(self.path)):
+            if self._identity is None or _identity(self.path) != self._identity:
+                return None
+            aside = f"{self.path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}"
+            if os.path.exists(aside):
+                aside += f"-{secrets.token_hex(3)}"
+            for suffix in ("-wal", "-shm", ""):  # the database last: it is what others check
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+            return aside
 
 
 @contextlib.contextmanager

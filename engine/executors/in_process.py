@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import InProcessConfig
@@ -25,12 +26,20 @@ class InProcessExecutor(Executor):
         self._sink = sink
         self._resources = ResourceManager(run.run_id, run.resources, sink.emit)
         self._store = (
-            IntermediateStore(run.store_root, dict(run.store_options), backend=run.store_backend)
+            IntermediateStore(
+                run.store_root,
+                dict(run.store_options),
+                backend=run.store_backend,
+                warn=self._warn,
+            )
             if run.store_root
             else None
         )
         self._loaded: dict[str, Any] = {}
         self._done: list[StepResult] = []
+
+    def _warn(self, message: str) -> None:
+        self._sink.emit(EventType.LOG, None, {"level": "WARNING", "message": message})
 
     def submit(self, task: StepTask) -> None:
         try:

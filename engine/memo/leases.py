@@ -22,6 +22,7 @@ from pathlib import Path
 import msgpack
 
 from solidflow.engine.instance import Instance
+
 LEASES_DIRECTORY = "leases"
 _SUFFIX = ".keys"
 

@@ -298,7 +298,7 @@ def _execute(
     missing: set[str] = set()
     with Leases(run.instance).taking(run.run_id, [*all_output_keys(keys), *plan.external.values()]):
         if memoize or is_local_root(location.root):  # a remote store is opened only to memoize
-            store = location.open()
+            store = location.open(lambda text: warn(None, text))
             try:
                 payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
             finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +51,9 @@ class StoreLocation:
     options: dict[str, Any]
     backend: str | None
 
-    def open(self) -> IntermediateStore:
-        """The store at this location (close it after use)."""
-        return IntermediateStore(self.root, self.options, backend=self.backend)
+    def open(self, warn: Callable[[str], object] | None = None) -> IntermediateStore:
+        """The store at this location (close it after use); `warn` says what it repaired."""
+        return IntermediateStore(self.root, self.options, backend=self.backend, warn=warn)
 
 
 def pipeline_mode(pipeline: PipelineDefinition, name: str | None) -> Mode:

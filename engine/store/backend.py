@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -10,6 +11,8 @@ from solidflow.engine.registry import Registry
 from solidflow.engine.store.datasets import DatasetDirectories, Produce
 from solidflow.engine.store.records import Assessment, StoredOutput
 from solidflow.engine.store.serialization import Encoded
+
+_LOG = logging.getLogger("solidflow.store")
 
 
 class StorageBackend(ABC):
@@ -23,6 +26,9 @@ class StorageBackend(ABC):
     datasets: DatasetDirectories
     writes_guarded: bool
     """Whether writes never replace or duplicate a valid output without looking first."""
+    warn: Callable[[str], object] = _LOG.warning
+    """Says what the backend found damaged and repaired (a database it set aside); the owner
+    of the store may replace it (a run makes it a LOG event)."""
 
     @classmethod
     def from_root(cls, root: str, storage_options: Mapping[str, Any]) -> StorageBackend:

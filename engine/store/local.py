@@ -11,6 +11,7 @@ valid output is never replaced.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import os
 import secrets
@@ -23,7 +24,7 @@ import pyarrow as pa
 from fsspec.core import split_protocol
 from fsspec.implementations.local import LocalFileSystem
 
-from solidflow.engine.sqlite_files import SharedDatabase, directory_lock, transaction
+from solidflow.engine.sqlite_files import SharedDatabase, directory_lock, is_damage, transaction
 from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
 from solidflow.engine.store.records import (
@@ -70,6 +71,23 @@ def _verified_once(path: str, record: StoredOutput, data: pa.Buffer) -> bool:
         return False
     mark_verified(path, record.full_checksum)
     return True
+
+
+def _recovering(method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method` of LocalStore, run once more on a new packed database if it found the
+    database damaged (after setting it aside and saying so)."""
+
+    @functools.wraps(method)
+    def recovering(self: LocalStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if not is_damage(error):
+                raise
+            self._set_aside(error)
+        return method(self, *args, **kwargs)
+
+    return recovering
 
 
 def _write_all(fd: int, data: memoryview) -> None:
@@ -136,6 +154,16 @@ class LocalStore(StorageBackend):
     def _locked(self) -> threading.Lock:
         """The lock to hold while using the database or the pending outputs."""
         return self._db.lock()
+
+    def _set_aside(self, error: sqlite3.DatabaseError) -> None:
+        """Move the damaged packed database aside; the process that does it says so."""
+        with self._locked():
+            aside = self._db.set_aside()
+        if aside is not None:
+            self.warn(
+                f"the packed outputs database {self.db_path} is damaged ({error}); it was moved "
+                f"to {aside}, and the outputs it held will be computed again"
+            )
 
     def _drop_parent_pending(self) -> None:
         """In a forked child: the parent's pending outputs are the parent's to flush."""
@@ -222,6 +250,7 @@ class LocalStore(StorageBackend):
         with self._locked(), transaction(self._db.connection()):
             yield
 
+    @_recovering
     def assess(self, keys: Sequence[str]) -> dict[str, Assessment]:
         """The assessment of each key, with one database query for the packed ones."""
         with self._locked():
@@ -238,6 +267,7 @@ class LocalStore(StorageBackend):
         with self._locked():
             return [key for key in keys if key in self._pending]
 
+    @_recovering
     def committed(self, keys: Sequence[str]) -> set[str]:
         """The keys among `keys` that have a packed row or a sidecar file, not checked."""
         with self._locked():
@@ -252,6 +282,7 @@ class LocalStore(StorageBackend):
         existing = {name for name in directories if os.path.isdir(os.path.join(self.root, name))}
         return {key for key in keys if key[:2] in existing and os.path.exists(self._paths(key)[1])}
 
+    @_recovering
     def load(self, key: str) -> tuple[Assessment, Any]:
         """The assessment of `key` and, when PRESENT, its data (a buffer)."""
         with self._locked():
@@ -261,6 +292,7 @@ class LocalStore(StorageBackend):
             row = self._packed_rows([key]).get(key)
         return self._find(key, row)
 
+    @_recovering
     def write(
         self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
     ) -> StoredOutput:
@@ -313,6 +345,7 @@ class LocalStore(StorageBackend):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
 
+    @_recovering
     def write_dataset(
         self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
     ) -> StoredOutput:
@@ -334,6 +367,7 @@ class LocalStore(StorageBackend):
             key, produce, describe, write_sidecar, lambda: self.assess([key])[key].present
         )
 
+    @_recovering
     def records(self) -> list[StoredOutput]:
         """The sidecars of all stored outputs, not checked."""
         with self._locked():
@@ -349,6 +383,7 @@ class LocalStore(StorageBackend):
                 found.setdefault(key, unpack_sidecar(file.read(), key))
         return list(found.values())
 
+    @_recovering
     def delete(self, key: str) -> int:
         """Remove `key`'s output wherever it is stored; the number of bytes freed."""
         freed = 0
@@ -405,11 +440,13 @@ class LocalStore(StorageBackend):
                 )
         self._pending.clear()
 
+    @_recovering
     def flush(self) -> None:
         """Make the pending packed outputs durable."""
         with self._locked():
             self._flush_pending()
 
+    @_recovering
     def close(self) -> None:
         """Flush, then close the database connection."""
         with self._locked():

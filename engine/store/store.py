@@ -85,8 +85,11 @@ class IntermediateStore:
     only this process sees them. Parquet datasets written by another engine (`put_dataset`)
     are stored as directories and load as a StoredDataset.
 
-    `check` and `get` detect damage cheaply by size and a checksum of up to ~2 MiB of samples;
-    `verify` checks a checksum of the whole data.
+    `check` and `get` detect damage by size and a checksum of up to ~2 MiB of samples, and
+    check the whole data the first time they see it (see README, "What is checked when");
+    `verify` checks a checksum of the whole data. A damaged packed database is moved aside
+    and replaced by an empty one: `warn(message)` says so (default: the "solidflow.store"
+    logger).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class IntermediateStore:
         root: str | os.PathLike[str],
         storage_options: dict | None = None,
         backend: str | None = None,
+        warn: Callable[[str], object] | None = None,
     ) -> None:
         self.root = os.fspath(root)
         self.storage_options = dict(storage_options or {})
@@ -101,6 +105,8 @@ class IntermediateStore:
         self._backend: StorageBackend = STORAGES.load(self.backend).from_root(
             self.root, self.storage_options
         )
+        if warn is not None:
+            self._backend.warn = warn
 
     def __repr__(self) -> str:
         return f"IntermediateStore({self.root!r})"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from solidflow.cli.bench_commands import bench
+from solidflow.cli.common import print_warnings
 from solidflow.cli.inspect_commands import cancel, logs, runs
 from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
 from solidflow.cli.store_commands import store
@@ -23,6 +24,7 @@ from solidflow.cli.store_commands import store
 def main(ctx: click.Context, home: str | None) -> None:
     """solidflow: typed, testable data pipelines."""
     ctx.obj = home
+    print_warnings()
 
 
 for command in (run, reexecute, plan, config_schema_command, runs, logs, cancel, store, bench):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -9,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from solidflow.engine import Instance
 from solidflow.errors import SolidflowError
@@ -32,6 +34,22 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(EXIT_USAGE)
 
     return wrapper
+
+
+class _WarningPrinter(logging.Handler):
+    """Prints what solidflow's loggers warn about (a damaged store set aside) as one line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = f"[yellow]warning:[/] {escape(record.getMessage())}"
+        err_console.print(message, markup=True, soft_wrap=True)
+
+
+def print_warnings() -> None:
+    """Show the warnings of solidflow's loggers on stderr, once each, without a traceback."""
+    logger = logging.getLogger("solidflow")
+    if not any(isinstance(handler, _WarningPrinter) for handler in logger.handlers):
+        logger.addHandler(_WarningPrinter(logging.WARNING))
+        logger.propagate = False
 
 
 def instance_of(ctx: click.Context) -> Instance:

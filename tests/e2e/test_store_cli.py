@@ -136,3 +136,32 @@ def test_store_ls_and_gc(cli, instance, tmp_path):
     assert "4 outputs" in remaining.out
     assert "4 outputs" in cli("store", "ls", "--run", second.run_id).out
     assert cli("store", "gc").code == 2  # says what to give
+
+
+def test_a_damaged_packed_database_is_said_once_and_recomputed(cli, instance, tmp_path):
+    assert cli("run", target("arithmetic"), "--memoize").code == 0
+    database = Path(instance.config.storage.root) / "packed.db"
+    with open(database, "r+b") as file:
+        file.write(b"\0" * 4096)  # its header: not a database any more
+    listing = cli("store", "ls")
+    assert listing.code == 0, listing.err
+    assert "Traceback" not in listing.err
+    [warning] = [line for line in listing.err.splitlines() if line.startswith("warning:")]
+    assert "packed.db.damaged-" in warning and "computed again" in warning
+    assert "0 outputs" in listing.out
+    again = cli("run", target("arithmetic"), "--memoize")
+    assert again.code == 0 and "Traceback" not in again.err
+    assert "4 steps succeeded" in again.out
+    assert "warning" not in again.err + again.out  # said once, by `store ls`
+    assert "4 outputs" in cli("store", "ls").out
+
+
+def test_a_run_says_once_that_it_found_the_packed_database_damaged(cli, instance, tmp_path):
+    assert cli("run", target("arithmetic"), "--memoize").code == 0
+    database = Path(instance.config.storage.root) / "packed.db"
+    with open(database, "r+b") as file:
+        file.write(b"\0" * 4096)
+    again = cli("run", target("arithmetic"), "--memoize")
+    assert again.code == 0, again.out + again.err
+    assert "Traceback" not in again.err
+    assert (again.out + again.err).count("packed.db.damaged-") == 1, again.out + again.err
