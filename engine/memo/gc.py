@@ -12,6 +12,7 @@ from solidflow.engine.memo.inventory import instance_store
 from solidflow.engine.memo.leases import Leases
 from solidflow.engine.memo.memoization import stored_outputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
+from solidflow.engine.store.files import Reclaimed
 from solidflow.errors import ConfigError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -39,6 +40,7 @@ class GcReport:
         kept: the number of outputs kept, `in_use` included.
         in_use: the outputs kept only because live runs may read or write them.
         live_runs: the ids of those live runs, sorted.
+        reclaimed: the temporary files of killed writes removed.
     """
 
     deleted: list[StoredOutput]
@@ -46,6 +48,7 @@ class GcReport:
     kept: int
     in_use: int = 0
     live_runs: list[str] = field(default_factory=list)
+    reclaimed: list[Reclaimed] = field(default_factory=list)
 
 
 def protected_keys(instance: Instance, runs_per_pipeline: int) -> set[str]:
@@ -76,7 +79,9 @@ def collect_garbage(
 
     Outputs of the newest run of each pipeline are always kept unless `include_latest`.
     Whatever the options, outputs stored since the collection started and outputs that a
-    live run may read or write (its lease) are kept.
+    live run may read or write (its lease) are kept. Temporary files of killed writes are
+    removed: those older than the collection and than every live run, that no live process
+    holds.
     """
     if store is None:
         own = instance_store(instance)
@@ -122,10 +127,13 @@ def collect_garbage(
                     continue
                 deleted.append(stored)
                 freed += stored.bytes if dry_run else store.delete(stored.key)
+    driven = (run.start_time or run.create_time for run in instance.runs() if run.status.alive)
+    before = min([started, *driven])
     return GcReport(
         deleted=deleted,
         freed_bytes=freed,
         kept=kept + in_use,
         in_use=in_use,
         live_runs=sorted(live),
+        reclaimed=store.reclaim(before, dry_run),
     )

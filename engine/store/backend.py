@@ -9,6 +9,7 @@ from typing import Any
 
 from solidflow.engine.registry import Registry
 from solidflow.engine.store.datasets import DatasetDirectories, Produce
+from solidflow.engine.store.files import Reclaimed
 from solidflow.engine.store.records import Assessment, StoredOutput
 from solidflow.engine.store.serialization import Encoded
 
@@ -55,6 +56,12 @@ class StorageBackend(ABC):
     def records(self) -> list[StoredOutput]: ...
     @abstractmethod
     def delete(self, key: str) -> int: ...
+    def reclaim(self, before: float, dry_run: bool) -> list[Reclaimed]:
+        """Remove (unless `dry_run`) the temporary files of killed writes that last changed
+        before `before` and that no live process holds; what was (or would be) removed. A
+        backend without temporary files has nothing to reclaim."""
+        return []
+
     @abstractmethod
     def flush(self) -> None: ...
     @abstractmethod

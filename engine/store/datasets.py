@@ -115,7 +115,9 @@ class DatasetDirectories:
     """Parquet dataset outputs of a store rooted at `root` on the filesystem `fs`.
 
     `lock(directory)` is held while a dataset is moved into place (a no-op where the
-    filesystem has no locks); `url(path)` turns a path into what a writer or reader needs.
+    filesystem has no locks), and `owning(temporary)` while it is written under a temporary
+    name (so that gc knows the write is live); `url(path)` turns a path into what a writer or
+    reader needs.
     With `verify_once` (local directories), a dataset's content is also checked against the
     full checksum, the first time it is seen and whenever its files change (see `verified`).
     """
@@ -127,12 +129,14 @@ class DatasetDirectories:
         lock: Callable[[str], AbstractContextManager[None]],
         url: Callable[[str], str],
         verify_once: bool = False,
+        owning: Callable[[str], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self._lock = lock
         self._url = url
         self._verify_once = verify_once
+        self._owning = owning
 
     def path(self, key: str) -> str:
         """The dataset directory of `key`."""
@@ -183,33 +187,34 @@ class DatasetDirectories:
         directory = final.rsplit("/", 1)[0]
         self.fs.makedirs(directory, exist_ok=True)
         temporary = f"{directory}/.{key}.{secrets.token_hex(8)}.parquet.tmp"
-        try:
-            produce(self._url(temporary))
-            files = _walk(self.fs, temporary)
-            dataset = _parquet_dataset(temporary, self.fs)
-            record = describe(
-                bytes=sum(size for _, size in files),
-                checksum=_listing_hash(files).hexdigest(),
-                full_checksum=_full_hash(self.fs, temporary, files),
-                location=self._url(final),
-                rows=dataset.count_rows(),
-                schema=dataset.schema.remove_metadata().to_string(),
-            )
-            with self._lock(directory):
-                found = existing()
-                if found is not None:
-                    return found
-                if self.fs.exists(final):  # a damaged earlier attempt
-                    self.fs.rm(final, recursive=True)
-                self.fs.mv(temporary, final, recursive=True)
-                write_sidecar(pack_sidecar(record))
-            if self._verify_once:  # its content was hashed above
-                mark_verified(final, record.full_checksum)
-            return record
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                if self.fs.exists(temporary):
-                    self.fs.rm(temporary, recursive=True)
+        with self._owning(temporary):
+            try:
+                produce(self._url(temporary))
+                files = _walk(self.fs, temporary)
+                dataset = _parquet_dataset(temporary, self.fs)
+                record = describe(
+                    bytes=sum(size for _, size in files),
+                    checksum=_listing_hash(files).hexdigest(),
+                    full_checksum=_full_hash(self.fs, temporary, files),
+                    location=self._url(final),
+                    rows=dataset.count_rows(),
+                    schema=dataset.schema.remove_metadata().to_string(),
+                )
+                with self._lock(directory):
+                    found = existing()
+                    if found is not None:
+                        return found
+                    if self.fs.exists(final):  # a damaged earlier attempt
+                        self.fs.rm(final, recursive=True)
+                    self.fs.mv(temporary, final, recursive=True)
+                    write_sidecar(pack_sidecar(record))
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    if self.fs.exists(temporary):
+                        self.fs.rm(temporary, recursive=True)
+        if self._verify_once:  # its content was hashed above
+            mark_verified(final, record.full_checksum)
+        return record
 
     def delete(self, key: str) -> int:
         """Remove `key`'s dataset directory; the number of bytes freed."""

@@ -27,10 +27,18 @@ from fsspec.implementations.local import LocalFileSystem
 from solidflow.engine.sqlite_files import SharedDatabase, directory_lock, is_damage, transaction
 from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
+from solidflow.engine.store.files import (
+    TEMPORARY_SUFFIX,
+    Reclaimed,
+    fsync_dir,
+    owning,
+    reclaim_temporary,
+    temporary_file,
+    write_synced,
+)
 from solidflow.engine.store.records import (
     WHOLE_LIMIT,
     Assessment,
-    HashingSink,
     OutputStatus,
     StoredOutput,
     assess_buffer,
@@ -90,32 +98,6 @@ def _recovering(method: Callable[..., Any]) -> Callable[..., Any]:
     return recovering
 
 
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        data = data[os.write(fd, data) :]
-
-
-def _write_synced(path: str, size: int, write: Callable[[HashingSink], None]) -> tuple[str, str]:
-    """Create the file `path` with the `size` bytes `write` writes to a sink, sync it and
-    return their sampled and full checksums."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with HashingSink(size, lambda view: _write_all(fd, view)) as sink:
-            write(sink)
-            os.fsync(fd)
-            return sink.finish()
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class LocalStore(StorageBackend):
     """Stored outputs under a local directory, shared safely by the processes of a host.
 
@@ -142,6 +124,7 @@ class LocalStore(StorageBackend):
             directory_lock,
             lambda path: path,
             verify_once=True,
+            owning=owning,
         )
 
     def __repr__(self) -> str:
@@ -319,31 +302,27 @@ class LocalStore(StorageBackend):
         directory, meta = self._paths(key)
         if not os.path.isdir(directory):
             os.makedirs(directory, exist_ok=True)
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         final = self._data_path(key, encoded.serializer)
         token = secrets.token_hex(8)
-        data_tmp = os.path.join(directory, f".{key}.{token}.data.tmp")
-        meta_tmp = os.path.join(directory, f".{key}.{token}.meta.tmp")
-        try:
+        data_tmp = os.path.join(directory, f".{key}.{token}.data{TEMPORARY_SUFFIX}")
+        meta_tmp = os.path.join(directory, f".{key}.{token}.meta{TEMPORARY_SUFFIX}")
+        with temporary_file(data_tmp) as data_fd, temporary_file(meta_tmp) as meta_fd:
             size = encoded.size()
-            checksum, full = _write_synced(data_tmp, size, encoded.write_to)
+            checksum, full = write_synced(data_fd, size, encoded.write_to)
             record = describe(bytes=size, checksum=checksum, full_checksum=full, location=final)
             sidecar = pack_sidecar(record)
-            _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
+            write_synced(meta_fd, len(sidecar), lambda sink: sink.write(sidecar))
             with directory_lock(directory), self._packing_stopped():
                 existing = self._present(key)
                 if existing is not None:
                     return existing
                 os.replace(data_tmp, final)
                 os.replace(meta_tmp, meta)
-                _fsync_dir(directory)
-            if size > WHOLE_LIMIT:  # the data was hashed as it was written
-                mark_verified(final, full)
-            return record
-        finally:
-            for tmp in (data_tmp, meta_tmp):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+                fsync_dir(directory)
+        if size > WHOLE_LIMIT:  # the data was hashed as it was written
+            mark_verified(final, full)
+        return record
 
     @_recovering
     def write_dataset(
@@ -355,13 +334,10 @@ class LocalStore(StorageBackend):
 
         def write_sidecar(sidecar: bytes) -> None:
             meta_tmp = os.path.join(directory, f".{key}.{secrets.token_hex(8)}.meta.tmp")
-            try:
-                _write_synced(meta_tmp, len(sidecar), lambda sink: sink.write(sidecar))
+            with temporary_file(meta_tmp) as fd:  # removed if the write or the rename fails
+                write_synced(fd, len(sidecar), lambda sink: sink.write(sidecar))
                 os.replace(meta_tmp, meta)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(meta_tmp)  # left only when the write or the rename failed
-            _fsync_dir(directory)
+            fsync_dir(directory)
 
         return self.datasets.write(
             key, produce, describe, write_sidecar, lambda: self.assess([key])[key].present
@@ -406,6 +382,12 @@ class LocalStore(StorageBackend):
                     freed += size
             freed += self.datasets.delete(key)
         return freed
+
+    def reclaim(self, before: float, dry_run: bool) -> list[Reclaimed]:
+        """Remove the temporary files of killed writes that last changed before `before`."""
+        if not os.path.isdir(self.root):
+            return []
+        return reclaim_temporary(self.root, before, dry_run)
 
     def _flush_pending(self) -> None:
         """Insert the pending packed outputs in one transaction. Call with the lock held."""

@@ -11,6 +11,7 @@ briefly see CORRUPT (and recompute), never a PRESENT output whose data fails its
 from __future__ import annotations
 
 import contextlib
+import datetime
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from fsspec.core import url_to_fs
 
 from solidflow.engine.store.backend import StorageBackend
 from solidflow.engine.store.datasets import PARQUET, DatasetDirectories, Produce
+from solidflow.engine.store.files import TEMPORARY_SUFFIX, Reclaimed
 from solidflow.engine.store.records import (
     WHOLE_LIMIT,
     Assessment,
@@ -35,6 +37,20 @@ from solidflow.engine.store.records import (
     unpack_sidecar,
 )
 from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
+
+_TIME_FIELDS = ("mtime", "LastModified", "last_modified", "updated", "created")
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """Seconds since the epoch when the file or directory described by `info` last changed,
+    in the fields fsspec filesystems use; None if it gives none."""
+    for field in _TIME_FIELDS:
+        value = info.get(field)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, datetime.datetime):
+            return value.timestamp()
+    return None
 
 
 def _can_move(fs: AbstractFileSystem) -> bool:
@@ -204,6 +220,26 @@ class FsspecStore(StorageBackend):
         directory, meta = self._paths(key)
         paths = (meta, *(f"{directory}/{key}{suffix}" for suffix in DATA_SUFFIXES))
         return self._remove_quietly(paths, self.fs.size) + self.datasets.delete(key)
+
+    def reclaim(self, before: float, dry_run: bool) -> list[Reclaimed]:
+        """Remove the temporary files and directories of killed writes: those last modified
+        before `before` (without locks, age is all that tells them from live writes; a name
+        whose filesystem gives no modification time is kept)."""
+        reclaimed = []
+        for path in self.fs.glob(f"{self.root}/*/.*{TEMPORARY_SUFFIX}"):
+            info = self.fs.info(path)
+            modified = _modified(info)
+            if modified is None or modified >= before:
+                continue
+            size = (
+                sum(self.fs.du(path, total=False).values())
+                if info["type"] == "directory"
+                else info["size"]
+            )
+            if not dry_run:
+                self.fs.rm(path, recursive=True)
+            reclaimed.append(Reclaimed(path=self.fs.unstrip_protocol(path), bytes=size))
+        return reclaimed
 
     def flush(self) -> None:
         """Nothing to do: every output is written when it is put."""

@@ -14,6 +14,7 @@ from fsspec.core import split_protocol
 
 from solidflow.engine.store.backend import STORAGES, StorageBackend
 from solidflow.engine.store.datasets import PARQUET, Produce
+from solidflow.engine.store.files import Reclaimed
 from solidflow.engine.store.records import (
     Assessment,
     OutputCorrupt,
@@ -227,6 +228,12 @@ class IntermediateStore:
     def delete(self, key: str) -> int:
         """Remove the data and sidecar stored under `key`; the number of bytes freed."""
         return self._backend.delete(_check_key(key))
+
+    def reclaim(self, before: float, dry_run: bool = False) -> list[Reclaimed]:
+        """Remove (unless `dry_run`) the temporary files that killed writes left behind:
+        those no live process holds (in a local store) that last changed before `before`,
+        seconds since the epoch. Returns what was (or would be) removed."""
+        return self._backend.reclaim(before, dry_run)
 
     def verify(self, key: str) -> tuple[OutputStatus, str | None]:
         """The status of `key` after also checking the checksum of the whole data."""

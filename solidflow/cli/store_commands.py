@@ -91,3 +91,7 @@ def collect(
         runs = len(report.live_runs)
         kept += f" ({report.in_use} in use by {runs} live run{'s' if runs > 1 else ''})"
     click.echo(f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}; {kept}")
+    if report.reclaimed:
+        count, size = len(report.reclaimed), sum(found.bytes for found in report.reclaimed)
+        files = "file" if count == 1 else "files"
+        click.echo(f"{verb} {count} temporary {files} of killed writes, {_size(size)}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 from pathlib import Path
 
 from solidflow.engine.events.records import EventType
@@ -127,11 +129,19 @@ def test_store_ls_and_gc(cli, instance, tmp_path):
     only_first = cli("store", "ls", "--run", first.run_id)
     assert "4 outputs" in only_first.out and "number.result" in only_first.out
 
+    # What a killed write leaves: a temporary file that no process holds any more.
+    stale = Path(instance.config.storage.root) / "ab" / f".{'ab' * 32}.0123.data.tmp"
+    stale.parent.mkdir(exist_ok=True)
+    stale.write_bytes(b"x" * 3000)
+    os.utime(stale, (time.time() - 60, time.time() - 60))
     dry = cli("store", "gc", "--keep-last", "1", "--dry-run")
     assert dry.code == 0 and "would delete 4 outputs" in dry.out
-    assert "8 outputs" in cli("store", "ls").out
+    assert "would delete 1 temporary file of killed writes, 2.9 KiB" in dry.out
+    assert "8 outputs" in cli("store", "ls").out and stale.exists()
     done = cli("store", "gc", "--keep-last", "1")
     assert "deleted 4 outputs" in done.out and "kept 4" in done.out
+    assert "deleted 1 temporary file of killed writes, 2.9 KiB" in done.out
+    assert not stale.exists()
     remaining = cli("store", "ls")
     assert "4 outputs" in remaining.out
     assert "4 outputs" in cli("store", "ls", "--run", second.run_id).out

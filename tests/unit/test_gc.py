@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -127,3 +130,82 @@ def test_a_run_releases_its_lease_when_it_ends(instance: Instance) -> None:
     result = execute_pipeline(single, instance=instance)
     assert result.success
     assert list((instance.home / "leases").glob("*.keys")) == []
+
+
+_WRITER = """
+import os, signal, sys, time
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from solidflow.engine.store import IntermediateStore, records
+
+root, key, how, gate = sys.argv[1:]
+if how == "dataset":
+    def produce(location):
+        os.makedirs(location)
+        pq.write_table(pa.table({"x": [1, 2]}), os.path.join(location, "part-0.parquet"))
+        os.kill(os.getpid(), signal.SIGKILL)
+    IntermediateStore(root).put_dataset(
+        key, produce, python_type="pyspark.sql.DataFrame", run_id="r", step="s", output="o"
+    )
+write = records.HashingSink.write
+total = 0
+def pause_after_1_mb(self, data):
+    global total
+    total += write(self, data)
+    if total > 2**20 and how == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if total > 2**20 and not os.path.exists(gate):
+        print("paused", flush=True)
+        while not os.path.exists(gate):
+            time.sleep(0.02)
+    return total
+records.HashingSink.write = pause_after_1_mb
+table = pa.table({f"c{i}": np.arange(125_000) for i in range(8)})
+IntermediateStore(root).put(key, table, run_id="r", step="s", output="o")
+print("stored", flush=True)
+"""
+
+
+def _temporaries(root: str) -> list[str]:
+    return sorted(
+        name for path in Path(root).glob("??") for name in os.listdir(path) if ".tmp" in name
+    )
+
+
+@pytest.mark.parametrize("how", ["killed", "dataset"])
+def test_gc_removes_what_killed_writes_left(instance: Instance, store, how: str) -> None:
+    root = instance.config.storage.root
+    done = subprocess.run([sys.executable, "-c", _WRITER, root, key("k"), how, "-"])
+    assert done.returncode == -signal.SIGKILL
+    left = _temporaries(root)
+    assert left and all(name.startswith(f".{key('k')}.") for name in left)
+    time.sleep(0.05)
+    dry = collect_garbage(instance, store, keep_last=0, include_latest=True, dry_run=True)
+    assert _temporaries(root) == left
+    report = collect_garbage(instance, store, keep_last=0, include_latest=True)
+    assert _temporaries(root) == []
+    assert [found.bytes for found in report.reclaimed] == [found.bytes for found in dry.reclaimed]
+    assert sum(found.bytes for found in report.reclaimed) > (2**20 if how == "killed" else 100)
+
+
+def test_gc_leaves_the_temporary_file_of_a_live_write(instance: Instance, store, tmp_path) -> None:
+    root, gate = instance.config.storage.root, tmp_path / "gate"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, root, key("k"), "paused", str(gate)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout.readline() == "paused\n"
+        time.sleep(0.05)  # older than the collection
+        report = collect_garbage(instance, store, keep_last=0, include_latest=True)
+        assert report.reclaimed == []
+        assert len(_temporaries(root)) == 2  # its data and its sidecar
+        gate.touch()
+        assert writer.stdout.readline() == "stored\n"
+    finally:
+        gate.touch()
+        writer.communicate(timeout=30)
+    assert store.check([key("k")])[key("k")][0].value == "PRESENT"
+    assert _temporaries(root) == []
