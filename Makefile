@@ -53,6 +53,8 @@ bench: check-java $(VENV)/.test-installed
 	$(BIN)/python benchmarks/in_process_overhead.py
 	$(BIN)/python benchmarks/event_log_ingest.py
 	$(BIN)/python benchmarks/store_throughput.py
+	$(BIN)/python benchmarks/store_verification.py
+	$(BIN)/python benchmarks/store_memory.py
 	$(BIN)/python benchmarks/memoization.py
 	$(BIN)/python benchmarks/ray_overhead.py
 	$(BIN)/python benchmarks/spark_overhead.py

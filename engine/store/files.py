@@ -66,6 +66,22 @@ def write_synced(fd: int, size: int, write: Callable[[HashingSink], None]) -> tu
         return sink.finish()
 
 
+def read_whole(path: str, mutable: bool) -> bytes | bytearray:
+    """The content of the file at `path`, read into one buffer of its size: bytes, or a
+    bytearray when `mutable`."""
+    with open(path, "rb", buffering=0) as file:
+        if not mutable:
+            return file.readall()  # sized from the file: one allocation, no copy
+        data = bytearray(os.fstat(file.fileno()).st_size)
+        view, filled = memoryview(data), 0
+        while filled < len(data) and (count := file.readinto(view[filled:])):
+            filled += count
+        view.release()
+        if filled < len(data):  # it shrank meanwhile: the checksums will say so
+            del data[filled:]
+        return data
+
+
 def fsync_dir(directory: str) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:

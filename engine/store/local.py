@@ -32,6 +32,7 @@ from solidflow.engine.store.files import (
     Reclaimed,
     fsync_dir,
     owning,
+    read_whole,
     reclaim_temporary,
     temporary_file,
     write_synced,
@@ -50,7 +51,13 @@ from solidflow.engine.store.records import (
     read_sidecar,
     unpack_sidecar,
 )
-from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
+from solidflow.engine.store.serialization import (
+    ARROW,
+    BYTEARRAY,
+    DATA_SUFFIXES,
+    Encoded,
+    data_suffix,
+)
 from solidflow.engine.store.verified import MARKER_SUFFIX, is_verified, mark_verified
 
 PACK_LIMIT = 64 * 1024
@@ -185,8 +192,9 @@ class LocalStore(StorageBackend):
     def _data_path(self, key: str, serializer: str) -> str:
         return os.path.join(self.root, key[:2], f"{key}{data_suffix(serializer)}")
 
-    def _open_file(self, key: str) -> tuple[Assessment, pa.Buffer | None]:
-        """The assessment of `key`'s files and, when PRESENT, its data, memory-mapped."""
+    def _open_file(self, key: str, loading: bool = False) -> tuple[Assessment, Any]:
+        """The assessment of `key`'s files and, when PRESENT, its data: memory-mapped, or
+        when `loading` a payload that decoding copies anyway, read into memory once."""
         sidecar = self._paths(key)[1]
         if not os.path.exists(sidecar):  # cheaper than failing to open it
             return missing("no sidecar"), None
@@ -201,7 +209,10 @@ class LocalStore(StorageBackend):
             return self.datasets.load(record)
         path = self._data_path(key, record.serializer)
         try:
-            data = pa.memory_map(path).read_buffer()
+            if loading and record.serializer != ARROW:
+                data = read_whole(path, mutable=record.python_type == BYTEARRAY)
+            else:
+                data = pa.memory_map(path).read_buffer()
         except FileNotFoundError:
             return missing("no data file"), None
         found = assess_buffer(record, data)
@@ -209,14 +220,17 @@ class LocalStore(StorageBackend):
             found = corrupt(record, "full checksum differs from the sidecar's")
         return found, data if found.present else None
 
-    def _find(self, key: str, row: tuple[bytes, bytes] | None) -> tuple[Assessment, Any]:
-        """The best of `key`'s packed `row` and its files, with its data when PRESENT."""
+    def _find(
+        self, key: str, row: tuple[bytes, bytes] | None, loading: bool = False
+    ) -> tuple[Assessment, Any]:
+        """The best of `key`'s packed `row` and its files, with its data when PRESENT (see
+        `_open_file` for `loading`)."""
         if row is None:
-            return self._open_file(key)
+            return self._open_file(key, loading)
         packed = _assess_row(key, *row)
         if packed.status is OutputStatus.PRESENT:
             return packed, row[1]
-        found, data = self._open_file(key)
+        found, data = self._open_file(key, loading)
         return (packed, None) if found.status is OutputStatus.MISSING else (found, data)
 
     def _present(self, key: str) -> StoredOutput | None:
@@ -273,7 +287,7 @@ class LocalStore(StorageBackend):
                 record, _, data = self._pending[key]
                 return Assessment(status=OutputStatus.PRESENT, record=record), data
             row = self._packed_rows([key]).get(key)
-        return self._find(key, row)
+        return self._find(key, row, loading=True)
 
     @_recovering
     def write(
@@ -281,9 +295,9 @@ class LocalStore(StorageBackend):
     ) -> StoredOutput:
         """Store `encoded` under `key` unless a valid output is stored there already, and
         return the sidecar: `describe(bytes=, checksum=, full_checksum=, location=)`."""
-        payload = encoded.payload
-        if payload is None or len(payload) > PACK_LIMIT:
+        if encoded.payload is None or len(encoded.payload) > PACK_LIMIT:
             return self._write_file(key, encoded, describe)
+        payload = bytes(encoded.payload)  # kept until the flush: not the caller's memory
         checksum, full = checksums(payload)
         location = f"packed:{self.db_path}"
         record = describe(

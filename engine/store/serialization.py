@@ -1,5 +1,5 @@
 """Values to stored bytes and back: tables, data frames and numeric arrays as Arrow IPC files,
-plain data as msgpack, anything else with cloudpickle."""
+bytes-like values as they are, plain data as msgpack, anything else with cloudpickle."""
 
 from __future__ import annotations
 
@@ -14,13 +14,19 @@ import pyarrow as pa
 
 from solidflow.engine.events.records import MSGPACK_INTS
 
-ARROW, MSGPACK, PICKLE = "arrow", "msgpack", "pickle"
+ARROW, MSGPACK, PICKLE, BYTES = "arrow", "msgpack", "pickle", "bytes"
 DATA_SUFFIXES = (".arrow", ".bin")
-"""The name endings of stored data files: Arrow IPC files, and msgpack or pickle payloads."""
+"""The name endings of stored data files: Arrow IPC files, and other payloads."""
 TABLE, BATCH = "pyarrow.Table", "pyarrow.RecordBatch"
 PANDAS, POLARS, NUMPY = "pandas.DataFrame", "polars.DataFrame", "numpy.ndarray"
 _NUMPY_METADATA = b"solidflow.numpy"
 _MSGPACK_SCALARS = (type(None), bool, float, str, bytes)
+_BYTES_LIKE = {
+    bytes: "builtins.bytes",
+    bytearray: "builtins.bytearray",
+    memoryview: "builtins.memoryview",
+}
+BYTEARRAY = _BYTES_LIKE[bytearray]
 # What pyarrow raises for data frames it cannot convert faithfully; those are pickled.
 _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError)
 
@@ -28,12 +34,12 @@ _ARROW_ERRORS = (pa.ArrowException, TypeError, ValueError)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Encoded:
     """A value ready to store: exactly one of an Arrow table or record batch (`arrow`) and a
-    msgpack or pickle `payload`."""
+    `payload`: msgpack or pickle bytes, or the memory of a bytes-like value (not copied)."""
 
     serializer: str
     python_type: str
     arrow: pa.Table | pa.RecordBatch | None = None
-    payload: bytes | None = None
+    payload: bytes | memoryview | None = None
     rows: int | None = None
 
     @property
@@ -117,9 +123,18 @@ def _arrow(value: Any) -> Encoded | None:
     return None
 
 
+def _bytes_like(value: Any) -> Encoded | None:
+    python_type = _BYTES_LIKE.get(type(value))
+    if python_type is None:
+        return None
+    view = memoryview(value)
+    payload = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+    return Encoded(serializer=BYTES, python_type=python_type, payload=payload)
+
+
 def encode(value: Any) -> Encoded:
     """`value` in the form it is stored in."""
-    encoded = _arrow(value)
+    encoded = _arrow(value) or _bytes_like(value)
     if encoded is not None:
         return encoded
     python_type = _qualified_name(type(value))
@@ -160,8 +175,14 @@ def _numpy_from(table: pa.Table) -> Any:
     return flat.astype(metadata["dtype"], copy=False).reshape(metadata["shape"])
 
 
-def decode_payload(serializer: str, payload: Any) -> Any:
-    """The value in a msgpack or pickle `payload` (any buffer)."""
+def decode_payload(serializer: str, payload: Any, python_type: str) -> Any:
+    """The value of type `python_type` in a `payload` (any buffer; bytes or a bytearray are
+    returned as they are when that is the type)."""
+    if serializer == BYTES:
+        kind = {name: cls for cls, name in _BYTES_LIKE.items()}[python_type]
+        if kind is memoryview:
+            return memoryview(payload).toreadonly()
+        return payload if type(payload) is kind else kind(payload)
     if serializer == MSGPACK:
         return msgpack.unpackb(payload, raw=False)
     if serializer == PICKLE:

@@ -79,11 +79,12 @@ class IntermediateStore:
 
     Arrow-compatible values (Arrow tables and record batches, pandas and polars data frames,
     numeric numpy arrays) are stored as Arrow IPC files and loaded zero-copy from local disk
-    (so numpy arrays other than boolean ones load read-only). Plain data (None, bool, int,
-    float, str, bytes and lists and str-keyed dicts of them) is stored as msgpack, anything
-    else with cloudpickle. In a local root, msgpack and pickle outputs of up to 64 KiB are
-    packed into one SQLite database and written on `flush` (or every 500 outputs); until then
-    only this process sees them. Parquet datasets written by another engine (`put_dataset`)
+    (so numpy arrays other than boolean ones load read-only). bytes, bytearray and memoryview
+    values are stored as they are, without a copy, and load into one buffer (a memoryview
+    read-only, of format "B"). Plain data (None, bool, int, float, str, bytes and lists and
+    str-keyed dicts of them) is stored as msgpack, anything else with cloudpickle. In a local
+    root, these outputs of up to 64 KiB are packed into one SQLite database and written on
+    `flush` (or every 500 outputs); until then only this process sees them. Parquet datasets written by another engine (`put_dataset`)
     are stored as directories and load as a StoredDataset.
 
     `check` and `get` detect damage by size and a checksum of up to ~2 MiB of samples, and
@@ -191,7 +192,7 @@ class IntermediateStore:
             return decode_arrow(pa.ipc.open_file(data), record.python_type)
         if record.serializer == PARQUET:
             return data
-        return decode_payload(record.serializer, data)
+        return decode_payload(record.serializer, data, record.python_type)
 
     def assess(self, keys: Collection[str]) -> dict[str, Assessment]:
         """The status of each key, the reason unless PRESENT, and the sidecar when PRESENT
