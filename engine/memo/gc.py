@@ -126,7 +126,7 @@ def collect_garbage(
                     live.add(users[stored.key])
                     continue
                 deleted.append(stored)
-                freed += stored.bytes if dry_run else store.delete(stored.key)
+                freed += store.delete(stored.key, dry_run)
     driven = (run.start_time or run.create_time for run in instance.runs() if run.status.alive)
     before = min([started, *driven])
     return GcReport(

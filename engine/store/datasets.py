@@ -216,11 +216,13 @@ class DatasetDirectories:
             mark_verified(final, record.full_checksum)
         return record
 
-    def delete(self, key: str) -> int:
-        """Remove `key`'s dataset directory; the number of bytes freed."""
+    def delete(self, key: str, dry_run: bool = False) -> int:
+        """Remove `key`'s dataset directory (unless `dry_run`); the number of bytes freed (or
+        that would be)."""
         directory = self.path(key)
         if not self.fs.isdir(directory):
             return 0
         freed = sum(size for _, size in _walk(self.fs, directory))
-        self.fs.rm(directory, recursive=True)
+        if not dry_run:
+            self.fs.rm(directory, recursive=True)
         return freed

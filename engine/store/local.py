@@ -69,6 +69,7 @@ _CREATE_TABLE = (
 )
 _SELECT_ROW = "SELECT sidecar, data FROM outputs WHERE key = ?"
 _DELETE_ROW = "DELETE FROM outputs WHERE key = ? RETURNING length(sidecar) + length(data)"
+_ROW_SIZE = "SELECT length(sidecar) + length(data) FROM outputs WHERE key = ?"
 
 
 def _assess_row(key: str, sidecar: bytes, data: bytes) -> Assessment:
@@ -374,15 +375,17 @@ class LocalStore(StorageBackend):
         return list(found.values())
 
     @_recovering
-    def delete(self, key: str) -> int:
-        """Remove `key`'s output wherever it is stored; the number of bytes freed."""
+    def delete(self, key: str, dry_run: bool = False) -> int:
+        """Remove `key`'s output wherever it is stored (unless `dry_run`); the number of bytes
+        freed (or that would be)."""
         freed = 0
         with self._locked():
-            pending = self._pending.pop(key, None)
+            pending = self._pending.get(key) if dry_run else self._pending.pop(key, None)
             freed += 0 if pending is None else len(pending[2])
             conn = self._existing_db()
             if conn is not None:
-                freed += sum(size for (size,) in conn.execute(_DELETE_ROW, (key,)))
+                query = _ROW_SIZE if dry_run else _DELETE_ROW
+                freed += sum(size for (size,) in conn.execute(query, (key,)))
         directory, meta = self._paths(key)
         if not os.path.isdir(directory):
             return freed
@@ -392,9 +395,10 @@ class LocalStore(StorageBackend):
             for path in (meta, *data):
                 with contextlib.suppress(FileNotFoundError):
                     size = os.stat(path).st_size
-                    os.unlink(path)
+                    if not dry_run:
+                        os.unlink(path)
                     freed += size
-            freed += self.datasets.delete(key)
+            freed += self.datasets.delete(key, dry_run)
         return freed
 
     def reclaim(self, before: float, dry_run: bool) -> list[Reclaimed]:

@@ -194,14 +194,19 @@ class FsspecStore(StorageBackend):
         )
 
     def _remove_quietly(
-        self, paths: Sequence[str], measure: Callable[[str], int] | None = None
+        self,
+        paths: Sequence[str],
+        measure: Callable[[str], int] | None = None,
+        dry_run: bool = False,
     ) -> int:
-        """Remove the existing files of `paths`; the sum of `measure` over them."""
+        """Remove the existing files of `paths` (unless `dry_run`); the sum of `measure` over
+        them."""
         total = 0
         for path in paths:
             with contextlib.suppress(FileNotFoundError):
                 size = 0 if measure is None else measure(path)
-                self.fs.rm_file(path)
+                if not dry_run:
+                    self.fs.rm_file(path)
                 total += size
         return total
 
@@ -215,11 +220,13 @@ class FsspecStore(StorageBackend):
                 found.append(unpack_sidecar(sidecar, path.rsplit("/", 1)[-1].removesuffix(".meta")))
         return found
 
-    def delete(self, key: str) -> int:
-        """Remove `key`'s sidecar, then its data; the number of bytes freed."""
+    def delete(self, key: str, dry_run: bool = False) -> int:
+        """Remove `key`'s sidecar, then its data (unless `dry_run`); the number of bytes freed
+        (or that would be)."""
         directory, meta = self._paths(key)
         paths = (meta, *(f"{directory}/{key}{suffix}" for suffix in DATA_SUFFIXES))
-        return self._remove_quietly(paths, self.fs.size) + self.datasets.delete(key)
+        freed = self._remove_quietly(paths, self.fs.size, dry_run)
+        return freed + self.datasets.delete(key, dry_run)
 
     def reclaim(self, before: float, dry_run: bool) -> list[Reclaimed]:
         """Remove the temporary files and directories of killed writes: those last modified

@@ -226,9 +226,10 @@ class IntermediateStore:
             records = [record for record in records if record.run_id == run_id]
         return sorted(records, key=lambda record: record.created, reverse=True)
 
-    def delete(self, key: str) -> int:
-        """Remove the data and sidecar stored under `key`; the number of bytes freed."""
-        return self._backend.delete(_check_key(key))
+    def delete(self, key: str, dry_run: bool = False) -> int:
+        """Remove the data and sidecar stored under `key` (unless `dry_run`); the number of
+        bytes freed (or that would be)."""
+        return self._backend.delete(_check_key(key), dry_run)
 
     def reclaim(self, before: float, dry_run: bool = False) -> list[Reclaimed]:
         """Remove (unless `dry_run`) the temporary files that killed writes left behind:

@@ -25,7 +25,7 @@ def store() -> None:
 
 
 @store.command("ls")
-@click.option("--run", "run_id", default=None, help="Only outputs produced by this run.")
+@click.option("--run", "run_id", default=None, help="Only outputs that this run's steps stored.")
 @click.pass_context
 @user_errors
 def list_outputs(ctx: click.Context, run_id: str | None) -> None:

@@ -115,6 +115,11 @@ def test_reexecute_reports_a_missing_output_clearly(cli, instance, tmp_path):
     assert "Traceback" not in done.err
 
 
+def _freed(out: str) -> str:
+    [line] = [line for line in out.splitlines() if " outputs, " in line]
+    return line.split(" outputs, ")[1].split(";")[0]
+
+
 def test_store_ls_and_gc(cli, instance, tmp_path):
     (tmp_path / "one.yaml").write_text("solids:\n  number:\n    config:\n      value: 1\n")
     (tmp_path / "two.yaml").write_text("solids:\n  number:\n    config:\n      value: 2\n")
@@ -141,6 +146,7 @@ def test_store_ls_and_gc(cli, instance, tmp_path):
     done = cli("store", "gc", "--keep-last", "1")
     assert "deleted 4 outputs" in done.out and "kept 4" in done.out
     assert "deleted 1 temporary file of killed writes, 2.9 KiB" in done.out
+    assert _freed(dry.out) == _freed(done.out)  # what a dry run says is what a run frees
     assert not stale.exists()
     remaining = cli("store", "ls")
     assert "4 outputs" in remaining.out
@@ -175,3 +181,16 @@ def test_a_run_says_once_that_it_found_the_packed_database_damaged(cli, instance
     assert again.code == 0, again.out + again.err
     assert "Traceback" not in again.err
     assert (again.out + again.err).count("packed.db.damaged-") == 1, again.out + again.err
+
+
+def test_store_ls_of_a_reexecution_lists_what_it_stored(cli, instance, tmp_path):
+    assert cli("run", target("arithmetic")).code == 0
+    parent = instance.runs()[0]
+    assert cli("reexecute", parent.run_id, "--select", "as_text*").code == 0
+    child = instance.runs()[0]
+    # Same code and inputs: the child's outputs have the keys the parent stored them under.
+    listing = cli("store", "ls", "--run", child.run_id)
+    assert listing.code == 0
+    assert "2 outputs" in listing.out, listing.out
+    assert "as_text.result" in listing.out and "shout.result" in listing.out
+    assert "number.result" not in listing.out
