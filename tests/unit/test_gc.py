@@ -209,3 +209,17 @@ def test_gc_leaves_the_temporary_file_of_a_live_write(instance: Instance, store,
         writer.communicate(timeout=30)
     assert store.check([key("k")])[key("k")][0].value == "PRESENT"
     assert _temporaries(root) == []
+
+
+def test_an_object_store_reclaims_temporary_files_by_age() -> None:
+    store = IntermediateStore(f"memory://gc-tests/{uuid.uuid4().hex}")
+    fs = store._backend.fs
+    root = store.root.removeprefix("memory://")
+    fs.pipe_file(f"{root}/ab/.{'ab' * 32}.0123.data.tmp", b"x" * 1000)
+    stored = store.put(key("kept"), b"y" * 100_000, **ORIGIN)
+    assert store.reclaim(before=time.time() - 60) == []  # too young: maybe a live write
+    [reclaimed] = store.reclaim(before=time.time() + 1, dry_run=True)
+    assert reclaimed.bytes == 1000 and reclaimed.path.endswith(".data.tmp")
+    assert store.reclaim(before=time.time() + 1) == [reclaimed]
+    assert store.reclaim(before=time.time() + 1) == []
+    assert store.get(stored.key) == b"y" * 100_000
