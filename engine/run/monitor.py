@@ -175,7 +175,10 @@ class RunMonitor:
 
 
 class _Watcher:
-    """The thread that looks after every run this process drives, started on first use."""
+    """The thread that looks after every run this process drives, started on first use. It
+    looks every CANCEL_POLL seconds (or a monitor's shorter heartbeat interval); a run added
+    meanwhile waits for the next look (its driver wrote a heartbeat as it started it), so
+    that starting a run does not wake the thread."""
 
     def __init__(self) -> None:
         self.forget()
@@ -185,6 +188,7 @@ class _Watcher:
         self._monitors: set[RunMonitor] = set()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._period = CANCEL_POLL
 
     def add(self, monitor: RunMonitor) -> None:
         with self._changed:
@@ -194,7 +198,8 @@ class _Watcher:
                     target=self._watch, name="solidflow-run-monitor", daemon=True
                 )
                 self._thread.start()
-            self._changed.notify()
+            elif monitor.interval < self._period:
+                self._changed.notify()
 
     def remove(self, monitor: RunMonitor) -> None:
         with self._changed:
@@ -203,10 +208,9 @@ class _Watcher:
     def _watch(self) -> None:
         while True:
             with self._changed:
-                while not self._monitors:
-                    self._changed.wait()
-                monitors = list(self._monitors)
-                self._changed.wait(min(CANCEL_POLL, *(monitor.interval for monitor in monitors)))
+                intervals = [monitor.interval for monitor in self._monitors]
+                self._period = min([CANCEL_POLL, *intervals])
+                self._changed.wait(self._period)
                 monitors = list(self._monitors)
             now = time.time()
             for monitor in monitors:
