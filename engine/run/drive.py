@@ -277,6 +277,7 @@ def _drive(
         events=run.sink.events,
         state=state,
         load=executor.load,
+        composite_outputs=pipeline.composite_outputs,
     )
     if raise_on_error and status is RunStatus.FAILURE:
         _raise_failure(run.run_id, state, message)

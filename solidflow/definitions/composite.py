@@ -18,6 +18,7 @@ from solidflow.definitions.composition import (
     binding_for,
     enter_nested,
     leave_nested,
+    output_bindings,
 )
 from solidflow.definitions.graph import FromOutput, FromValue
 from solidflow.definitions.solid import InputDefinition, check_name
@@ -63,7 +64,9 @@ class CompositeSolidDefinition:
             returned = self.fn(**handles)
         finally:
             leave_nested()
-        return _outputs_of(returned, owner)
+        outputs = _outputs_of(returned, owner)
+        scope.composite_outputs[full_name] = output_bindings(outputs)
+        return outputs
 
 
 def _outputs_of(returned: Any, owner: str) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from solidflow.definitions.events import DEFAULT_OUTPUT
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding, Node
 from solidflow.definitions.solid import InputDefinition, SolidDefinition, check_name
 from solidflow.definitions.types import DataType, resolve_type, types_compatible
@@ -56,12 +57,22 @@ class MultipleOutputs(tuple):
         )
 
 
+def output_bindings(outputs: OutputHandle | MultipleOutputs | None) -> dict[str, InputBinding]:
+    """Where each output of what a composition body returned comes from, by output name."""
+    if outputs is None:
+        return {}
+    if isinstance(outputs, OutputHandle):
+        return {DEFAULT_OUTPUT: outputs.binding}
+    return {name: handle.binding for name, handle in outputs._handles.items()}
+
+
 @dataclass(slots=True)
 class _Scope:
     prefix: str
     owner: str
     nodes: dict[str, Node]
     composites: dict[str, Any]
+    composite_outputs: dict[str, dict[str, InputBinding]]
 
 
 class _ScopeStack(threading.local):
@@ -78,8 +89,13 @@ class GraphBuilder:
     def __init__(self, owner: str, prefix: str = "") -> None:
         self.nodes: dict[str, Node] = {}
         self.composites: dict[str, Any] = {}
+        self.composite_outputs: dict[str, dict[str, InputBinding]] = {}
         self._root = _Scope(
-            prefix=prefix, owner=owner, nodes=self.nodes, composites=self.composites
+            prefix=prefix,
+            owner=owner,
+            nodes=self.nodes,
+            composites=self.composites,
+            composite_outputs=self.composite_outputs,
         )
 
     def run(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -92,7 +108,13 @@ class GraphBuilder:
 
 def enter_nested(prefix: str, owner: str) -> _Scope:
     outer = current_scope(owner)
-    scope = _Scope(prefix=prefix, owner=owner, nodes=outer.nodes, composites=outer.composites)
+    scope = _Scope(
+        prefix=prefix,
+        owner=owner,
+        nodes=outer.nodes,
+        composites=outer.composites,
+        composite_outputs=outer.composite_outputs,
+    )
     _stack.scopes.append(scope)
     return scope
 

@@ -10,7 +10,7 @@ from typing import Any, overload
 from solidflow.definitions.composite import CompositeSolidDefinition
 from solidflow.definitions.composition import GraphBuilder
 from solidflow.definitions.dependencies import Dependencies, dependency_body
-from solidflow.definitions.graph import Node
+from solidflow.definitions.graph import InputBinding, Node
 from solidflow.definitions.mode import DEFAULT_MODE, Mode
 from solidflow.definitions.solid import check_name
 from solidflow.errors import DefinitionError
@@ -18,7 +18,11 @@ from solidflow.errors import DefinitionError
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PipelineDefinition:
-    """A named graph of solids (nodes in wiring order) and its modes."""
+    """A named graph of solids (nodes in wiring order) and its modes.
+
+    `composites` are the composite solids placed in it by (dotted) name, and
+    `composite_outputs` where each of their outputs comes from (an inner solid's output).
+    """
 
     name: str
     nodes: Mapping[str, Node]
@@ -27,6 +31,7 @@ class PipelineDefinition:
     description: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     fn: Callable[..., Any] | None = None
+    composite_outputs: Mapping[str, Mapping[str, InputBinding]] = field(default_factory=dict)
 
     def mode(self, name: str | None) -> Mode:
         """The mode called `name`; without a name, the default mode (KeyError if none)."""
@@ -144,6 +149,7 @@ def _build(
         name=name,
         nodes=dict(builder.nodes),
         composites=dict(builder.composites),
+        composite_outputs=dict(builder.composite_outputs),
         modes=pipeline_modes,
         description=description,
         tags=dict(tags or {}),
