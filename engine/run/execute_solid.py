@@ -96,6 +96,7 @@ def execute_solid(
     inputs: Mapping[str, Any] | None = None,
     config: Any = None,
     resources: Mapping[str, Any] | None = None,
+    *,
     raise_on_error: bool = True,
 ) -> SolidExecutionResult:
     """Run `solid` once in this process.

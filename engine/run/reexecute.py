@@ -114,6 +114,7 @@ def _pipeline_of(
 def reexecute_pipeline(
     pipeline_or_run_id: PipelineDefinition | str | None = None,
     solid_selection: str | Sequence[str] | None = None,
+    *,
     from_failure: bool = False,
     run_config: Mapping[str, Any] | None = None,
     executor: str | None = None,
@@ -121,7 +122,6 @@ def reexecute_pipeline(
     raise_on_error: bool = False,
     tags: Mapping[str, str] | None = None,
     memoize: bool | None = None,
-    *,
     parent_run_id: str | None = None,
     on_event: Callable[[EventRecord], None] | None = None,
 ) -> PipelineRunResult:
