@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench clean check-java
+.PHONY: demo test test-unit lint format bench clean check-java
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "solidflow needs Python 3.10 or newer")'
@@ -38,6 +38,10 @@ test: check-java $(VENV)/.test-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/lint_imports.py
 	$(BIN)/python -m pytest -n auto --dist loadgroup
+
+# The unit layer alone: no clusters, no subprocesses of the CLI; under a minute.
+test-unit: $(VENV)/.test-installed
+	$(BIN)/python -m pytest tests/unit -n auto
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

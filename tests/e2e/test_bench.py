@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 
+import pytest
 from click.testing import CliRunner
 
 from solidflow.benchmarks.suite.scales import SCALES
@@ -51,6 +52,7 @@ def check_results(out, executor: str) -> dict:
     return document
 
 
+@pytest.mark.slow
 def test_bench_in_process_writes_the_table_results_and_plots(tmp_path):
     out = tmp_path / "bench"
     result = CliRunner().invoke(

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -33,3 +37,20 @@ def test_in_process_overhead_benchmark_prints_both_workloads(tmp_path):
         # start, input check, output check and success per solid (the source has no input),
         # plus the run's start and end
         assert f"{4 * 40 + 1} events/run" in row
+
+
+def test_store_throughput_benchmark_prints_the_three_figures() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "store_throughput.py"), "--size-mib", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    number = r"[0-9][0-9.,]*"
+    for pattern in (
+        rf"store\.put {number} GB/s, raw ipc write {number} GB/s, ratio {number}",
+        rf"store\.get {number} ms, raw memory-mapped read_all {number} ms, ratio {number}",
+        rf"store {number} µs per output, no store \(dict\) {number} µs per output",
+    ):
+        assert re.search(pattern, result.stdout), result.stdout

@@ -9,7 +9,7 @@ from solidflow.benchmarks.suite.scales import SCALES
 from solidflow.cli import main
 from tests.e2e.test_bench import check_results
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.ray, pytest.mark.slow]
 
 
 def test_bench_on_ray_compares_with_hand_written_ray(ray_address, tmp_path):

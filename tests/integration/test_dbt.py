@@ -13,7 +13,7 @@ from solidflow.engine.events.records import EventType
 from solidflow.errors import DefinitionError
 from solidflow.integrations.dbt import dbt_solid
 
-pytestmark = pytest.mark.xdist_group("dbt")
+pytestmark = [pytest.mark.xdist_group("dbt"), pytest.mark.dbt]
 
 FAILING_TEST = "accepted_values_revenue_category__books__games"
 FILES = {

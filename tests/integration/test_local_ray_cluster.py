@@ -18,6 +18,8 @@ import pytest
 from ..ports import RAY_PORTS, free_port_bases
 from .clusters import SCRIPTS, accepts_connections, alive, marked_processes
 
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
 START = SCRIPTS / "start_ray_cluster.sh"
 STOP = SCRIPTS / "stop_ray_cluster.sh"
 NODES = ("head", "node_a", "node_b")

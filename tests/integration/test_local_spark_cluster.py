@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 START = SCRIPTS / "start_spark_cluster.sh"
 STOP = SCRIPTS / "stop_spark_cluster.sh"
 
-pytestmark = pytest.mark.xdist_group("spark")
+pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.spark, pytest.mark.slow]
 
 
 def run(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -14,7 +14,7 @@ from solidflow import Config, Instance, execute_pipeline, pipeline, solid
 from solidflow.engine.events.records import EventType
 from solidflow.integrations.notebook import notebook_solid, yield_output
 
-pytestmark = pytest.mark.xdist_group("notebook")
+pytestmark = [pytest.mark.xdist_group("notebook"), pytest.mark.notebook]
 
 PARAMETERS = "rows = 2\nlabel = 'none'\nprefix = ''"
 BODY = """

@@ -10,7 +10,7 @@ from solidflow import Instance, execute_pipeline
 from solidflow.engine.events.records import EventType
 from tests.integration import spark_pipelines
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.ray, pytest.mark.spark, pytest.mark.slow]
 
 
 def test_spark_solids_run_as_ray_tasks_with_one_session_per_worker_process(ray_address, tmp_path):

@@ -12,7 +12,7 @@ from solidflow.engine.store import IntermediateStore, OutputStatus
 from solidflow.engine.store.datasets import StoredDataset
 from tests.integration import spark_pipelines as pipelines
 
-pytestmark = pytest.mark.xdist_group("spark")
+pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.spark, pytest.mark.slow]
 
 
 def _classic(cluster, **conf) -> dict:

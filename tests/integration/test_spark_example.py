@@ -12,7 +12,7 @@ from solidflow import Instance, execute_pipeline
 from solidflow.engine.events.records import EventType
 from tests.integration.spark_pipelines import LOCAL_CONF
 
-pytestmark = pytest.mark.xdist_group("spark")
+pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.spark, pytest.mark.slow]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "spark_sales.py"
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
@@ -69,7 +69,6 @@ def test_get_events_orders_by_seq_and_pages_with_after_and_limit(storage):
     assert {e.run_id for e in storage.get_events("other")} == {"other"}
 
 
-@settings(max_examples=40, deadline=None)
 @given(
     seqs=st.sets(st.integers(0, 60), max_size=30),
     after=st.integers(-1, 61),

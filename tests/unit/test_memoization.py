@@ -88,9 +88,7 @@ def _executed(result) -> set[str]:
     return {e.step for e in result.events if e.type is EventType.STEP_SUCCESS}
 
 
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=dags_and_edits())
 def test_exactly_edited_solids_and_their_descendants_run(tmp_path_factory, case):
     parents, edits = case

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import msgpack
+import pytest
 
 from solidflow import Config, solid
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
@@ -19,6 +20,8 @@ from solidflow.engine.executors.ray.worker import (
 )
 from solidflow.engine.step.task import StepTask
 from solidflow.engine.store import IntermediateStore
+
+pytestmark = pytest.mark.ray
 
 CONTEXT = RayRunContext(
     pipeline_name="p",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from solidflow.engine.plan.selection import select_steps
@@ -216,7 +216,6 @@ def distances(upstream: dict[str, list[str]]) -> dict[tuple[str, str], int]:
     return dist
 
 
-@settings(max_examples=150, deadline=None)
 @given(data=st.data(), upstream=dags())
 def test_star_is_transitive_closure(data: st.DataObject, upstream: dict[str, list[str]]) -> None:
     x = data.draw(st.sampled_from(sorted(upstream)))
@@ -228,7 +227,6 @@ def test_star_is_transitive_closure(data: st.DataObject, upstream: dict[str, lis
     assert select_steps(f"*{x}*", upstream) == ancestors | descendants
 
 
-@settings(max_examples=150, deadline=None)
 @given(data=st.data(), upstream=dags())
 def test_plus_is_bounded_distance(data: st.DataObject, upstream: dict[str, list[str]]) -> None:
     x = data.draw(st.sampled_from(sorted(upstream)))

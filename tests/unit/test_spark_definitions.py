@@ -20,6 +20,8 @@ from solidflow.integrations.spark.submit import _driver_error
 from solidflow.integrations.spark.submit_options import SubmitOptions, submit_options
 from solidflow.resources import spark_resource
 
+pytestmark = pytest.mark.spark
+
 
 @solid(required_resource_keys={"spark"})
 def frame(context) -> DataFrame:

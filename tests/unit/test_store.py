@@ -44,7 +44,6 @@ from solidflow.engine.store.records import (
 
 PRESENT, MISSING, CORRUPT = OutputStatus.PRESENT, OutputStatus.MISSING, OutputStatus.CORRUPT
 ORIGIN = {"run_id": "run-1", "step": "make", "output": "result"}
-BENCHMARK = Path(__file__).parents[2] / "benchmarks" / "store_throughput.py"
 
 
 def key(name: str) -> str:
@@ -688,20 +687,3 @@ def test_file_url_roots_are_local(tmp_path: Path) -> None:
     assert store.put(key("n"), 1, **ORIGIN).location.startswith("packed:")
     store.close()
     assert os.path.exists(tmp_path / "packed.db")
-
-
-def test_benchmark_prints_the_three_figures() -> None:
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--size-mib", "8"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    number = r"[0-9][0-9.,]*"
-    for pattern in (
-        rf"store\.put {number} GB/s, raw ipc write {number} GB/s, ratio {number}",
-        rf"store\.get {number} ms, raw memory-mapped read_all {number} ms, ratio {number}",
-        rf"store {number} µs per output, no store \(dict\) {number} µs per output",
-    ):
-        assert re.search(pattern, result.stdout), result.stdout
