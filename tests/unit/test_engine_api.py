@@ -162,6 +162,13 @@ def test_unwired_inputs_and_loaded_inputs() -> None:
     ]
 
 
+def test_a_composite_is_selected_by_its_name() -> None:
+    planned = plan_pipeline(numbers, solid_selection="offset+")
+    assert [step.key for step in planned.steps] == ["offset.plus", "total"]
+    [x, y] = planned.steps[0].inputs
+    assert (x.kind, y.kind) == ("config", "default")
+
+
 def test_selection_and_mode_errors_are_raised() -> None:
     with pytest.raises(SelectionError, match="dobule"):
         plan_pipeline(numbers, solid_selection="dobule")
