@@ -10,6 +10,7 @@ every test, so there a missing extra is an error.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -145,3 +146,15 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  #
             f"pip install 'solidflow[{extra.name}]' to run them",
             yellow=True,
         )
+
+
+@pytest.fixture(autouse=True)
+def solidflow_logger_restored() -> Iterator[None]:
+    """Put the "solidflow" logger back as it was after each test: a command invoked in the
+    test's process (CliRunner) sets it to print warnings itself and not propagate them, which
+    would hide them from later tests' caplog."""
+    logger = logging.getLogger("solidflow")
+    handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.propagate, logger.level = propagate, level
