@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import threading
@@ -119,12 +120,10 @@ class Instance:
                 ended = self.end_run(
                     run, RunStatus.CANCELED, "run canceled before it started", expected=[run.status]
                 )
-            else:
-                ended = self.storage.update_run(
-                    run_id, expected=[run.status], status=RunStatus.CANCELING
-                )
-            if ended is not None:
-                return ended
+                if ended is not None:
+                    return ended
+            elif self.storage.update_run(run_id, expected=[run.status], status=RunStatus.CANCELING):
+                return dataclasses.replace(run, status=RunStatus.CANCELING)
             # the run moved on meanwhile (launched, started or ended): look again
 
     def end_run(
@@ -139,20 +138,20 @@ class Instance:
         is one of `expected`, then its RUN_SUCCESS, RUN_FAILURE or RUN_CANCELED event.
         Returns the ended record, None if its status was not expected."""
         end_time = time.time()
-        ended = self.storage.update_run(
+        if not self.storage.update_run(
             run.run_id, expected=expected, status=status, end_time=end_time
+        ):
+            return None
+        event = EventRecord(
+            run_id=run.run_id,
+            seq=self.storage.last_seq(run.run_id) + 1,
+            timestamp=end_time,
+            type=END_EVENTS[status],
+            payload={"message": message},
         )
-        if ended is not None:
-            event = EventRecord(
-                run_id=run.run_id,
-                seq=self.storage.last_seq(run.run_id) + 1,
-                timestamp=end_time,
-                type=END_EVENTS[status],
-                payload={"message": message},
-            )
-            with contextlib.suppress(DuplicateRecordError):  # its driver wrote one meanwhile
-                self.storage.store_events([event])
-        return ended
+        with contextlib.suppress(DuplicateRecordError):  # its driver wrote one meanwhile
+            self.storage.store_events([event])
+        return dataclasses.replace(run, status=status, end_time=end_time)
 
     def events(self, run_id: str, after: int = -1) -> list[EventRecord]:
         """The stored events of `run_id` with seq > `after`, ordered by seq."""
@@ -209,8 +208,13 @@ class Instance:
         if tail and tail[0].type in RUN_END_TYPES:
             # The run's end event was stored but its driver died before updating the status.
             status = {value: key for key, value in END_EVENTS.items()}[tail[0].type]
-            ended = self.storage.update_run(
-                run.run_id, expected=[run.status], status=status, end_time=tail[0].timestamp
+            end_time = tail[0].timestamp
+            ended = (
+                dataclasses.replace(run, status=status, end_time=end_time)
+                if self.storage.update_run(
+                    run.run_id, expected=[run.status], status=status, end_time=end_time
+                )
+                else None
             )
         elif run.status is RunStatus.CANCELING:
             ended = self.end_run(run, RunStatus.CANCELED, reason, expected=[run.status])

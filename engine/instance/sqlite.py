@@ -260,14 +260,14 @@ class SqliteStorage(InstanceStorage):
 
     def add_run(self, run: RunRecord) -> None:
         try:
-            with self._transaction() as conn:
+            with self._locked() as conn:  # one statement: its own transaction
                 conn.execute(_INSERT_RUN, _run_row(run))
         except sqlite3.IntegrityError as error:
             raise DuplicateRecordError(f"run {run.run_id!r} is already stored") from error
 
     def update_run(
         self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
-    ) -> RunRecord | None:
+    ) -> bool:
         unknown = set(changes) - MUTABLE_RUN_FIELDS
         if unknown or not changes:
             raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
@@ -278,14 +278,11 @@ class SqliteStorage(InstanceStorage):
         if expected is not None:
             where += f" AND status IN ({', '.join('?' * len(expected))})"
             params.extend(RunStatus(status).value for status in expected)
-        with self._transaction() as conn:
+        with self._locked() as conn:  # one statement: its own transaction
             changed = conn.execute(f"UPDATE runs SET {assignments} WHERE {where}", params).rowcount
-            row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
-            ).fetchone()
-        if row is None:
+        if not changed and self.get_run(run_id) is None:
             raise KeyError(run_id)
-        return _run_from_row(row) if changed else None
+        return changed > 0
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._locked() as conn:

@@ -63,10 +63,10 @@ class RunStorage(ABC):
     @abstractmethod
     def update_run(
         self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
-    ) -> RunRecord | None:
+    ) -> bool:
         """Change fields of a stored run in one atomic step, if its status is one of
-        `expected` (whatever it is when None); the updated record, or None when its status
-        was not expected. Only `MUTABLE_RUN_FIELDS` can change.
+        `expected` (whatever it is when None); whether it changed them. Only
+        `MUTABLE_RUN_FIELDS` can change.
 
         Raises:
             KeyError: no run has this id.

@@ -3,6 +3,7 @@ on its executor, and record its end (success, failure or cancel)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -127,21 +128,22 @@ def drive_run(
     SIGTERM ends as CANCELED, then the signal takes the effect it had before the run
     (KeyboardInterrupt for SIGINT by default).
     """
-    hostname = socket.gethostname()
-    started = instance.storage.update_run(
-        run.run_id,
-        expected=[RunStatus.STARTING],
-        status=RunStatus.STARTED,
-        start_time=time.time(),
-        heartbeat=time.time(),
-        pid=os.getpid(),
-        hostname=hostname,
-        process_start=current_process_token(),
-    )
-    if started is None:
+    now = time.time()
+    driver = {
+        "start_time": now,
+        "heartbeat": now,
+        "pid": os.getpid(),
+        "hostname": socket.gethostname(),
+        "process_start": current_process_token(),
+    }
+    started = RunStatus.STARTED
+    if not instance.storage.update_run(
+        run.run_id, expected=[RunStatus.STARTING], status=started, **driver
+    ):
         return _not_started(run, instance)
+    started_run = dataclasses.replace(run, status=started, **driver)
     sink = EventSink(run.run_id, instance.storage, listeners=[on_event] if on_event else ())
-    bookkeeping = _Run(instance, sink, started)
+    bookkeeping = _Run(instance, sink, started_run)
     with RunMonitor(instance, run.run_id) as monitor:
         result = _prepared_and_driven(
             bookkeeping, pipeline, monitor, executor=executor, raise_on_error=raise_on_error

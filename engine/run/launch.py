@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -153,16 +154,16 @@ def launch_run(
     instance = instance if instance is not None else Instance()
     if not isinstance(launcher, RunLauncher):
         launcher = RUN_LAUNCHERS.load(launcher or instance.config.run_launcher)()
-    try:
-        starting = instance.storage.update_run(
-            run_id, expected=[RunStatus.QUEUED], status=RunStatus.STARTING, heartbeat=time.time()
+    run = instance.storage.get_run(run_id)
+    if run is None:
+        raise RunRequestError(f"no run with id '{run_id}' in {instance.home}")
+    launched = {"status": RunStatus.STARTING, "heartbeat": time.time()}
+    if not instance.storage.update_run(run_id, expected=[RunStatus.QUEUED], **launched):
+        current = instance.storage.get_run(run_id) or run
+        raise RunRequestError(
+            f"run {run_id} is {current.status.value}: only a QUEUED run can be launched"
         )
-    except KeyError:
-        raise RunRequestError(f"no run with id '{run_id}' in {instance.home}") from None
-    if starting is None:
-        current = instance.storage.get_run(run_id)
-        status = current.status.value if current is not None else "gone"
-        raise RunRequestError(f"run {run_id} is {status}: only a QUEUED run can be launched")
+    starting = dataclasses.replace(run, **launched)
     try:
         return launcher.launch(starting, instance)
     except KeyboardInterrupt:

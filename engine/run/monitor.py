@@ -146,14 +146,12 @@ class RunMonitor:
         if self.canceled and not self._synced:
             changes["status"] = RunStatus.CANCELING
         storage = self._instance.storage
-        run = storage.update_run(self.run_id, expected=_ALIVE, **changes)
-        if run is None:
+        if storage.update_run(self.run_id, expected=_ALIVE, **changes):
+            self._look_for_cancel()
+        else:
             current = storage.get_run(self.run_id)
             status = current.status.value if current is not None else "gone"
             self.request_cancel(f"the run was ended by another process ({status})")
-        elif run.status is RunStatus.CANCELING:
-            self._synced = True
-            self.request_cancel("cancel requested")
 
     def _look_for_cancel(self) -> None:
         run = self._instance.storage.get_run(self.run_id)

@@ -250,9 +250,9 @@ def test_runs_round_trip_and_status_update(storage):
     assert storage.get_run("r1") == record
     assert storage.get_run("missing") is None
 
-    updated = storage.update_run("r1", status=RunStatus.SUCCESS, end_time=20.0)
-    assert updated == storage.get_run("r1")
-    assert (updated.status, updated.end_time) == (RunStatus.SUCCESS, 20.0)
+    assert storage.update_run("r1", status=RunStatus.SUCCESS, end_time=20.0)
+    updated = storage.get_run("r1")
+    assert updated == dataclasses.replace(record, status=RunStatus.SUCCESS, end_time=20.0)
     assert updated.run_config == record.run_config
 
     with pytest.raises(DuplicateRecordError):
@@ -265,13 +265,14 @@ def test_runs_round_trip_and_status_update(storage):
 
 def test_a_run_changes_only_from_an_expected_status(storage):
     storage.add_run(run("r1", 1.0, RunStatus.QUEUED))
-    starting = storage.update_run(
+    assert storage.update_run(
         "r1", expected=[RunStatus.QUEUED], status=RunStatus.STARTING, heartbeat=5.0
     )
+    starting = storage.get_run("r1")
     assert (starting.status, starting.heartbeat) == (RunStatus.STARTING, 5.0)
     # a second launch of the same run finds it STARTING: nothing changes
-    assert storage.update_run("r1", expected=[RunStatus.QUEUED], status=RunStatus.STARTING) is None
-    assert storage.update_run("r1", expected=[RunStatus.QUEUED], heartbeat=9.0) is None
+    assert not storage.update_run("r1", expected=[RunStatus.QUEUED], status=RunStatus.STARTING)
+    assert not storage.update_run("r1", expected=[RunStatus.QUEUED], heartbeat=9.0)
     assert storage.get_run("r1") == starting
     with pytest.raises(KeyError):
         storage.update_run("missing", expected=[RunStatus.QUEUED], heartbeat=1.0)
