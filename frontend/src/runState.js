@@ -93,3 +93,21 @@ export function levelOf(event) {
   if (event.type === "STEP_INPUT" || event.type === "STEP_OUTPUT") return "DEBUG";
   return "INFO";
 }
+
+// How long each step that ran waited after its inputs were ready (the last upstream step
+// ended, or the run started): queued for the executor, or in the engine. `upstream` maps a
+// step to the steps it reads from.
+export function dispatchDelays(state, upstream) {
+  const delays = new Map();
+  if (state.start === null) return delays;
+  for (const step of state.steps.values()) {
+    if (step.start === null || step.status === "memoized" || step.status === "skipped") continue;
+    let ready = state.start;
+    for (const name of upstream.get(step.key) || []) {
+      const before = state.steps.get(name);
+      if (before && before.end !== null) ready = Math.max(ready, before.end);
+    }
+    delays.set(step.key, Math.max(0, step.start - ready));
+  }
+  return delays;
+}

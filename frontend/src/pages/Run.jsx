@@ -4,6 +4,7 @@ import { Dag } from "../components/Dag.jsx";
 import { Gantt } from "../components/Gantt.jsx";
 import { LogTable } from "../components/LogTable.jsx";
 import { StatusBadge, formatDuration, formatTime } from "../format.jsx";
+import { dispatchDelays } from "../runState.js";
 import { useRunEvents } from "../useRunEvents.js";
 
 const ACTIVE = new Set(["QUEUED", "STARTING", "STARTED"]);
@@ -32,7 +33,12 @@ function Metadata({ value }) {
   );
 }
 
-function StepTable({ state, selected, onToggle }) {
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)] : null;
+}
+
+function StepTable({ state, delays, selected, onToggle }) {
   const origin = state.start;
   return (
     <table class="grid compact steps">
@@ -43,6 +49,7 @@ function StepTable({ state, selected, onToggle }) {
           <th>status</th>
           <th>started</th>
           <th>duration</th>
+          <th title="from its inputs being ready (or the run's start) to its start">waited</th>
           <th>attempts</th>
           <th>Ray node</th>
           <th>worker pid</th>
@@ -57,6 +64,7 @@ function StepTable({ state, selected, onToggle }) {
             <td><span class={`pill st-${s.status}`}>{s.status}</span></td>
             <td>{s.start !== null && origin !== null ? `+${formatDuration(s.start - origin)}` : "-"}</td>
             <td>{s.start !== null && s.end !== null && s.status !== "memoized" ? formatDuration(s.end - s.start) : "-"}</td>
+            <td>{delays.has(s.key) ? formatDuration(delays.get(s.key)) : "-"}</td>
             <td>{s.attempts || "-"}</td>
             <td title={s.node || ""}>{s.node ? s.node.slice(0, 10) : "-"}</td>
             <td>{s.pid || "-"}</td>
@@ -122,6 +130,11 @@ export function Run({ runId }) {
     }
   };
   const failedOrSkipped = [...state.steps.values()].some((s) => s.status === "failure" || s.status === "skipped");
+  const upstream = new Map(
+    ((pipeline && pipeline.solids) || []).map((solid) => [solid.name, solid.inputs.flatMap((i) => i.sources.map((x) => x.node))]),
+  );
+  const delays = dispatchDelays(state, upstream);
+  const typical = median([...delays.values()]);
   const solids =
     pipeline && pipeline.solids
       ? pipeline.solids
@@ -177,8 +190,14 @@ export function Run({ runId }) {
         </div>
         <div>
           <h2>Step placement and status</h2>
+          {typical !== null ? (
+            <p class="muted small engine-delay">
+              Steps started a median {formatDuration(typical)} (max {formatDuration(Math.max(...delays.values()))}) after
+              their inputs were ready: time spent queued for the executor and in the engine.
+            </p>
+          ) : null}
           <div class="steps-box">
-            <StepTable state={state} selected={selected} onToggle={toggle} />
+            <StepTable state={state} delays={delays} selected={selected} onToggle={toggle} />
           </div>
         </div>
       </div>
