@@ -12,7 +12,7 @@ import pytest
 from .conftest import PIPELINES, ServerProcess, WebServer
 from .sse import read_stream, wait_for_status
 
-pytestmark = pytest.mark.xdist_group("web")
+pytestmark = [pytest.mark.xdist_group("web"), pytest.mark.web, pytest.mark.slow]
 
 GOOD = {"solids": {"load": {"config": {"rows": 20}}}}
 

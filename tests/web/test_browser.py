@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from .conftest import WebServer, screenshot
 from .sse import wait_for_status
 
-pytestmark = pytest.mark.xdist_group("web")
+pytestmark = [pytest.mark.xdist_group("web"), pytest.mark.web, pytest.mark.slow]
 
 INVALID = "solids:\n  load:\n    config:\n      rows: many\n"
 VALID = "solids:\n  load:\n    config:\n      rows: 12\n"

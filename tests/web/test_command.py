@@ -12,7 +12,7 @@ import pytest
 
 from .conftest import PIPELINES, SOLIDFLOW, ServerProcess
 
-pytestmark = pytest.mark.xdist_group("web")
+pytestmark = [pytest.mark.xdist_group("web"), pytest.mark.web, pytest.mark.slow]
 
 
 def ui(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
