@@ -181,6 +181,7 @@ def plan_reexecution(
 def create_reexecution(
     parent_run_id: str,
     solid_selection: str | Sequence[str] | None = None,
+    *,
     from_failure: bool = False,
     run_config: Mapping[str, Any] | None = None,
     executor: str | None = None,
