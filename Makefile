@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-unit lint format bench clean check-java
+.PHONY: demo test test-unit lint format bench clean check-java ui ui-assets check-chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "solidflow needs Python 3.10 or newer")'
@@ -11,12 +11,46 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[ray]"
+	$(BIN)/python -m pip install --quiet -e ".[ray,web]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,ray,spark]"
 	touch $@ $(VENV)/.demo-installed
+
+# The web UI's assets (solidflow/web/static) are built from frontend/ with npm and esbuild;
+# they ship inside the Python package, so nothing is fetched when the UI runs.
+# Debian's nodejs and npm packages bring npm when it is missing (as root; else it says so).
+UI_ASSETS := solidflow/web/static/index.html
+UI_SOURCES := $(shell find frontend/src -type f) frontend/build.mjs
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	@command -v npm >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else \
+			echo "The web UI is built with npm (Node.js 18 or newer): sudo apt-get install nodejs npm" >&2; \
+			exit 1; \
+		fi; }
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(UI_ASSETS): frontend/node_modules/.package-lock.json $(UI_SOURCES)
+	cd frontend && npm run --silent build
+
+ui-assets: $(UI_ASSETS)
+
+# The browser tests drive Debian's Chromium; as root it is installed when missing.
+CHROMIUM ?= /usr/bin/chromium
+check-chromium:
+	@[ -x $(CHROMIUM) ] || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing chromium and chromium-driver for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install chromium chromium-driver" >&2; \
+			exit 1; \
+		fi; }
 
 # Spark (solidflow[spark], the Spark tests) runs on a JVM: Java 17 or newer.
 JAVA := $(if $(JAVA_HOME),$(JAVA_HOME)/bin/java,java)
@@ -29,11 +63,17 @@ check-java:
 		exit 1; \
 	fi
 
-demo: check-java $(VENV)/.demo-installed
+demo: check-java $(VENV)/.demo-installed $(UI_ASSETS)
 	$(BIN)/solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local --executor ray
 	$(BIN)/solidflow logs latest
+	@echo
+	@echo "See this run, launch others and watch them in the web UI: make ui"
+	@echo "(it serves http://127.0.0.1:3000/ until Ctrl-C)"
 
-test: check-java $(VENV)/.test-installed
+ui: $(VENV)/.demo-installed $(UI_ASSETS)
+	$(BIN)/solidflow ui examples/orders.py:orders
+
+test: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/lint_imports.py
@@ -52,7 +92,7 @@ format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: check-java $(VENV)/.test-installed
+bench: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/solidflow bench --scale medium --out benchmarks/results
 	$(BIN)/python benchmarks/in_process_overhead.py
 	$(BIN)/python benchmarks/event_log_ingest.py
@@ -62,6 +102,7 @@ bench: check-java $(VENV)/.test-installed
 	$(BIN)/python benchmarks/memoization.py
 	$(BIN)/python benchmarks/ray_overhead.py
 	$(BIN)/python benchmarks/spark_overhead.py
+	$(BIN)/python benchmarks/web_ui.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache frontend/node_modules solidflow/web/static test-artifacts

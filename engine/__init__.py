@@ -34,7 +34,7 @@ from solidflow.engine.run.preview import (
     PlannedStep,
     plan_pipeline,
 )
-from solidflow.engine.run.reexecute import reexecute_pipeline
+from solidflow.engine.run.reexecute import create_reexecution, reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
 from solidflow.engine.run.scheduler import StepStatus
 from solidflow.engine.run.subprocess_launcher import SubprocessRunLauncher
@@ -71,6 +71,7 @@ __all__ = [
     "SubprocessRunLauncher",
     "collect_garbage",
     "config_schema",
+    "create_reexecution",
     "create_run",
     "describe_event",
     "execute_pipeline",

@@ -1,6 +1,6 @@
 """What every test session shares: hypothesis profiles, and tests that need an optional extra.
 
-A test that needs an extra is marked with its name (`ray`, `spark`, `notebook`, `dbt`; see
+A test that needs an extra is marked with its name (`ray`, `spark`, `notebook`, `dbt`, `web`; see
 pyproject.toml). When an extra is not installed, the tests marked with it are deselected and
 the test modules that fail to import because of it are left out, and the session ends with
 one line per missing extra. The CI profile (SOLIDFLOW_TEST_PROFILE=ci, set by .ci/run) runs
@@ -39,6 +39,7 @@ EXTRAS = {
     "spark": Extra("spark", ("pyspark",)),
     "notebook": Extra("notebook", ("papermill", "nbformat")),
     "dbt": Extra("dbt", ("dbt", "duckdb")),
+    "web": Extra("web", ("fastapi", "uvicorn", "playwright")),
 }
 """Each marker of tests that need an extra, and that extra."""
 

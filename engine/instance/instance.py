@@ -84,6 +84,10 @@ class Instance:
     def set_run_status(self, run_id: str, status: RunStatus, end_time: float | None = None) -> None:
         self.storage.update_run(run_id, status=status, end_time=end_time)
 
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run's record and events (not its stored outputs); whether it existed."""
+        return self.storage.delete_run(run_id)
+
     def store_events(self, records: Sequence[EventRecord]) -> None:
         self.storage.store_events(records)
 

@@ -284,6 +284,12 @@ class SqliteStorage(InstanceStorage):
             raise KeyError(run_id)
         return changed > 0
 
+    def delete_run(self, run_id: str) -> bool:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
+            cursor = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        return cursor.rowcount > 0
+
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._locked() as conn:
             row = conn.execute(

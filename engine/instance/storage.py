@@ -77,6 +77,10 @@ class RunStorage(ABC):
         """The run with this id, None if there is none."""
 
     @abstractmethod
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run and its events in one transaction; whether there was such a run."""
+
+    @abstractmethod
     def get_runs(
         self, status: RunStatus | Collection[RunStatus] | None = None, limit: int | None = None
     ) -> list[RunRecord]:

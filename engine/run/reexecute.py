@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from solidflow.definitions.pipeline import PipelineDefinition
@@ -12,7 +13,7 @@ from solidflow.engine.instance.runs import RunRecord
 from solidflow.engine.memo.memoization import OutputAddress, stored_outputs
 from solidflow.engine.plan.selection import select_steps
 from solidflow.engine.plan.steps import addresses_read
-from solidflow.engine.run.create import RunOrigin
+from solidflow.engine.run.create import RunOrigin, create_run
 from solidflow.engine.run.execute import run_pipeline
 from solidflow.engine.run.prepare import pipeline_target, require_pipeline
 from solidflow.engine.run.results import PipelineRunResult
@@ -111,6 +112,104 @@ def _pipeline_of(
     return load_pipeline(parent.target)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reexecution:
+    """What a re-execution runs: the pipeline (loaded again), its config, mode, selected
+    steps and tags, and where it comes from (the parent run and its stored outputs)."""
+
+    pipeline: PipelineDefinition
+    target: str | None
+    run_config: dict[str, Any]
+    mode: str
+    selection: list[str]
+    tags: dict[str, str]
+    origin: RunOrigin
+
+
+def plan_reexecution(
+    parent_run_id: str | None,
+    solid_selection: str | Sequence[str] | None,
+    from_failure: bool,
+    run_config: Mapping[str, Any] | None,
+    instance: Instance,
+    tags: Mapping[str, str] | None,
+    pipeline: PipelineDefinition | None = None,
+) -> Reexecution:
+    """Check a re-execution of run `parent_run_id` and say what it runs.
+
+    Raises ReexecutionError when the parent is unknown or an output the selected steps need
+    is not stored (or is corrupt)."""
+    if parent_run_id is None:
+        raise ReexecutionError("give the id of the run to re-execute (parent_run_id)")
+    parent = instance.get_run(parent_run_id)
+    if parent is None:
+        raise ReexecutionError(f"no run with id '{parent_run_id}' in {instance.home}")
+    if from_failure and solid_selection is not None:
+        raise ReexecutionError("give either a solid selection or from_failure, not both")
+    pipeline, target = _pipeline_of(parent, pipeline)
+    events = instance.events(parent.run_id)
+    if from_failure:
+        unfinished = _unfinished_steps(events)
+        if not unfinished:
+            raise ReexecutionError(f"run {parent.run_id} has no failed or skipped steps")
+        selected = frozenset(step for step in unfinished if step in pipeline.nodes)
+    elif solid_selection is not None:
+        selected = select_steps(solid_selection, pipeline.upstream())
+    else:
+        selected = frozenset(pipeline.nodes)
+    config = dict(parent.run_config if run_config is None else run_config)
+    store = _store_for(config, instance)
+    try:
+        external = _external_inputs(parent, pipeline, selected, stored_outputs(events), store)
+    finally:
+        store.close()
+    return Reexecution(
+        pipeline=pipeline,
+        target=target,
+        run_config=config,
+        mode=parent.mode,
+        selection=sorted(selected),
+        tags={**parent.tags, **(tags or {})},
+        origin=RunOrigin(
+            parent_run_id=parent.run_id,
+            root_run_id=parent.root_run_id or parent.run_id,
+            external=external,
+        ),
+    )
+
+
+def create_reexecution(
+    parent_run_id: str,
+    solid_selection: str | Sequence[str] | None = None,
+    *,
+    from_failure: bool = False,
+    run_config: Mapping[str, Any] | None = None,
+    executor: str | None = None,
+    instance: Instance | None = None,
+    tags: Mapping[str, str] | None = None,
+    memoize: bool | None = None,
+) -> RunRecord:
+    """`reexecute_pipeline`, recorded as a QUEUED run for `launch_run` instead of run here.
+
+    Raises ReexecutionError as reexecute_pipeline does, and create_run's errors."""
+    instance = instance if instance is not None else Instance()
+    again = plan_reexecution(
+        parent_run_id, solid_selection, from_failure, run_config, instance, tags
+    )
+    return create_run(
+        again.pipeline,
+        again.run_config,
+        mode=again.mode,
+        solid_selection=again.selection,
+        executor=executor,
+        instance=instance,
+        tags=again.tags,
+        memoize=memoize,
+        target=again.target,
+        origin=again.origin,
+    )
+
+
 def reexecute_pipeline(
     pipeline_or_run_id: PipelineDefinition | str | None = None,
     solid_selection: str | Sequence[str] | None = None,
@@ -141,47 +240,21 @@ def reexecute_pipeline(
         if parent_run_id is not None and parent_run_id != pipeline_or_run_id:
             raise ReexecutionError("give the parent run id once")
         parent_run_id = pipeline_or_run_id
-    if parent_run_id is None:
-        raise ReexecutionError("give the id of the run to re-execute (parent_run_id)")
     instance = instance if instance is not None else Instance()
-    parent = instance.get_run(parent_run_id)
-    if parent is None:
-        raise ReexecutionError(f"no run with id '{parent_run_id}' in {instance.home}")
-    if from_failure and solid_selection is not None:
-        raise ReexecutionError("give either a solid selection or from_failure, not both")
-    pipeline, target = _pipeline_of(parent, pipeline_given)
-    events = instance.events(parent.run_id)
-    if from_failure:
-        unfinished = _unfinished_steps(events)
-        if not unfinished:
-            raise ReexecutionError(f"run {parent.run_id} has no failed or skipped steps")
-        selected = frozenset(step for step in unfinished if step in pipeline.nodes)
-    elif solid_selection is not None:
-        selected = select_steps(solid_selection, pipeline.upstream())
-    else:
-        selected = frozenset(pipeline.nodes)
-    config = dict(parent.run_config if run_config is None else run_config)
-    store = _store_for(config, instance)
-    try:
-        external = _external_inputs(parent, pipeline, selected, stored_outputs(events), store)
-    finally:
-        store.close()
-    origin = RunOrigin(
-        parent_run_id=parent.run_id,
-        root_run_id=parent.root_run_id or parent.run_id,
-        external=external,
+    again = plan_reexecution(
+        parent_run_id, solid_selection, from_failure, run_config, instance, tags, pipeline_given
     )
     return run_pipeline(
-        pipeline,
-        config,
-        parent.mode,
-        sorted(selected),
+        again.pipeline,
+        again.run_config,
+        again.mode,
+        again.selection,
         executor,
         instance,
         raise_on_error=raise_on_error,
-        tags={**parent.tags, **(tags or {})},
+        tags=again.tags,
         memoize=memoize,
-        target=target,
+        target=again.target,
         on_event=on_event,
-        origin=origin,
+        origin=again.origin,
     )

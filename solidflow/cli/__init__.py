@@ -1,5 +1,5 @@
 """The `solidflow` command: run pipelines, read runs and their events, cancel runs, manage
-stored outputs, benchmark the engine."""
+stored outputs, benchmark the engine, serve the web UI."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from solidflow.cli.common import print_warnings
 from solidflow.cli.inspect_commands import cancel, logs, runs
 from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
 from solidflow.cli.store_commands import store
+from solidflow.cli.ui_command import ui
 
 
 @click.group()
@@ -27,5 +28,5 @@ def main(ctx: click.Context, home: str | None) -> None:
     print_warnings()
 
 
-for command in (run, reexecute, plan, config_schema_command, runs, logs, cancel, store, bench):
+for command in (run, reexecute, plan, config_schema_command, runs, logs, cancel, store, bench, ui):
     main.add_command(command)

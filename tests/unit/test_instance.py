@@ -128,6 +128,17 @@ def test_runs_are_newest_first_filtered_and_limited(instance):
     assert instance.get_run("nope") is None
 
 
+def test_deleting_a_run_removes_its_record_and_events_only(instance):
+    instance.add_run(make_run("a", 1.0, status=RunStatus.SUCCESS))
+    instance.add_run(make_run("b", 2.0, status=RunStatus.SUCCESS))
+    instance.store_events([log("a", 0), log("a", 1), log("b", 0)])
+
+    assert instance.delete_run("a")
+    assert instance.get_run("a") is None and instance.events("a") == []
+    assert [e.seq for e in instance.events("b")] == [0]
+    assert not instance.delete_run("a")
+
+
 def start_sleeper() -> tuple[subprocess.Popen, str | None]:
     """A live python process and its process token."""
     code = (
