@@ -193,3 +193,44 @@ def query_warehouse(context, x: int) -> int:
 @pipeline(modes=[Mode("default", resources={"warehouse": unreachable})])
 def broken_resource():
     plus_one(query_warehouse(seed()))
+
+
+class Lock:
+    """A value that cannot be pickled."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+
+@solid
+def give_lock() -> object:
+    return Lock()
+
+
+@solid
+def use_lock(lock: object) -> int:
+    return 1
+
+
+@pipeline
+def unpicklable():
+    use_lock(give_lock())
+
+
+@solid
+def worker_pid() -> int:
+    return os.getpid()
+
+
+@solid(tags={"ray": {"resources": {"node_a": 1}}})
+def pinned_pid() -> int:
+    return os.getpid()
+
+
+@pipeline
+def shapes():
+    for i in range(4):
+        worker_pid.alias(f"plain_{i}")()
+        pinned_pid.alias(f"pinned_{i}")()

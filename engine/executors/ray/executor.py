@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +19,7 @@ from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray.cluster import cluster_resources
 from solidflow.engine.executors.ray.events import WorkerEvent, event_buffer
+from solidflow.engine.executors.ray.shipping import register_user_modules
 from solidflow.engine.executors.ray.worker import (
     COMMIT_DELAY,
     RayRunContext,
@@ -69,16 +69,6 @@ def connect(config: RayConfig) -> None:
     )
 
 
-def _register_user_modules(solid: SolidDefinition) -> None:
-    """Ship the code of solids defined outside installed packages along with them."""
-    module = sys.modules.get(getattr(solid.fn, "__module__", ""))
-    path = getattr(module, "__file__", None) or ""
-    if module is None or module.__name__ == "__main__" or "site-packages" in path:
-        return
-    with contextlib.suppress(ValueError):  # already registered, or a built-in module
-        ray.cloudpickle.register_pickle_by_value(module)
-
-
 _STEP_FUNCTIONS: dict[int, tuple[SolidDefinition, RayRunContext, bool, Any]] = {}
 _STEP_FUNCTIONS_KEPT = 1024
 """Step functions kept for later runs; the oldest are dropped beyond this many."""
@@ -92,7 +82,7 @@ def _step_function(
     cached = _STEP_FUNCTIONS.get(id(solid))
     if cached is not None and cached[0] is solid and cached[1:3] == (context, task_events):
         return cached[3]
-    _register_user_modules(solid)
+    register_user_modules(solid)
     function = ray.remote(step_function(context, solid)).options(
         num_returns=1 + len(solid.outputs),
         max_retries=solid.retry.max_retries if solid.retry else 0,
