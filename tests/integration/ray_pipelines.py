@@ -234,3 +234,25 @@ def shapes():
     for i in range(4):
         worker_pid.alias(f"plain_{i}")()
         pinned_pid.alias(f"pinned_{i}")()
+
+
+class GateConfig(Config):
+    gate: str
+
+
+@solid
+def early() -> int:
+    return 1
+
+
+@solid
+def waits_for_gate(context, x: int, config: GateConfig) -> int:
+    Path(config.gate).with_suffix(".reached").write_text(str(os.getpid()))
+    while not Path(config.gate).exists():
+        time.sleep(0.05)
+    return x
+
+
+@pipeline
+def gated():
+    waits_for_gate(plus_one(early()))

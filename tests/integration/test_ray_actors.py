@@ -3,10 +3,19 @@ Ray cluster."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from solidflow import Instance, execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
+from solidflow.engine.instance.runs import RunStatus
+from solidflow.engine.store import IntermediateStore
 from tests.integration import ray_pipelines as pipelines
 
 pytestmark = pytest.mark.xdist_group("ray")
@@ -135,3 +144,107 @@ def test_memoized_run_reads_stored_outputs_on_workers(ray_address, instance):
     )
     assert [e.step for e in _of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
     assert child.output_for("table_rows") == 1000  # the worker read the parent's stored table
+
+
+def _cli_env(home) -> dict[str, str]:
+    return {**os.environ, "SOLIDFLOW_HOME": str(home), "RAY_AUTH_MODE": "disabled"}
+
+
+SOLIDFLOW = str(Path(sys.executable).with_name("solidflow"))
+PIPELINES = str(Path(pipelines.__file__))
+
+
+def _wait_for(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_stops_steps_in_flight(ray_address, tmp_path):
+    home = tmp_path / "cancel-home"
+    (tmp_path / "slow.yaml").write_text("solids:\n  slow:\n    config:\n      seconds: 60\n")
+    command = [SOLIDFLOW, "run", f"{PIPELINES}:sleepy", "--address", ray_address]
+    runner = subprocess.Popen(
+        [*command, "-c", "slow.yaml", "--executor", EXECUTOR],
+        env=_cli_env(home),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    instance = Instance(home)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the step runs (its log streams live)
+        runs = instance.runs()
+        if runs and any(e.message == "started sleeping" for e in instance.events(runs[0].run_id)):
+            break
+        time.sleep(0.1)
+    started = time.monotonic()
+    runner.send_signal(signal.SIGINT)
+    _, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert time.monotonic() - started < 30  # the 60 s step did not run to its end
+    [run] = instance.runs()
+    assert run.status is RunStatus.CANCELED
+    events = instance.events(run.run_id)
+    assert not [e for e in events if e.type is EventType.STEP_SUCCESS and e.step == "slow"]
+
+
+def test_a_killed_driver_leaves_outputs_handed_on_uncommitted(ray_address, tmp_path):
+    home = tmp_path / "killed-home"
+    gate = tmp_path / "gate"
+    (tmp_path / "gate.yaml").write_text(
+        f"solids:\n  waits_for_gate:\n    config:\n      gate: {gate}\n"
+    )
+    command = [SOLIDFLOW, "run", f"{PIPELINES}:gated", "--address", ray_address, "-c", "gate.yaml"]
+    driver = subprocess.Popen(
+        [*command, "--executor", EXECUTOR],
+        env=_cli_env(home),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(gate.with_suffix(".reached"))  # early and plus_one ended, their outputs handed on
+    driver.kill()
+    driver.wait(timeout=60)
+    instance = Instance(home)
+    [run] = instance.runs()
+    events = instance.events(run.run_id)
+    ended = {e.step for e in events if e.type is EventType.STEP_SUCCESS}
+    keys = [e.payload["key"] for e in events if e.type is EventType.STEP_OUTPUT]
+    assert ended == {"early", "plus_one"} and len(keys) == 2
+    store = IntermediateStore(instance.config.storage.root)
+    try:
+        assert store.committed(keys) == set()
+    finally:
+        store.close()
+    gate.write_text("open")
+    again = subprocess.run(
+        [*command, "--executor", EXECUTOR, "--memoize"],
+        env=_cli_env(home),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    rerun = instance.runs()[0]
+    rerun_events = instance.events(rerun.run_id)
+    assert {e.step for e in rerun_events if e.type is EventType.STEP_SUCCESS} == {
+        "early",
+        "plus_one",
+        "waits_for_gate",
+    }  # nothing was committed, so nothing is reused
+    assert not [e for e in rerun_events if e.type is EventType.STEP_MEMOIZED]
+    third = execute_pipeline(
+        pipelines.gated,
+        {**_ray(ray_address), "solids": {"waits_for_gate": {"config": {"gate": str(gate)}}}},
+        instance=instance,
+        memoize=True,
+    )
+    assert {e.step for e in _of(third, EventType.STEP_MEMOIZED)} == {
+        "early",
+        "plus_one",
+        "waits_for_gate",
+    }  # what the second run committed is reused

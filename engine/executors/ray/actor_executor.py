@@ -4,6 +4,7 @@ the object store)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +33,7 @@ from solidflow.engine.executors.ray.shipping import register_user_modules
 from solidflow.engine.executors.ray.wire import Status, Where, WireResult
 from solidflow.engine.executors.ray.worker_run import WorkerRunSetup
 from solidflow.engine.step.error_info import ErrorInfo
-from solidflow.engine.step.task import StepResult, StepTask
+from solidflow.engine.step.task import NotProduced, StepResult, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef
 from solidflow.errors import ExecutorError
 
@@ -42,6 +43,8 @@ FINISH_TIMEOUT = 120.0
 """Seconds the end of a run waits for workers to commit its outputs and tear down."""
 CANCEL_GRACE = 5.0
 """Seconds a cancel waits for steps running now to end before it kills their workers."""
+LIVE_INTERVAL = 0.2
+"""Seconds between two requests for the events of the steps running now."""
 JOURNAL_TIMEOUT = 30.0
 """Seconds to wait for a dead worker's replacement to read the dead worker's journal."""
 
@@ -85,9 +88,15 @@ class RayActorExecutor(Executor):
             resources=run.resources,
             store_root=run.store_root,
             store_options=run.store_options,
+            store_backend=run.store_backend,
             durability=run.durability,
         )
-        self._store_spec = (run.store_root, dict(run.store_options))
+        self._store_spec = (run.store_root, dict(run.store_options), run.store_backend)
+        self._canceling = False
+        self._cancel_deadline: float | None = None
+        self._canceled: list[StepResult] = []
+        self._drains: dict[Worker, Any] = {}
+        self._last_drain = time.monotonic()
         self._store: IntermediateStore | None = None
         self._dispatch = Dispatcher(limit=run.config.max_concurrent_steps)
         self._in_flight: dict[Any, tuple[Worker, list[Step]]] = {}
@@ -162,8 +171,12 @@ class RayActorExecutor(Executor):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._check_cluster()
-            results = self._skipped() + self._check_resources()
-            self._send()
+            results, self._canceled = self._canceled, []
+            results += self._skipped() + self._check_resources()
+            self._kill_after_grace()
+            if not self._canceling:
+                self._send()
+            self._drain_live()
             if self._in_flight:
                 ready, _ = ray.wait(
                     list(self._in_flight), num_returns=1, timeout=WAIT_SLICE, fetch_local=True
@@ -180,10 +193,27 @@ class RayActorExecutor(Executor):
             else:
                 time.sleep(WAIT_SLICE)
             if results:
-                self._send()
+                if not self._canceling:
+                    self._send()
                 return results
             if deadline is not None and time.monotonic() >= deadline:
                 return results
+
+    def _drain_live(self) -> None:
+        """Deliver the events that long steps emitted so far, and ask for more every
+        LIVE_INTERVAL, so that logs show them while they run (without ever waiting)."""
+        for worker, ref in list(self._drains.items()):
+            if ray.wait([ref], timeout=0)[0]:
+                del self._drains[worker]
+                with contextlib.suppress(RayError):
+                    self._deliver(ray.get(ref)[1])
+        now = time.monotonic()
+        if now - self._last_drain < LIVE_INTERVAL:
+            return
+        self._last_drain = now
+        for worker in {worker for worker, _ in self._in_flight.values()}:
+            if worker not in self._drains and not worker.dead:
+                self._drains[worker] = worker.handle.drain_live.remote(self._run_id)
 
     def _send(self) -> None:
         """Send every batch there is room for."""
@@ -221,7 +251,11 @@ class RayActorExecutor(Executor):
         try:
             wire_results, exported, seconds = ray.get(ref)
         except RayActorError as error:
+            if self._canceling:
+                return self._batch_ended(ref, worker, batch, "canceled", canceled=True)
             return self._worker_died(worker, error)
+        except RayError as error:  # the batch broke (a cancel's interrupt landed late)
+            return self._batch_ended(ref, worker, batch, str(error), canceled=self._canceling)
         del self._in_flight[ref]
         worker.batches -= 1
         dispatch = self._dispatch
@@ -234,6 +268,24 @@ class RayActorExecutor(Executor):
         if exported:
             dispatch.exported(worker, exported)
         self._sink.flush()
+        return results
+
+    def _batch_ended(
+        self, ref: Any, worker: Worker, batch: list[Step], reason: str, canceled: bool
+    ) -> list[StepResult]:
+        """A batch that ended without results: each of its steps ends with `reason`."""
+        del self._in_flight[ref]
+        worker.batches -= 1
+        results = []
+        for step in batch:
+            if step.state == DONE:
+                continue
+            self._dispatch.ended(step, None, step.key)
+            if not step.rerun:
+                message = f"solid '{step.key}' was canceled" if canceled else reason
+                results.append(
+                    StepResult(step_key=step.key, success=False, message=message, canceled=canceled)
+                )
         return results
 
     def _deliver(self, events: list[list[Any]]) -> None:
@@ -257,6 +309,12 @@ class RayActorExecutor(Executor):
             return StepResult(
                 step_key=key, success=True, outputs={name: Promise(key, name) for name in names}
             )
+        if status == Status.NOT_PRODUCED:
+            absent = {
+                name: [Where.VALUE, NotProduced(key, name)] for name in step.task.solid.output_names
+            }
+            dispatch.ended(step, absent, None)
+            return StepResult(step_key=key, success=False, missing_inputs=tuple(skipped))
         dispatch.ended(step, None, skipped if status == Status.SKIPPED else key)
         if status == Status.SKIPPED:
             return StepResult(step_key=key, success=False, skipped_because=skipped)
@@ -265,6 +323,8 @@ class RayActorExecutor(Executor):
             success=False,
             message=message,
             error=_error(error),
+            canceled=status == Status.CANCELED,
+            resource_failure=skipped if status == Status.RESOURCE_FAILED else None,
         )
 
     def _skipped(self) -> list[StepResult]:
@@ -411,6 +471,31 @@ class RayActorExecutor(Executor):
         reruns = self._reruns([producer] if producer is not None else [])
         self._dispatch.requeue([*((p, p.attempt + 1) for p in reruns), (step, step.attempt)])
 
+    def _kill_after_grace(self) -> None:
+        if self._cancel_deadline is None or time.monotonic() < self._cancel_deadline:
+            return
+        self._cancel_deadline = None
+        for worker in {worker for worker, _ in self._in_flight.values()}:
+            if not worker.dead:
+                replacement = worker.pool.stop(worker)
+                workers = self._workers.get(worker.pool, [])
+                if worker in workers:
+                    workers[workers.index(worker)] = replacement
+
+    def cancel(self) -> None:
+        """Stop the steps in flight: workers start none of them any more and interrupt the
+        one they run; a worker whose step has not ended CANCEL_GRACE seconds later is killed
+        (and replaced). `wait` reports each of them as canceled."""
+        self._canceling = True
+        for worker in {worker for worker, _ in self._in_flight.values()}:
+            worker.handle.cancel.remote(self._run_id)
+        self._cancel_deadline = time.monotonic() + CANCEL_GRACE
+        self._canceled.extend(
+            StepResult(step_key=step.key, success=False, canceled=True, message="canceled")
+            for step in self._dispatch.unsent()
+            if not step.rerun
+        )
+
     # -- end ---------------------------------------------------------------------------
 
     def finalize(self) -> list[str]:
@@ -457,7 +542,8 @@ class RayActorExecutor(Executor):
 
     def _opened_store(self) -> IntermediateStore:
         if self._store is None:
-            self._store = IntermediateStore(*self._store_spec)  # type: ignore[arg-type]
+            root, options, backend = self._store_spec
+            self._store = IntermediateStore(root, options, backend=backend)  # type: ignore[arg-type]
         return self._store
 
     def load(self, handle: Any) -> Any:

@@ -387,6 +387,13 @@ class Dispatcher:
             output.wire = [Where.REF, ref] if ref is not None else [Where.WORKER]
             self._wake(step)
 
+    def unsent(self) -> list[Step]:
+        """The steps not sent yet, which will not be sent any more (the run was canceled)."""
+        found = [step for step in self.steps.values() if step.state in (WAITING, QUEUED)]
+        for step in found:
+            step.state = DONE
+        return found
+
     def abandon(self, step: Step) -> None:
         """`step` will not be sent (it failed before): the steps reading it are skipped."""
         if step.state == SENT:

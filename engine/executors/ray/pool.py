@@ -137,10 +137,10 @@ class WorkerPool:
         self.workers[self.workers.index(dead)] = worker
         return worker
 
-    def stop(self, worker: Worker) -> None:
+    def stop(self, worker: Worker) -> Worker:
         """Kill an actor (its steps stop at once) and start a new one in its place."""
         ray.kill(worker.handle, no_restart=True)
-        self.replace(worker)
+        return self.replace(worker)
 
 
 _POOLS: dict[tuple[str, str], WorkerPool] = {}

@@ -4,6 +4,7 @@ resources and outputs, and runs the batches of steps the driver sends it, in ord
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import threading
 import time
@@ -13,6 +14,11 @@ import ray
 from ray.exceptions import RayError
 
 from solidflow.definitions.solid import SolidDefinition
+from solidflow.engine.executors.interrupts import (
+    CancelInterrupt,
+    clear_interrupt,
+    mark_interrupted,
+)
 from solidflow.engine.executors.ray.journal import Journal, read_journal
 from solidflow.engine.executors.ray.stores import open_store
 from solidflow.engine.executors.ray.wire import Status, Where, WireResult, WireStep
@@ -49,6 +55,7 @@ class StepWorker:
         self._runs: dict[str, WorkerRun] = {}
         self._lock = threading.Lock()
         self._journal = Journal()
+        self._batch_thread: int | None = None
 
     @ray.method(concurrency_group=CONTROL)
     def where(self) -> list[Any]:
@@ -68,6 +75,8 @@ class StepWorker:
         `exports`, seconds spent]. `setup` comes with the first batch of a run, `solids` with
         the first batch that needs them; `releases` are cached outputs no longer needed."""
         started = time.perf_counter()
+        self._batch_thread = threading.get_ident()
+        clear_interrupt(self._batch_thread)
         run = self._run(run_id, setup)
         if solids:
             self._solids.update(solids)
@@ -90,7 +99,7 @@ class StepWorker:
         if run is None:
             if setup is None:
                 raise RuntimeError(f"run {run_id} was not set up on this worker")
-            store = open_store(setup.store_root, setup.store_options)
+            store = open_store(setup.store_root, setup.store_options, setup.store_backend)
             run = WorkerRun(setup, store, self._node_id, self._journal)
             with self._lock:
                 self._runs[run_id] = run
@@ -121,11 +130,17 @@ class StepWorker:
 
     @ray.method(concurrency_group=CONTROL)
     def cancel(self, run_id: str) -> None:
-        """Run no further step of the run (the step running now runs to its end)."""
+        """Run no further step of the run, and interrupt the one running now as Ctrl-C
+        would (code that runs in C, such as a sleep, notices when it returns)."""
         with self._lock:
             run = self._runs.get(run_id)
         if run is not None:
             run.canceled = True
+            thread = self._batch_thread
+            if thread is not None and mark_interrupted(thread) and run.running is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(thread), ctypes.py_object(CancelInterrupt)
+                )
 
     @ray.method(concurrency_group=CONTROL)
     def drain_live(self, run_id: str) -> list[Any]:

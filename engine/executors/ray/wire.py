@@ -51,6 +51,11 @@ class Status:
     LOST_INPUT = 4
     """An input could not be fetched (its worker died): the result's `skipped` item names
     the (step, output) lost; the producing step must run again."""
+    NOT_PRODUCED = 5
+    """Outputs it reads were not produced (optional outputs): the result's `skipped` item
+    lists them ("step.output"); it did not run."""
+    RESOURCE_FAILED = 6
+    """A resource it needs failed to initialise: the result's `skipped` item names it."""
 
 
 WireStep = list[Any]

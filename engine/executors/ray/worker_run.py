@@ -5,6 +5,7 @@ sent after it, sent back with the result, or put in the object store."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import ray.cloudpickle
 
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
+from solidflow.engine.executors.interrupts import CancelInterrupt, interruptible
 from solidflow.engine.executors.ray.wire import (
     EXPORT,
     INLINE_LIMIT,
@@ -29,7 +31,7 @@ from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.step.error_info import error_info
 from solidflow.engine.step.resources import ResourceManager, ResourceSpec
 from solidflow.engine.step.runner import run_step
-from solidflow.engine.step.task import StepTask
+from solidflow.engine.step.task import NotProduced, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef
 from solidflow.engine.store.serialization import ARROW, MSGPACK, PICKLE, Encoded, encode
 from solidflow.engine.store.write_behind import OutputWriter
@@ -48,6 +50,7 @@ class WorkerRunSetup:
     resources: Mapping[str, ResourceSpec]
     store_root: str | None
     store_options: Mapping[str, Any] = field(default_factory=dict)
+    store_backend: str | None = None
     durability: str = "run"
 
 
@@ -86,6 +89,7 @@ class WorkerRun:
         self._origin = {"node_id": node_id, "pid": os.getpid()}
         self._journal = journal
         self._events: list[list[Any]] = []
+        self._lock = threading.Lock()
         self._live_sent = 0
         self.running: tuple[str, int] | None = None
         self.resources = ResourceManager(setup.run_id, setup.resources, self.emit)
@@ -95,22 +99,25 @@ class WorkerRun:
     def emit(self, type: EventType, step: str | None, payload: dict[str, Any]) -> None:
         """Record an event of the step running now (or of resource setup and teardown)."""
         event = [type.value, step, pack_payload({**payload, **self._origin}), time.time()]
-        self._events.append(event)
+        with self._lock:
+            self._events.append(event)
         if self._journal is not None and (type is EventType.STEP_START or event[0] in _USER_EVENTS):
             self._journal.write(self.setup.run_id, self.running, event)
 
     def take_events(self) -> list[list[Any]]:
         """The events recorded since the last call (or since the last live drain)."""
-        events = self._events[self._live_sent :]
-        self._events = []
-        self._live_sent = 0
+        with self._lock:
+            events = self._events[self._live_sent :]
+            self._events = []
+            self._live_sent = 0
         return events
 
     def drain_live(self) -> tuple[tuple[str, int] | None, list[list[Any]]]:
         """The step running now and its events not sent yet; they are not sent again."""
-        events = self._events[self._live_sent :]
-        self._live_sent += len(events)
-        return self.running, events
+        with self._lock:
+            events = self._events[self._live_sent :]
+            self._live_sent += len(events)
+            return self.running, events
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -173,21 +180,45 @@ class WorkerRun:
         )
         self.running = (key, attempt)
         try:
-            result = run_step(
-                task,
-                task.input_values(self.load),
-                self.resources,
-                self.emit,
-                self.writer,
-                retry_number=attempt - 1,
-            )
+            with interruptible():
+                result = run_step(
+                    task,
+                    task.input_values(self.load),
+                    self.resources,
+                    self.emit,
+                    self.writer,
+                    retry_number=attempt - 1,
+                )
+        except CancelInterrupt:  # the run was canceled while the step ran
+            self._mark_failed(key, solid, flags)
+            message = f"solid '{key}' was canceled"
+            return [key, Status.CANCELED, self.take_events(), message, None, None, None, attempt]
         finally:
             self.running = None
+        if result.missing_inputs:
+            absent = {name: NotProduced(key, name) for name in solid.output_names}
+            if flags:
+                self.cache.update({(key, name): value for name, value in absent.items()})
+            missing = list(result.missing_inputs)
+            return [
+                key,
+                Status.NOT_PRODUCED,
+                self.take_events(),
+                None,
+                None,
+                missing,
+                None,
+                attempt,
+            ]
         if not result.success:
             self._mark_failed(key, solid, flags)
             error = result.error.as_dict() if result.error is not None else None
-            status = Status.CANCELED if self.canceled else Status.FAILURE
-            return [key, status, self.take_events(), result.message, error, None, None, attempt]
+            status = Status.FAILURE
+            because = None
+            if result.resource_failure is not None:
+                status, because = Status.RESOURCE_FAILED, result.resource_failure
+            events = self.take_events()
+            return [key, status, events, result.message, error, because, None, attempt]
         try:
             outputs = {
                 name: self._send(key, name, result.outputs[name], output_keys, flags.get(name, 0))
