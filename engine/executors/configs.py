@@ -12,8 +12,8 @@ class InProcessConfig(Config):
     """The in-process executor takes no settings."""
 
 
-class RayConfig(Config):
-    """Where and how steps run on Ray."""
+class RayTasksConfig(Config):
+    """Where and how steps run as Ray tasks (executor `ray_tasks`)."""
 
     address: str | None = None
     """None starts or joins a local Ray instance; "auto", "host:port" or "ray://host:port"
@@ -30,8 +30,8 @@ class RayConfig(Config):
     run's event log records every step (with its node and worker) either way."""
 
 
-class RayActorsConfig(Config):
-    """Where and how steps run on pools of long-lived Ray actors."""
+class RayConfig(Config):
+    """Where and how steps run on pools of long-lived Ray actors (executor `ray`)."""
 
     address: str | None = None
     """None starts or joins a local Ray instance; "auto", "host:port" or "ray://host:port"
@@ -57,15 +57,16 @@ class RayActorsConfig(Config):
 
 
 RAY = Deferred(
-    implementation="solidflow.engine.executors.ray.executor:RayExecutor",
+    implementation="solidflow.engine.executors.ray.actor_executor:RayActorExecutor",
     config_schema=RayConfig,
     extra="ray",
 )
 """The Ray executor, as registered (`solidflow.executors` entry point "ray"): its settings are
 known without importing Ray."""
-RAY_ACTORS = Deferred(
-    implementation="solidflow.engine.executors.ray.actor_executor:RayActorExecutor",
-    config_schema=RayActorsConfig,
+RAY_TASKS = Deferred(
+    implementation="solidflow.engine.executors.ray.executor:RayTaskExecutor",
+    config_schema=RayTasksConfig,
     extra="ray",
 )
-"""The actor engine for Ray, as registered (entry point "ray_actors")."""
+"""The executor that runs each step as a Ray task (entry point "ray_tasks"), kept for
+comparison."""

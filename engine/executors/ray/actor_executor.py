@@ -17,7 +17,7 @@ from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EVENT_TYPES, EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
-from solidflow.engine.executors.configs import RayActorsConfig
+from solidflow.engine.executors.configs import RayConfig
 from solidflow.engine.executors.ray.cluster import cluster_resources
 from solidflow.engine.executors.ray.connection import ClusterWatch, connect
 from solidflow.engine.executors.ray.dispatch import DONE, Dispatcher, Promise, Step
@@ -48,6 +48,7 @@ LIVE_INTERVAL = 0.2
 JOURNAL_TIMEOUT = 30.0
 """Seconds to wait for a dead worker's replacement to read the dead worker's journal."""
 
+_STEP_START = EventType.STEP_START.value
 _TOKENS: dict[int, tuple[SolidDefinition, int]] = {}
 _SOLIDS: dict[int, SolidDefinition] = {}
 _WATCH: dict[str, ClusterWatch] = {}
@@ -74,11 +75,11 @@ class RayActorExecutor(Executor):
     same worker. Ray is started or joined when the first step is submitted, so a run whose
     steps are all memoized never touches Ray."""
 
-    name = "ray_actors"
-    config_schema = RayActorsConfig
+    name = "ray"
+    config_schema = RayConfig
 
     def init(self, run: RunSpec, sink: EventSink) -> None:
-        assert isinstance(run.config, RayActorsConfig)
+        assert isinstance(run.config, RayConfig)
         self._config = run.config
         self._sink = sink
         self._run_id = run.run_id
@@ -96,6 +97,7 @@ class RayActorExecutor(Executor):
         self._cancel_deadline: float | None = None
         self._canceled: list[StepResult] = []
         self._drains: dict[Worker, Any] = {}
+        self._started: set[str] = set()
         self._last_drain = time.monotonic()
         self._store: IntermediateStore | None = None
         self._dispatch = Dispatcher(limit=run.config.max_concurrent_steps)
@@ -281,6 +283,9 @@ class RayActorExecutor(Executor):
             if step.state == DONE:
                 continue
             self._dispatch.ended(step, None, step.key)
+            if canceled and step.key in self._started:
+                payload = {"message": f"solid '{step.key}' was canceled", "kind": "canceled"}
+                self._sink.emit(EventType.STEP_FAILURE, step.key, payload)
             if not step.rerun:
                 message = f"solid '{step.key}' was canceled" if canceled else reason
                 results.append(
@@ -292,6 +297,8 @@ class RayActorExecutor(Executor):
         emit = self._sink.emit_packed
         for kind, step, packed, timestamp in events:
             emit(EVENT_TYPES[kind], step, packed, timestamp)
+        # which steps started: for those that a cancel stops without a word of their own
+        self._started.update(step for kind, step, _, _ in events if kind == _STEP_START)
 
     def _ended(self, step: Step, wire: WireResult) -> StepResult | None:
         key, status, events, message, error, skipped, outputs, _ = wire

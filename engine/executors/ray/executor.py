@@ -16,7 +16,7 @@ from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EVENT_TYPES, EventType, unpack_payload
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
-from solidflow.engine.executors.configs import RayConfig
+from solidflow.engine.executors.configs import RayTasksConfig
 from solidflow.engine.executors.ray.cluster import cluster_resources
 from solidflow.engine.executors.ray.events import WorkerEvent, event_buffer
 from solidflow.engine.executors.ray.shipping import register_user_modules
@@ -56,7 +56,7 @@ COMMIT_POLL_LATE = 0.02
 """Seconds between two looks after that, while a worker may have stopped."""
 
 
-def connect(config: RayConfig) -> None:
+def connect(config: RayTasksConfig) -> None:
     """Join the configured cluster, or start a local Ray instance, unless already connected."""
     if ray.is_initialized():
         return
@@ -134,15 +134,15 @@ def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> 
         time.sleep(COMMIT_POLL if waited < 2 * COMMIT_DELAY else COMMIT_POLL_LATE)
 
 
-class RayExecutor(Executor):
+class RayTaskExecutor(Executor):
     """Submits every step as a Ray task as soon as its inputs are promised: Ray starts it when
     they exist, on a node that has the resources the solid asks for."""
 
-    name = "ray"
-    config_schema = RayConfig
+    name = "ray_tasks"
+    config_schema = RayTasksConfig
 
     def init(self, run: RunSpec, sink: EventSink) -> None:
-        assert isinstance(run.config, RayConfig)
+        assert isinstance(run.config, RayTasksConfig)
         self._config = run.config
         connect(run.config)
         self._sink = sink

@@ -1,4 +1,4 @@
-"""The actor engine (pools of long-lived step-worker actors) against a real local multi-node
+"""The Ray executor (pools of long-lived step-worker actors) against a real local multi-node
 Ray cluster."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from tests.integration import ray_pipelines as pipelines
 
 pytestmark = pytest.mark.xdist_group("ray")
 
-EXECUTOR = "ray_actors"
+EXECUTOR = "ray"
 
 
 def _ray(address: str, **settings) -> dict:
