@@ -110,9 +110,12 @@ class WorkerPool:
         self.shape = shape
         self.options = {key: value for key, value in options.items() if value is not None}
         self.workers: list[Worker] = []
+        self._actor_options = dict(self.options)
+        if self.options:  # Ray keeps a CPU for an actor that asks for any resource, unless told
+            self._actor_options.setdefault("num_cpus", 0)
 
     def _start(self, node_id: str | None) -> Worker:
-        settings: dict[str, Any] = dict(self.options)
+        settings: dict[str, Any] = dict(self._actor_options)
         if node_id is not None:
             settings["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=True)
         handle = RemoteStepWorker.options(max_restarts=0, max_task_retries=0, **settings).remote()
