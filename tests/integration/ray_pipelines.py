@@ -256,3 +256,20 @@ def waits_for_gate(context, x: int, config: GateConfig) -> int:
 @pipeline
 def gated():
     waits_for_gate(plus_one(early()))
+
+
+@resource(config=LedgerConfig, shared=True)
+def shared_counter(init_context):
+    ledger = Path(init_context.config.ledger)
+    with ledger.open("a") as file:
+        file.write(f"init {os.getpid()}\n")
+    yield os.getpid()
+    with ledger.open("a") as file:
+        file.write(f"teardown {os.getpid()}\n")
+
+
+@pipeline(modes=[Mode("default", resources={"counter": shared_counter})])
+def with_shared_resource():
+    x = seed()
+    for i in range(6):
+        use_counter.alias(f"use_{i}")(x)

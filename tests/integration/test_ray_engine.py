@@ -248,3 +248,17 @@ def test_a_killed_driver_leaves_outputs_handed_on_uncommitted(ray_address, tmp_p
         "plus_one",
         "waits_for_gate",
     }  # what the second run committed is reused
+
+
+def test_a_shared_resource_is_built_once_per_worker_for_later_runs(ray_address, instance, tmp_path):
+    ledger = tmp_path / "ledger.txt"
+    config = {**_ray(ray_address), "resources": {"counter": {"config": {"ledger": str(ledger)}}}}
+    users: set[str] = set()
+    for _ in range(2):
+        result = execute_pipeline(pipelines.with_shared_resource, config, instance=instance)
+        assert result.success
+        users |= {str(result.output_for(f"use_{i}")) for i in range(6)}
+        assert _of(result, EventType.RESOURCE_TEARDOWN) == []
+    lines = ledger.read_text().split()
+    inits = [pid for kind, pid in zip(lines[::2], lines[1::2], strict=True) if kind == "init"]
+    assert sorted(inits) == sorted(users)  # once per worker over both runs, never torn down

@@ -23,6 +23,7 @@ from solidflow.engine.executors.ray.journal import Journal, read_journal
 from solidflow.engine.executors.ray.stores import open_store
 from solidflow.engine.executors.ray.wire import Status, Where, WireResult, WireStep
 from solidflow.engine.executors.ray.worker_run import WorkerRun, WorkerRunSetup
+from solidflow.engine.step.resources import SharedResources
 
 CONTROL = "control"
 """The concurrency group of the calls that must not wait for a batch: where, cancel, live
@@ -55,6 +56,7 @@ class StepWorker:
         self._runs: dict[str, WorkerRun] = {}
         self._lock = threading.Lock()
         self._journal = Journal()
+        self._shared = SharedResources()
         self._batch_thread: int | None = None
 
     @ray.method(concurrency_group=CONTROL)
@@ -100,7 +102,7 @@ class StepWorker:
             if setup is None:
                 raise RuntimeError(f"run {run_id} was not set up on this worker")
             store = open_store(setup.store_root, setup.store_options, setup.store_backend)
-            run = WorkerRun(setup, store, self._node_id, self._journal)
+            run = WorkerRun(setup, store, self._node_id, self._journal, self._shared)
             with self._lock:
                 self._runs[run_id] = run
         return run

@@ -29,7 +29,7 @@ from solidflow.engine.executors.ray.wire import (
 )
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.step.error_info import error_info
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.step.resources import ResourceManager, ResourceSpec, SharedResources
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import NotProduced, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef
@@ -79,6 +79,7 @@ class WorkerRun:
         store: IntermediateStore | None,
         node_id: str,
         journal: Any = None,
+        shared: SharedResources | None = None,
     ) -> None:
         self.setup = setup
         self.store = store
@@ -92,7 +93,7 @@ class WorkerRun:
         self._lock = threading.Lock()
         self._live_sent = 0
         self.running: tuple[str, int] | None = None
-        self.resources = ResourceManager(setup.run_id, setup.resources, self.emit)
+        self.resources = ResourceManager(setup.run_id, setup.resources, self.emit, shared)
 
     # -- events ------------------------------------------------------------------------
 
