@@ -323,7 +323,7 @@ def _execute(
         store_root=location.root,
         store_options=location.options,
         store_backend=location.backend,
-        durability=store_durability(prepared, run.instance),
+        durability=store_durability(prepared.config, run.instance),
     )
     scheduler = Scheduler(
         plan,
