@@ -64,6 +64,7 @@ class OutputWriter:
         self._encoded: dict[str, Encoded] = {}
         self._staged: list[Staged] = []
         self._writing: list[tuple[str, Future[Staged]]] = []
+        self._lock = threading.Lock()  # commit may come from another thread than put
 
     def put(
         self,
@@ -87,9 +88,12 @@ class OutputWriter:
                 return existing
         if encoded.payload is not None and len(encoded.payload) <= WRITTEN_AT_ONCE:
             staged = self.store.stage(key, encoded, **where)
-            self._staged.append(staged)
+            with self._lock:
+                self._staged.append(staged)
             return staged.record  # type: ignore[return-value]
-        self._writing.append((key, _writer().submit(self.store.stage, key, encoded, **where)))
+        writing = _writer().submit(self.store.stage, key, encoded, **where)
+        with self._lock:
+            self._writing.append((key, writing))
         return Pending(key=key, serializer=encoded.serializer, bytes=encoded.size())
 
     def put_dataset(self, key: str, produce: Produce, **where: Any) -> StoredOutput:
@@ -110,13 +114,14 @@ class OutputWriter:
         """Make every output put so far durable (unless `none`) and visible; the failures,
         as messages (those outputs are not stored)."""
         failures = []
-        staged, self._staged = self._staged, []
-        for key, writing in self._writing:
+        with self._lock:
+            staged, self._staged = self._staged, []
+            writings, self._writing = self._writing, []
+        for key, writing in writings:
             try:
                 staged.append(writing.result())
             except Exception as error:
                 failures.append(f"output {key} could not be written: {error}")
-        self._writing = []
         try:
             self.store.publish(staged, sync=self.durability == "run")
         except Exception as error:
@@ -126,11 +131,12 @@ class OutputWriter:
 
     def discard(self) -> None:
         """Drop every output not committed yet (the run will not commit)."""
-        staged, self._staged = self._staged, []
-        for _, writing in self._writing:
+        with self._lock:
+            staged, self._staged = self._staged, []
+            writings, self._writing = self._writing, []
+        for _, writing in writings:
             try:
                 staged.append(writing.result())
             except Exception:
                 continue
-        self._writing = []
         self.store.discard(staged)

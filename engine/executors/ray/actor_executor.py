@@ -482,12 +482,22 @@ class RayActorExecutor(Executor):
         if self._cancel_deadline is None or time.monotonic() < self._cancel_deadline:
             return
         self._cancel_deadline = None
-        for worker in {worker for worker, _ in self._in_flight.values()}:
-            if not worker.dead:
-                replacement = worker.pool.stop(worker)
-                workers = self._workers.get(worker.pool, [])
-                if worker in workers:
-                    workers[workers.index(worker)] = replacement
+        busy = {worker for worker, _ in self._in_flight.values()}
+        for worker, replacement in self._commit_then_kill(busy):
+            workers = self._workers.get(worker.pool, [])
+            if worker in workers:
+                workers[workers.index(worker)] = replacement
+
+    def _commit_then_kill(self, workers: set[Worker]) -> list[tuple[Worker, Worker]]:
+        """Kill workers whose step does not end, after they committed what the run's steps
+        stored there (it would be lost with them); each worker killed and its replacement."""
+        alive = [worker for worker in workers if not worker.dead]
+        commits = [worker.handle.commit_now.remote(self._run_id) for worker in alive]
+        with contextlib.suppress(RayError, GetTimeoutError):
+            for failures in ray.get(commits, timeout=FINISH_TIMEOUT):
+                for message in failures:
+                    self._sink.emit(EventType.LOG, None, {"level": "WARNING", "message": message})
+        return [(worker, worker.pool.stop(worker)) for worker in alive]
 
     def cancel(self) -> None:
         """Stop the steps in flight: workers start none of them any more and interrupt the
@@ -541,10 +551,8 @@ class RayActorExecutor(Executor):
         ready, _ = ray.wait(
             list(self._in_flight), num_returns=len(self._in_flight), timeout=CANCEL_GRACE
         )
-        for ref in set(self._in_flight) - set(ready):
-            worker, _ = self._in_flight.pop(ref)
-            if not worker.dead:
-                worker.pool.stop(worker)
+        stuck = {self._in_flight[ref][0] for ref in set(self._in_flight) - set(ready)}
+        self._commit_then_kill(stuck)
         self._in_flight.clear()
 
     def _opened_store(self) -> IntermediateStore:

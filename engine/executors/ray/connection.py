@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import socket
 import threading
 import time
@@ -75,6 +76,22 @@ def _ray_notices_hidden(show: bool) -> Iterator[None]:
         logger.removeHandler(quiet)
 
 
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Put back the SIGINT and SIGTERM handlers that `ray.init` replaces (it installs one
+    that ends the process), so that the run's own cancel on those signals keeps working."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    kept = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in kept.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
 def connect(
     address: str | None,
     *,
@@ -92,7 +109,7 @@ def connect(
         wait_until_reachable(address, timeout)
     say("starting a local Ray instance…" if address is None else f"joining Ray at {address}…")
     started = time.monotonic()
-    with _ray_notices_hidden(show_ray_logs):
+    with _ray_notices_hidden(show_ray_logs), _signal_handlers_kept():
         try:
             ray.init(
                 address=address,

@@ -145,6 +145,16 @@ class StepWorker:
                 )
 
     @ray.method(concurrency_group=CONTROL)
+    def commit_now(self, run_id: str) -> list[str]:
+        """Commit what the run's steps stored so far, while a step may still run (before the
+        worker is killed); the failures."""
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is None or run.writer is None:
+            return []
+        return run.writer.commit()
+
+    @ray.method(concurrency_group=CONTROL)
     def drain_live(self, run_id: str) -> list[Any]:
         """[step, attempt] running now (or None) and its events not sent yet."""
         with self._lock:

@@ -1,0 +1,89 @@
+"""A run on a cluster whose head is killed ends within seconds, failed, saying why."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from solidflow import Instance
+from solidflow.engine.events.records import EventType
+from solidflow.engine.instance.runs import RunStatus
+
+from ..ports import RAY_PORTS, free_port_bases
+from . import ray_pipelines
+from .clusters import SCRIPTS, marked_processes
+
+SOLIDFLOW = str(Path(sys.executable).with_name("solidflow"))
+
+
+@pytest.fixture
+def doomed_cluster():
+    """A cluster of its own (the test kills its head): its address and environment."""
+    root = tempfile.mkdtemp(prefix="sfhl", dir="/tmp")
+    for port in free_port_bases(RAY_PORTS, 250):
+        env = {
+            **os.environ,
+            "RAY_AUTH_MODE": "disabled",
+            "SOLIDFLOW_RAY_PORT": str(port),
+            "SOLIDFLOW_RAY_TMP": root,
+            "SOLIDFLOW_RAY_OBJECT_STORE_MB": "128",
+        }
+        started = subprocess.run(
+            [str(SCRIPTS / "start_ray_cluster.sh")], env=env, capture_output=True, text=True
+        )
+        if started.returncode == 0:
+            break
+        if "in use" not in started.stderr:
+            raise RuntimeError(started.stderr)
+    try:
+        yield f"127.0.0.1:{port}", Path(root) / str(port), env
+    finally:
+        subprocess.run([str(SCRIPTS / "stop_ray_cluster.sh")], env=env, capture_output=True)
+
+
+def test_killing_the_head_ends_the_run_within_seconds(doomed_cluster, tmp_path):
+    address, directory, env = doomed_cluster
+    home = tmp_path / "home"
+    (tmp_path / "slow.yaml").write_text("solids:\n  slow:\n    config:\n      seconds: 120\n")
+    runner = subprocess.Popen(
+        [
+            SOLIDFLOW,
+            "run",
+            f"{ray_pipelines.__file__}:sleepy",
+            "--address",
+            address,
+            "-c",
+            "slow.yaml",
+        ],
+        env={**env, "SOLIDFLOW_HOME": str(home)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    instance = Instance(home)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # until the step runs (its log streams live)
+        runs = instance.runs()
+        if runs and any(e.message == "started sleeping" for e in instance.events(runs[0].run_id)):
+            break
+        time.sleep(0.1)
+    head = int((directory / "pids" / "head.pid").read_text())
+    killed = time.monotonic()
+    for pid in marked_processes("none=none", {head}):  # the head node's session
+        os.kill(pid, signal.SIGKILL)
+    out, err = runner.communicate(timeout=60)
+    ended = time.monotonic() - killed
+    [run] = instance.runs()
+    assert run.status is RunStatus.FAILURE, out + err
+    end = instance.events(run.run_id)[-1]
+    assert end.type is EventType.RUN_FAILURE and "lost the Ray cluster" in end.message
+    assert runner.returncode == 1 and "Traceback" not in err
+    assert ended < 20, f"the run took {ended:.0f} s to end"
