@@ -366,6 +366,8 @@ class RayActorExecutor(Executor):
         """Send the steps of the batches of a worker that died again, the one that was running
         (and those before it in its batch) as their next attempt, or fail them when they have
         no retries left; replace the worker."""
+        if self._watch is not None and self._watch.look_now() is not None:
+            raise ExecutorError(self._watch.lost)  # the worker died with the cluster
         batches = [batch for w, batch in self._in_flight.values() if w is worker]
         for ref in [ref for ref, (w, _) in self._in_flight.items() if w is worker]:
             del self._in_flight[ref]

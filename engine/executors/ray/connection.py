@@ -153,5 +153,17 @@ class ClusterWatch:
                 )
                 return
 
+    def look_now(self) -> str | None:
+        """Look at the head at once (a worker just died: was it with the head?); why the
+        cluster is lost, or None."""
+        if self.lost is None and self._target is not None:
+            problem = _answers(*self._target, PROBE_INTERVAL)
+            if problem is not None:
+                host, port = self._target
+                self.lost = (
+                    f"lost the Ray cluster: its head at {host}:{port} stopped answering ({problem})"
+                )
+        return self.lost
+
     def stop(self) -> None:
         self._stopped.set()
