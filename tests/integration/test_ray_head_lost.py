@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,10 +43,14 @@ def doomed_cluster():
             break
         if "in use" not in started.stderr:
             raise RuntimeError(started.stderr)
+    directory = Path(root) / str(port)
     try:
-        yield f"127.0.0.1:{port}", Path(root) / str(port), env
+        yield f"127.0.0.1:{port}", directory, env
     finally:
         subprocess.run([str(SCRIPTS / "stop_ray_cluster.sh")], env=env, capture_output=True)
+        for pid in marked_processes(f"SOLIDFLOW_RAY_CLUSTER_DIR={directory}"):
+            os.kill(pid, signal.SIGKILL)  # what the head's death left behind
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_killing_the_head_ends_the_run_within_seconds(doomed_cluster, tmp_path):
