@@ -206,10 +206,16 @@ def test_a_killed_driver_leaves_outputs_handed_on_uncommitted(ray_address, tmp_p
         stderr=subprocess.DEVNULL,
     )
     _wait_for(gate.with_suffix(".reached"))  # early and plus_one ended, their outputs handed on
+    instance = Instance(home)
+    deadline = time.monotonic() + 60
+    while True:  # until the driver logged their ends
+        [run] = instance.runs()
+        ended = {e.step for e in instance.events(run.run_id) if e.type is EventType.STEP_SUCCESS}
+        if ended == {"early", "plus_one"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     driver.kill()
     driver.wait(timeout=60)
-    instance = Instance(home)
-    [run] = instance.runs()
     events = instance.events(run.run_id)
     ended = {e.step for e in events if e.type is EventType.STEP_SUCCESS}
     keys = [e.payload["key"] for e in events if e.type is EventType.STEP_OUTPUT]
