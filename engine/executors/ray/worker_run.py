@@ -184,7 +184,7 @@ class WorkerRun:
             with interruptible():
                 result = run_step(
                     task,
-                    task.input_values(self.load),
+                    self.load,
                     self.resources,
                     self.emit,
                     self.writer,
