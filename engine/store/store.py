@@ -58,6 +58,28 @@ def _sidecar_of(
     )
 
 
+def _encoded_sidecar_of(
+    key: str,
+    encoded: Encoded,
+    run_id: str,
+    step: str,
+    output: str,
+    lineage: Mapping[str, Any] | None,
+) -> Callable[..., StoredOutput]:
+    """`_sidecar_of` a value in its stored form."""
+    return _sidecar_of(
+        key,
+        run_id,
+        step,
+        output,
+        lineage,
+        serializer=encoded.serializer,
+        python_type=encoded.python_type,
+        schema=encoded.schema,
+        rows=encoded.rows,
+    )
+
+
 def is_local_root(root: str | os.PathLike[str]) -> bool:
     """Whether a store at `root` is a local directory (a plain path or a file:// URL)."""
     return split_protocol(os.fspath(root))[0] in _LOCAL_PROTOCOLS
@@ -166,17 +188,7 @@ class IntermediateStore:
             existing = self.info(key)
             if existing is not None:
                 return existing
-        describe = _sidecar_of(
-            key,
-            run_id,
-            step,
-            output,
-            lineage,
-            serializer=encoded.serializer,
-            python_type=encoded.python_type,
-            schema=encoded.schema,
-            rows=encoded.rows,
-        )
+        describe = _encoded_sidecar_of(key, encoded, run_id, step, output, lineage)
         return self._backend.write(key, encoded, describe)
 
     def stage(
@@ -192,17 +204,7 @@ class IntermediateStore:
     ) -> Staged:
         """Write a value in its stored form without committing it: no process sees it until
         `publish`, and a crash before that leaves nothing but temporary files."""
-        describe = _sidecar_of(
-            key,
-            run_id,
-            step,
-            output,
-            lineage,
-            serializer=encoded.serializer,
-            python_type=encoded.python_type,
-            schema=encoded.schema,
-            rows=encoded.rows,
-        )
+        describe = _encoded_sidecar_of(key, encoded, run_id, step, output, lineage)
         return self._backend.stage(_check_key(key), encoded, describe, sync)
 
     def publish(self, staged: Sequence[Staged], sync: bool) -> None:
