@@ -6,7 +6,11 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
+
 from .conftest import target
+
+pytestmark = pytest.mark.ray
 
 
 def _closed_address() -> str:

@@ -18,7 +18,7 @@ from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.store import IntermediateStore
 from tests.integration import ray_pipelines as pipelines
 
-pytestmark = pytest.mark.xdist_group("ray")
+pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.ray, pytest.mark.slow]
 
 EXECUTOR = "ray"
 

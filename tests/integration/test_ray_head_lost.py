@@ -23,6 +23,8 @@ from .clusters import SCRIPTS, marked_processes
 
 SOLIDFLOW = str(Path(sys.executable).with_name("solidflow"))
 
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+
 
 @pytest.fixture
 def doomed_cluster():

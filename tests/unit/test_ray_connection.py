@@ -10,6 +10,8 @@ import pytest
 from solidflow.engine.executors.ray.connection import wait_until_reachable
 from solidflow.errors import ExecutorError
 
+pytestmark = pytest.mark.ray
+
 
 def _closed_port() -> int:
     with socket.socket() as sock:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from solidflow.engine.executors.ray import journal
+
+pytestmark = pytest.mark.ray
 
 
 def test_records_are_read_back_by_step_attempt_and_the_journal_goes(tmp_path, monkeypatch):
