@@ -273,3 +273,21 @@ def with_shared_resource():
     x = seed()
     for i in range(6):
         use_counter.alias(f"use_{i}")(x)
+
+
+@solid
+def nap(context, config: SlowConfig) -> str:
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    [node] = [node for node in ray.nodes() if node["NodeID"] == node_id]
+    where = "node_b" if "node_b" in node["Resources"] else "elsewhere"
+    context.log.info(f"started sleeping on {where}")
+    time.sleep(config.seconds)
+    return node_id
+
+
+@pipeline
+def naps():
+    for i in range(4):
+        nap.alias(f"nap_{i}")()

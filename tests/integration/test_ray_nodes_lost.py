@@ -1,4 +1,5 @@
-"""A run on a cluster whose head is killed ends within seconds, failed, saying why."""
+"""Runs on a cluster of their own whose nodes the tests kill: a killed worker node's steps run
+again elsewhere; a killed head ends the run within seconds, failed, saying why."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 @pytest.fixture
 def doomed_cluster():
-    """A cluster of its own (the test kills its head): its address and environment."""
+    """A cluster of its own (the test kills one of its nodes): its address, directory and
+    environment."""
     root = tempfile.mkdtemp(prefix="sfhl", dir="/tmp")
     for port in free_port_bases(RAY_PORTS, 250):
         env = {
@@ -94,3 +96,59 @@ def test_killing_the_head_ends_the_run_within_seconds(doomed_cluster, tmp_path):
     assert end.type is EventType.RUN_FAILURE and "lost the Ray cluster" in end.message
     assert runner.returncode == 1 and "Traceback" not in err
     assert ended < 20, f"the run took {ended:.0f} s to end"
+
+
+def _events_until(instance: Instance, found, timeout: float = 120):
+    """The first run's events once `found(events)` holds (the run's logs stream live)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = instance.runs()
+        events = instance.events(runs[0].run_id) if runs else []
+        if found(events):
+            return events
+        time.sleep(0.1)
+    raise AssertionError(f"not seen within {timeout} s")
+
+
+def test_steps_of_a_killed_worker_node_run_again_elsewhere(doomed_cluster, tmp_path):
+    address, directory, env = doomed_cluster
+    home = tmp_path / "home"
+    naps = "".join(f"  nap_{i}:\n    config:\n      seconds: 8\n" for i in range(4))
+    (tmp_path / "naps.yaml").write_text(f"solids:\n{naps}")
+    runner = subprocess.Popen(
+        [
+            SOLIDFLOW,
+            "run",
+            f"{ray_pipelines.__file__}:naps",
+            "--address",
+            address,
+            "-c",
+            "naps.yaml",
+        ],
+        env={**env, "SOLIDFLOW_HOME": str(home)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    instance = Instance(home)
+    events = _events_until(
+        instance, lambda events: any(e.message == "started sleeping on node_b" for e in events)
+    )
+    [doomed_step] = [e.step for e in events if e.message == "started sleeping on node_b"]
+    node_b = int((directory / "pids" / "node_b.pid").read_text())
+    for pid in marked_processes("none=none", {node_b}):  # node_b's raylet and its workers
+        os.kill(pid, signal.SIGKILL)
+    out, err = runner.communicate(timeout=180)
+    assert runner.returncode == 0, out + err
+    [run] = instance.runs()
+    events = instance.events(run.run_id)
+    [retry] = [e for e in events if e.type is EventType.STEP_RETRY]
+    assert retry.step == doomed_step and retry.payload["reason"] == "worker_died"
+    assert retry.payload["attempt"] == 2
+    starts = [e for e in events if e.type is EventType.STEP_START and e.step == doomed_step]
+    assert [e.payload["attempt"] for e in starts] == [1, 2]
+    assert starts[0].payload["node_id"] != starts[1].payload["node_id"]
+    assert events.index(retry) < events.index(starts[1])
+    successes = {e.step for e in events if e.type is EventType.STEP_SUCCESS}
+    assert successes == {f"nap_{i}" for i in range(4)}
