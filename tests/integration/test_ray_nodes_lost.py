@@ -24,7 +24,8 @@ from .clusters import SCRIPTS, marked_processes
 
 SOLIDFLOW = str(Path(sys.executable).with_name("solidflow"))
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.xdist_group("ray_nodes_lost"), pytest.mark.ray, pytest.mark.slow]
+"""One xdist worker runs them in turn: each starts a cluster of its own."""
 
 
 @pytest.fixture
