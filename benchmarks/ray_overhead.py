@@ -1,11 +1,14 @@
-"""The Ray executor against the same DAGs written by hand with `ray.remote`, in one run.
+"""The Ray executors against the same DAGs written by hand with `ray.remote`, in one run.
 
 Workloads: a 1 -> N -> 1 fan-out, a chain of N, and M independent solids. Each repetition
-runs solidflow (event log on) and the hand-written version in alternation on the same Ray
-instance, after a warm-up, and prints medians, solids/s and the ratio. Solidflow runs twice
-per repetition: a first run, on a store whose outputs were all deleted, which writes every
-output, then a re-run without memoization, which computes every step again and finds its
-outputs already stored.
+runs solidflow (event log and memoization on) and the hand-written versions in alternation on
+the same Ray instance, after a warm-up, and prints medians, solids/s and the ratios. Solidflow
+runs twice per repetition: a first run, on a store whose outputs were all deleted, which
+writes every output, then a re-run without memoization, which computes every step again and
+finds its outputs already stored.
+
+Hand-written versions: `ray.remote` tasks (what users write), and an actor pool (the same
+calls on 2 plain long-lived actors, in turn: the floor of Ray's own dispatch).
 
 A third version, "protocol", is hand-written Ray that does only what the executor's use of
 Ray needs, with none of solidflow's own work: every task takes its description and also
@@ -15,7 +18,7 @@ Its ratio to the plain version is Ray's share of the overhead; solidflow's first
 ratio to it is the engine's.
 
     python benchmarks/ray_overhead.py [--solids 1000] [--independent 10000] [--repetitions 3]
-        [--address ADDRESS]   (default: a local Ray instance)
+        [--executor ray|ray_tasks] [--address ADDRESS]   (default: a local Ray instance)
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import ray
 
 from solidflow import Instance, PipelineDefinition, execute_pipeline
 from solidflow.benchmarks.suite.measure import alternate, timed
-from solidflow.benchmarks.suite.shapes import PIPELINES, RayShapes
+from solidflow.benchmarks.suite.shapes import PIPELINES, RayActorPool, RayShapes
 from solidflow.benchmarks.suite.workloads import delete_outputs
 
 OUTCOME = [True, [], None, None, None, []]
@@ -98,42 +101,49 @@ PROTOCOL: dict[str, Callable[[int], None]] = {
 """The protocol version of each shape, for N solids in all (as the suite's shapes count)."""
 
 
+def _ratios(ours: list[float], theirs: list[float]) -> str:
+    """The median of the pairwise ratios, and their range."""
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return f"{statistics.median(ratios):4.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
 def compare(
     name: str,
     definition: PipelineDefinition,
-    by_hand: Callable[[], object],
-    protocol: Callable[[], object],
+    baselines: dict[str, Callable[[], object]],
     solids: int,
     instance: Instance,
     repetitions: int,
+    executor: str,
 ) -> None:
     reruns: list[float] = []
 
-    def engine() -> None:
-        result = execute_pipeline(definition, {"execution": {"ray": {}}}, instance=instance)
+    def engine(memoize: bool) -> None:
+        config = {"execution": {executor: {}}}
+        result = execute_pipeline(definition, config, instance=instance, memoize=memoize)
         assert result.success
 
     def first_run_then_rerun() -> float:
         delete_outputs(instance)
-        first = timed(engine)
-        reruns.append(timed(engine))
+        first = timed(lambda: engine(True))
+        reruns.append(timed(lambda: engine(False)))
         return first
 
-    ours, theirs, floor = alternate(
-        repetitions, first_run_then_rerun, lambda: timed(by_hand), lambda: timed(protocol)
+    ours, *theirs = alternate(
+        repetitions, first_run_then_rerun, *(lambda fn=fn: timed(fn) for fn in baselines.values())
     )
-    first_s, rerun_s, theirs_s, floor_s = (
-        statistics.median(times) for times in (ours, reruns[1:], theirs, floor)
-    )
+    first_s = statistics.median(ours)
     print(
-        f"{name:<18} solidflow {first_s * 1000:6.0f} ms ({solids / first_s:5.0f} solids/s), "
-        f"re-run {rerun_s * 1000:6.0f} ms  "
-        f"hand-written Ray {theirs_s * 1000:6.0f} ms ({solids / theirs_s:5.0f} tasks/s)  "
-        f"ratio {first_s / theirs_s:4.2f}x, re-run {rerun_s / theirs_s:4.2f}x  "
-        f"[{first_s / solids * 1000:.2f} vs {theirs_s / solids * 1000:.2f} ms per solid]  "
-        f"protocol {floor_s * 1000:6.0f} ms: Ray's share {floor_s / theirs_s:4.2f}x, "
-        f"solidflow's {first_s / floor_s:4.2f}x"
+        f"{name}: solidflow ({executor}) {first_s * 1000:.0f} ms ({solids / first_s:,.0f} "
+        f"solids/s), re-run {statistics.median(reruns[1:]) * 1000:.0f} ms"
     )
+    for label, samples in zip(baselines, theirs, strict=True):
+        median = statistics.median(samples)
+        print(
+            f"  {label:<28} {median * 1000:7.0f} ms ({solids / median:7,.0f}/s)  "
+            f"solidflow / it: first run {_ratios(ours, samples)}, "
+            f"re-run {_ratios(reruns[1:], samples)}"
+        )
 
 
 def main() -> None:
@@ -142,16 +152,18 @@ def main() -> None:
     parser.add_argument("--independent", type=int, default=10_000)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--address", default=None)
+    parser.add_argument("--executor", default="ray", choices=["ray", "ray_tasks"])
     args = parser.parse_args()
     ray.init(address=args.address, configure_logging=False, log_to_driver=False)
     n = args.solids
     print(
         f"Ray {ray.__version__}, {int(ray.cluster_resources().get('CPU', 0))} CPUs, "
-        f"median of {args.repetitions} after a warm-up, event log on"
+        f"median of {args.repetitions} after a warm-up, event log and memoization on"
     )
     with tempfile.TemporaryDirectory() as home:
         instance = Instance(home)
         by_hand = RayShapes.create()
+        pool = RayActorPool()
         m = args.independent
         workloads = (
             (f"fan-out 1-{n}-1", "fan_out", n + 2),
@@ -159,14 +171,19 @@ def main() -> None:
             (f"{m} independent", "independent", m),
         )
         for name, shape, solids in workloads:
+            baselines = {
+                "hand-written ray.remote": lambda s=shape, n=solids: by_hand.run(s, n),
+                "hand-written actor pool": lambda s=shape, n=solids: pool.run(s, n),
+                "protocol (tasks)": lambda s=shape, n=solids: PROTOCOL[s](n),
+            }
             compare(
                 name,
                 PIPELINES[shape](solids),
-                lambda shape=shape, solids=solids: by_hand.run(shape, solids),
-                lambda shape=shape, solids=solids: PROTOCOL[shape](solids),
+                baselines,
                 solids,
                 instance,
                 args.repetitions,
+                args.executor,
             )
 
 

@@ -8,6 +8,7 @@ SolidflowError
 ├── RunNotFoundError   no run has the id, unique id prefix or "latest" given
 ├── ReexecutionError   a run cannot be re-executed (unknown run, outputs it needs are not stored)
 ├── RunRequestError    a run cannot be launched or canceled (unknown run, or its status forbids it)
+├── ExecutorError      the executor cannot run steps (a Ray cluster that cannot be reached or was lost)
 └── StepFailure        a step failed during a run with raise_on_error=True (carries the original error)
 """
 
@@ -58,6 +59,11 @@ class RunNotFoundError(SolidflowError):
 
 class ReexecutionError(SolidflowError):
     """A run cannot be re-executed: it is unknown, or outputs it needs are not stored."""
+
+
+class ExecutorError(SolidflowError):
+    """The executor cannot run steps: say, its Ray cluster cannot be reached or was lost. The
+    run ends as failed with this message."""
 
 
 class StepFailure(SolidflowError):

@@ -100,23 +100,19 @@ class Result:
 
 def alternate(
     repetitions: int,
-    ours: Callable[[], float],
-    baseline: Callable[[], float] | None = None,
-    floor: Callable[[], float] | None = None,
+    *runners: Callable[[], float] | None,
     tick: Callable[[], None] = lambda: None,
-) -> tuple[list[float], list[float], list[float]]:
+) -> list[list[float]]:
     """Run each callable once as a warm-up, then `repetitions` times in alternation
     (A B C A B C ...); each returns the seconds it measured. `tick` is called after each
-    round."""
-    runners = [fn for fn in (ours, baseline, floor) if fn is not None]
-    for fn in runners:
+    round. Returns the samples of each, in order ([] for a callable that is None)."""
+    active = [fn for fn in runners if fn is not None]
+    for fn in active:
         fn()
-    samples: list[list[float]] = [[] for _ in runners]
+    samples: dict[int, list[float]] = {index: [] for index in range(len(runners))}
     for _ in range(repetitions):
-        for fn, found in zip(runners, samples, strict=True):
-            found.append(fn())
+        for index, fn in enumerate(runners):
+            if fn is not None:
+                samples[index].append(fn())
         tick()
-    ours_samples = samples.pop(0)
-    baseline_samples = samples.pop(0) if baseline is not None else []
-    floor_samples = samples.pop(0) if floor is not None else []
-    return ours_samples, baseline_samples, floor_samples
+    return [samples[index] for index in range(len(runners))]

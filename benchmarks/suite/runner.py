@@ -15,7 +15,7 @@ from solidflow.benchmarks.suite.measure import Result
 from solidflow.benchmarks.suite.plots import write_plots
 from solidflow.benchmarks.suite.report import print_table, write_json
 from solidflow.benchmarks.suite.scales import SCALES
-from solidflow.benchmarks.suite.shapes import RayShapes
+from solidflow.benchmarks.suite.shapes import RayActorPool, RayShapes
 from solidflow.benchmarks.suite.workloads import WORKLOADS, Bench, rounds
 
 RESULTS_FILE = "results.json"
@@ -31,12 +31,12 @@ class SuiteOptions:
     out: Path = Path("bench-results")
 
 
-def _connect_ray(address: str | None) -> RayShapes:
+def _connect_ray(address: str | None) -> tuple[RayShapes, RayActorPool]:
     import ray
 
     if not ray.is_initialized():
         ray.init(address=address, configure_logging=False, log_to_driver=False)
-    return RayShapes.create()
+    return RayShapes.create(), RayActorPool()
 
 
 def run_suite(options: SuiteOptions, console: Console | None = None) -> list[Result]:
@@ -45,7 +45,9 @@ def run_suite(options: SuiteOptions, console: Console | None = None) -> list[Res
     console = console or Console()
     scale = SCALES[options.scale]
     options.out.mkdir(parents=True, exist_ok=True)
-    ray_shapes = _connect_ray(options.address) if options.executor == "ray" else None
+    ray_shapes, actor_pool = (
+        _connect_ray(options.address) if options.executor == "ray" else (None, None)
+    )
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="solidflow-bench-") as home:
         instance = Instance(Path(home))
@@ -65,6 +67,7 @@ def run_suite(options: SuiteOptions, console: Console | None = None) -> list[Res
                 scale=scale,
                 tick=lambda: progress.advance(task),
                 ray_shapes=ray_shapes,
+                actor_pool=actor_pool,
             )
             for workload in WORKLOADS:
                 progress.update(task, description=workload.__name__.replace("_", " "))

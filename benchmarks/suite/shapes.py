@@ -128,3 +128,52 @@ class RayShapes:
         for layer in plan[1:]:
             previous = [self.combine.remote(*(previous[p] for p in parents)) for parents in layer]
         return ray.get(previous)
+
+
+class RayActorPool:
+    """The shapes written by hand on 2 plain long-lived actors, calls going to them in turn:
+    the floor of Ray's own dispatch."""
+
+    def __init__(self) -> None:
+        import ray
+
+        @ray.remote
+        class Worker:
+            def source(self) -> int:
+                return source.fn()
+
+            def increment(self, x: int) -> int:
+                return increment.fn(x)
+
+            def total(self, *values: int) -> int:
+                return total.fn(list(values))
+
+            def combine(self, *values: int) -> int:
+                return combine.fn(list(values))
+
+        self.actors = [Worker.remote() for _ in range(2)]
+        ray.get([actor.source.remote() for actor in self.actors])
+
+    def run(self, shape: str, n: int) -> Any:
+        import ray
+
+        a = self.actors
+        if shape == "fan_out":
+            root = a[0].source.remote()
+            leaves = [a[i % 2].increment.remote(root) for i in range(n - 2)]
+            return ray.get(a[1].total.remote(*leaves))
+        if shape == "chain":
+            value = a[0].source.remote()
+            for i in range(n - 1):
+                value = a[(i + 1) % 2].increment.remote(value)
+            return ray.get(value)
+        if shape == "independent":
+            return ray.get([a[i % 2].source.remote() for i in range(n)])
+        plan = layers(n)
+        previous = [a[i % 2].source.remote() for i in range(len(plan[0]))]
+        for layer in plan[1:]:
+            previous = [
+                a[i % 2].combine.remote(*(previous[p] for p in parents))
+                for i, parents in enumerate(layer)
+            ]
+        return ray.get(previous)

@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 
 from solidflow import Config, Instance, PipelineDefinition, execute_pipeline, pipeline, solid
-from solidflow.benchmarks.suite.measure import Result, Spread, alternate, timed
+from solidflow.benchmarks.suite.measure import Result, Spread, alternate, prewarm, timed
 from solidflow.benchmarks.suite.scales import Scale
-from solidflow.benchmarks.suite.shapes import PIPELINES, PLAIN, SHAPES, RayShapes
+from solidflow.benchmarks.suite.shapes import PIPELINES, PLAIN, SHAPES, RayActorPool, RayShapes
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.store import IntermediateStore
 
@@ -34,6 +34,7 @@ class Bench:
     scale: Scale
     tick: Callable[[], None]
     ray_shapes: RayShapes | None = None
+    actor_pool: RayActorPool | None = None
 
     @property
     def on_ray(self) -> bool:
@@ -64,8 +65,8 @@ class Bench:
             raise RuntimeError(f"benchmark pipeline {definition.name} failed: {failures}")
         return result
 
-    def measure(self, ours: Callable[[], float], baseline=None, floor=None):
-        return alternate(self.scale.repetitions, ours, baseline, floor, self.tick)
+    def measure(self, *runners: Callable[[], float] | None) -> list[list[float]]:
+        return alternate(self.scale.repetitions, *runners, tick=self.tick)
 
 
 def delete_outputs(instance: Instance) -> None:
@@ -85,16 +86,22 @@ def rounds(scale: Scale, executor: str) -> int:
     return scale.repetitions * (trivial + 3 + startup)  # data plane, memoization, event log
 
 
+OLD_RAY_EXECUTOR = "ray_tasks"
+"""The executor that runs each step as a Ray task, kept in the table for comparison."""
+
+
 def trivial(bench: Bench) -> Iterator[Result]:
-    """Per-solid overhead on trivial solids, for each shape and N."""
+    """Per-solid overhead on trivial solids (first runs, memoization on), for each shape and
+    N: against hand-written `ray.remote` tasks, a hand-written pool of 2 actors and plain
+    Python; at the largest N also the task-per-step executor."""
     for n in bench.scale.solids:
         for shape in SHAPES:
             definition = PIPELINES[shape](n)
             plain = PLAIN[shape]
 
-            def ours(definition=definition) -> float:
+            def first_run(definition=definition, executor=None) -> float:
                 delete_outputs(bench.instance)  # a first run: every output is written
-                return timed(lambda: bench.run(definition))
+                return timed(lambda: bench.run(definition, executor=executor, memoize=True))
 
             def by_hand(plain=plain, shape=shape, n=n) -> float:
                 if bench.ray_shapes is not None:
@@ -104,8 +111,21 @@ def trivial(bench: Bench) -> Iterator[Result]:
             def floor(plain=plain, n=n) -> float:
                 return timed(lambda: plain(n))
 
-            samples = bench.measure(ours, by_hand, floor if bench.on_ray else None)
-            ours_s, base_s, floor_s = samples
+            actors = None
+            if bench.actor_pool is not None:
+
+                def actors(pool=bench.actor_pool, shape=shape, n=n) -> float:
+                    return timed(lambda: pool.run(shape, n))
+
+            old = None
+            if bench.on_ray and n == max(bench.scale.solids):
+
+                def old(definition=definition) -> float:
+                    return first_run(definition, OLD_RAY_EXECUTOR)
+
+            ours_s, base_s, floor_s, actors_s, old_s = bench.measure(
+                first_run, by_hand, floor if bench.on_ray else None, actors, old
+            )
             yield Result(
                 workload="trivial",
                 case=shape,
@@ -116,6 +136,26 @@ def trivial(bench: Bench) -> Iterator[Result]:
                 baseline=base_s,
                 floor=floor_s if bench.on_ray else base_s,
             )
+            if actors_s:
+                yield Result(
+                    workload="trivial_vs_actors",
+                    case=shape,
+                    executor=bench.executor,
+                    n=n,
+                    ours=ours_s,
+                    baseline_name="actor pool (2 actors)",
+                    baseline=actors_s,
+                )
+            if old_s:
+                yield Result(
+                    workload="trivial",
+                    case=shape,
+                    executor=OLD_RAY_EXECUTOR,
+                    n=n,
+                    ours=old_s,
+                    baseline_name=bench.baseline_name,
+                    baseline=base_s,
+                )
 
 
 class TableConfig(Config):
@@ -142,12 +182,19 @@ def data_plane_chain() -> None:
 
 
 def data_plane(bench: Bench) -> Iterator[Result]:
-    """A chain of 5 solids handing an Arrow table of `table_mib` along (stored at each step)."""
+    """A chain of 5 solids handing an Arrow table of `table_mib` along, memoization on (every
+    output stored), with durability `run` and `step`, against the chain written by hand
+    (without persistence) and the plain Python chain (compute alone); `none` tells what
+    syncing to disk costs."""
     mib = bench.scale.table_mib
 
-    def ours() -> float:
-        config = {"solids": {"make_table": {"config": {"mib": mib, "salt": uuid.uuid4().hex}}}}
-        return timed(lambda: bench.run(data_plane_chain, config))
+    def ours(durability: str) -> float:
+        config = {
+            "solids": {"make_table": {"config": {"mib": mib, "salt": uuid.uuid4().hex}}},
+            "storage": {"durability": durability},
+        }
+        prewarm(mib * 2**20)
+        return timed(lambda: bench.run(data_plane_chain, config, memoize=True))
 
     config = TableConfig(mib=mib, salt="")
     if bench.on_ray:
@@ -168,20 +215,34 @@ def data_plane(bench: Bench) -> Iterator[Result]:
             _chain_plain(config)
 
     def by_hand() -> float:
+        prewarm(mib * 2**20)
         return timed(chain)
 
-    ours_s, base_s, _ = bench.measure(ours, by_hand)
-    size = DATA_PLANE_SOLIDS * mib * 2**20
-    yield Result(
-        workload="data_plane",
-        case=f"chain of {DATA_PLANE_SOLIDS}, {mib} MiB table",
-        executor=bench.executor,
-        n=DATA_PLANE_SOLIDS,
-        ours=ours_s,
-        baseline_name=bench.baseline_name,
-        baseline=base_s,
-        size=size,
+    def compute() -> float:
+        prewarm(mib * 2**20)
+        return timed(lambda: _chain_plain(config))
+
+    run_s, base_s, step_s, none_s, compute_s = bench.measure(
+        lambda: ours("run"), by_hand, lambda: ours("step"), lambda: ours("none"), compute
     )
+    size = DATA_PLANE_SOLIDS * mib * 2**20
+    split = {
+        "compute_seconds": Spread.of(compute_s).median,
+        "sync_seconds": Spread.of(run_s).median - Spread.of(none_s).median,
+        "durability_none_seconds": Spread.of(none_s).as_dict(),
+    }
+    for durability, samples in (("run", run_s), ("step", step_s)):
+        yield Result(
+            workload="data_plane",
+            case=f"chain of {DATA_PLANE_SOLIDS}, {mib} MiB table, durability {durability}",
+            executor=bench.executor,
+            n=DATA_PLANE_SOLIDS,
+            ours=samples,
+            baseline_name=bench.baseline_name,
+            baseline=base_s,
+            size=size,
+            extra=split if durability == "run" else {},
+        )
 
 
 def _chain_plain(config: TableConfig) -> None:
@@ -292,7 +353,7 @@ def event_log(bench: Bench) -> Iterator[Result]:
             fresh.close()
         return elapsed
 
-    ours_s, raw_s, _ = bench.measure(ours, raw_insert)
+    ours_s, raw_s = bench.measure(ours, raw_insert)
     events = counts[-1]
     yield Result(
         workload="event_log",
@@ -333,7 +394,7 @@ def startup(bench: Bench) -> Iterator[Result]:
             return start.timestamp - called
 
         baseline = _ray_task_start() if executor == "ray" else None
-        ours_s, base_s, _ = bench.measure(ours, baseline)
+        ours_s, base_s = bench.measure(ours, baseline)
         yield Result(
             workload="startup",
             case="to the first step's start",

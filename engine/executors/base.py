@@ -25,6 +25,8 @@ class RunSpec:
     store_root: str | None = None
     store_options: Mapping[str, Any] = field(default_factory=dict)
     store_backend: str | None = None
+    durability: str = "run"
+    """When outputs are synced and committed: "run", "step" or "none" (see OutputWriter)."""
 
 
 class Executor(ABC):

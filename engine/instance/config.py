@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -50,6 +50,9 @@ class StorageConfig(_Settings):
 
     root: str = Field(default="storage", validate_default=True)
     backend: str | None = None
+    durability: Literal["run", "step", "none"] = "run"
+    """When outputs are synced to disk and committed: once per run, before it commits
+    (`run`), as each step ends (`step`), or never synced (`none`)."""
 
     @field_validator("root")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -39,13 +39,18 @@ class ResolvedRunConfig:
 
 
 class StorageSettings(Config):
-    """Where this run keeps step outputs, instead of the instance's storage root."""
+    """Where this run keeps step outputs, instead of the instance's storage root, and how
+    durably (instead of the instance's setting)."""
 
-    root: str
+    root: str | None = None
     storage_options: dict[str, Any] = {}
     backend: str | None = None
     """The storage backend: a registered name or "package.module:Class" (default: "local"
     for a directory, "fsspec" for a URL)."""
+    durability: Literal["run", "step", "none"] | None = None
+    """`run`: outputs are written behind the computation and synced once, before the run
+    commits them; `step`: each output is synced and committed as its step ends; `none`: as
+    `run`, without syncing."""
 
 
 def _field(schema: Any, required: bool, description: str | None = None) -> Any:

@@ -33,7 +33,12 @@ from solidflow.engine.memo.memoization import (
 )
 from solidflow.engine.run.create import prepared_plan
 from solidflow.engine.run.monitor import RunMonitor
-from solidflow.engine.run.prepare import PreparedRun, prepare_run, store_location
+from solidflow.engine.run.prepare import (
+    PreparedRun,
+    prepare_run,
+    store_durability,
+    store_location,
+)
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.scheduler import Scheduler, SchedulerState, StepStatus
 from solidflow.engine.step.resources import ResourceSpec
@@ -42,6 +47,7 @@ from solidflow.engine.store.records import Assessment
 from solidflow.errors import (
     ConfigError,
     DefinitionError,
+    ExecutorError,
     RunRequestError,
     SelectionError,
     StepFailure,
@@ -319,6 +325,7 @@ def _execute(
         store_root=location.root,
         store_options=location.options,
         store_backend=location.backend,
+        durability=store_durability(prepared.config, run.instance),
     )
     scheduler = Scheduler(
         plan,
@@ -334,11 +341,15 @@ def _execute(
         return scheduler.state, []
     executor.init(spec, run.sink)
     monitor.reclaim_signals()
+    problems = []
     try:
         state = scheduler.run()
+    except ExecutorError as error:  # the steps not ended never will
+        state = scheduler.state
+        problems.append(str(error))
     finally:
-        teardown_failures = executor.finalize()
-    return state, teardown_failures
+        problems.extend(executor.finalize())
+    return state, problems
 
 
 def _raise_failure(run_id: str, state: SchedulerState, message: str) -> None:

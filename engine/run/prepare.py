@@ -152,12 +152,22 @@ def prepare_run(
 def store_location(config: ResolvedRunConfig, instance: Instance) -> StoreLocation:
     """Where a run keeps step outputs: its run_config's `storage`, else the instance's."""
     storage = config.storage
-    if storage is not None:
+    settings = instance.config.storage
+    if storage is not None and storage.root is not None:
         return StoreLocation(
             root=storage.root, options=dict(storage.storage_options), backend=storage.backend
         )
-    settings = instance.config.storage
-    return StoreLocation(root=settings.root, options={}, backend=settings.backend)
+    backend = storage.backend if storage is not None and storage.backend else settings.backend
+    return StoreLocation(root=settings.root, options={}, backend=backend)
+
+
+def store_durability(config: ResolvedRunConfig, instance: Instance) -> str:
+    """How durably a run stores outputs: its run_config's `storage.durability`, else the
+    instance's."""
+    storage = config.storage
+    if storage is not None and storage.durability is not None:
+        return storage.durability
+    return instance.config.storage.durability
 
 
 def pipeline_target(pipeline: PipelineDefinition) -> str | None:

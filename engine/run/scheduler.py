@@ -46,6 +46,17 @@ class SchedulerState:
         return [key for key, value in self.status.items() if value is status]
 
 
+def _readers(plan: ExecutionPlan) -> dict[str, dict[str, int]]:
+    """For each step, how many steps of the plan read each of its outputs."""
+    readers: dict[str, dict[str, int]] = {}
+    for step in plan.steps.values():
+        for producer, output in step.reads():
+            if producer in plan.steps:
+                counts = readers.setdefault(producer, {})
+                counts[output] = counts.get(output, 0) + 1
+    return readers
+
+
 class Scheduler:
     """A state machine over step keys: pending -> running -> succeeded | failed | skipped |
     canceled, or memoized from the start. A step is skipped when an upstream step failed, or
@@ -79,6 +90,7 @@ class Scheduler:
         self._outputs_missing = outputs_missing
         self._canceled = canceled
         self._children = plan.downstream()
+        self._readers = _readers(plan)
         self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
         self._released: set[str] = set()
         self.state = SchedulerState(status=dict.fromkeys(plan.steps, StepStatus.PENDING))
@@ -148,6 +160,7 @@ class Scheduler:
                 memo_key=memo_keys.memo_key,
                 lineage=memo_keys.lineage,
                 outputs_missing=key in self._outputs_missing,
+                readers=self._readers.get(key, {}),
             )
         )
         if promised is not None:  # the executor runs children as soon as the outputs exist

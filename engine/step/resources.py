@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import time
 from collections.abc import Collection, Generator, Mapping
@@ -34,13 +35,41 @@ class ResourceInitError(Exception):
         self.info = info
 
 
-class ResourceManager:
-    """Creates each resource at most once (a failure is remembered too) and tears them down."""
+_NONE = object()
 
-    def __init__(self, run_id: str, specs: Mapping[str, ResourceSpec], emit: Emit) -> None:
+
+class SharedResources:
+    """The shared resources a process keeps for the runs that follow (see ResourceDefinition),
+    by resource key, function and config; torn down when the process ends normally."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, str], Any] = {}
+        self.owner = ResourceManager("", {}, lambda *_: None)
+        atexit.register(self.owner.teardown)
+
+    @staticmethod
+    def key(key: str, spec: ResourceSpec) -> tuple[str, str, str]:
+        config = spec.config
+        plain = config.model_dump() if hasattr(config, "model_dump") else config
+        fn = spec.definition.fn
+        return (key, f"{fn.__module__}.{fn.__qualname__}", repr(plain))
+
+
+class ResourceManager:
+    """Creates each resource at most once (a failure is remembered too) and tears them down;
+    a shared resource comes from (and stays in) `shared`, and is not torn down with the run."""
+
+    def __init__(
+        self,
+        run_id: str,
+        specs: Mapping[str, ResourceSpec],
+        emit: Emit,
+        shared: SharedResources | None = None,
+    ) -> None:
         self._run_id = run_id
         self._specs = specs
         self._emit = emit
+        self._shared = shared
         self._values: dict[str, Any] = {}
         self._failures: dict[str, ResourceInitError] = {}
         self._generators: list[tuple[str, Generator[Any, None, None]]] = []
@@ -60,6 +89,12 @@ class ResourceManager:
         if key in self._failures:
             raise self._failures[key]
         spec = self._specs[key]
+        shared = self._shared if spec.definition.shared else None
+        if shared is not None:
+            found = shared.values.get(SharedResources.key(key, spec), _NONE)
+            if found is not _NONE:
+                self._values[key] = found
+                return
         started = time.perf_counter()
         context = InitContext(
             config=spec.config,
@@ -75,7 +110,8 @@ class ResourceManager:
                     value = next(generator)
                 except StopIteration:
                     raise RuntimeError("the resource generator finished without yielding") from None
-                self._generators.append((key, generator))
+                owner = self if shared is None else shared.owner
+                owner._generators.append((key, generator))
         except Exception as exc:
             failure = ResourceInitError(key, error_info(exc))
             self._failures[key] = failure
@@ -91,12 +127,15 @@ class ResourceManager:
             )
             raise failure from exc
         self._values[key] = value
+        if shared is not None:
+            shared.values[SharedResources.key(key, spec)] = value
         self._emit(
             EventType.RESOURCE_INIT,
             None,
             {
                 "resource": key,
                 "success": True,
+                "shared": shared is not None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 3),
                 "message": f"resource '{key}' initialised",
             },

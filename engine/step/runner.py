@@ -311,11 +311,15 @@ def run_step(
     resources: ResourceManager,
     emit: Emit,
     store: IntermediateStore | None = None,
+    *,
+    retry_number: int = 0,
 ) -> StepResult:
     """Load the step's inputs (`load` turns a handle into its value), run the step's solid
     with retries per its RetryPolicy and store its outputs under their keys, in this process
     or, for solids tagged for spark-submit, as a Spark driver program; never raises for step
-    failures. An input that cannot be loaded from the store fails the step.
+    failures. An input that cannot be loaded from the store fails the step. `retry_number`
+    counts the attempts made before this call (in processes that died), which count against
+    the RetryPolicy.
 
     A step an input of which is an output that was not produced is skipped (nothing runs and
     nothing is emitted; the result says which outputs were missing)."""
@@ -333,7 +337,7 @@ def run_step(
         from solidflow.integrations.spark.submit import run_submitted
 
         return run_submitted(task, values, resources, emit, store, options)
-    return run_step_here(task, values, resources, emit, store)
+    return run_step_here(task, values, resources, emit, store, retry_number=retry_number)
 
 
 def run_step_here(
@@ -342,6 +346,8 @@ def run_step_here(
     resources: ResourceManager,
     emit: Emit,
     store: IntermediateStore | None = None,
+    *,
+    retry_number: int = 0,
 ) -> StepResult:
     """`run_step` in this process. The step's resources are built first: when one fails to
     initialise, the step does not start (the result names the resource)."""
@@ -359,7 +365,6 @@ def run_step_here(
             resource_failure=failure.key,
         )
     policy = task.solid.retry
-    retry_number = 0
     while True:
         started = time.perf_counter()
         emit(EventType.STEP_START, task.step_key, {"attempt": retry_number + 1, "pid": os.getpid()})

@@ -23,6 +23,7 @@ class StepTask:
     `output_keys` are the store keys the outputs are written under; `memo_key` and `lineage`
     are the step's key and what it is made of. `outputs_missing` says that the run found none
     of the outputs stored when it started, so storing them need not look for them again.
+    `readers` counts, per output, the steps of the run that read it (none when absent).
     """
 
     run_id: str
@@ -36,6 +37,7 @@ class StepTask:
     memo_key: str | None = None
     lineage: Mapping[str, Any] | None = None
     outputs_missing: bool = False
+    readers: Mapping[str, int] = field(default_factory=dict)
 
     def input_values(self, fetch: Callable[[Any], Any]) -> dict[str, Any]:
         """Each input's value, with `fetch` turning a handle into the value it refers to."""

@@ -10,7 +10,7 @@ from typing import Any
 from solidflow.engine.registry import Registry
 from solidflow.engine.store.datasets import DatasetDirectories, Produce
 from solidflow.engine.store.files import Reclaimed
-from solidflow.engine.store.records import Assessment, StoredOutput
+from solidflow.engine.store.records import Assessment, Staged, StoredOutput
 from solidflow.engine.store.serialization import Encoded
 
 _LOG = logging.getLogger("solidflow.store")
@@ -52,6 +52,20 @@ class StorageBackend(ABC):
     def write_dataset(
         self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
     ) -> StoredOutput: ...
+    def stage(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], sync: bool
+    ) -> Staged:
+        """Write an output without committing it (until `publish`). The default commits at
+        once: backends that can write an output invisibly override it."""
+        return Staged(key=key, record=self.write(key, encoded, describe), files=None)
+
+    def publish(self, staged: Sequence[Staged], sync: bool) -> None:
+        """Commit staged outputs (synced first if `sync`), never replacing a valid output."""
+        self.flush()
+
+    def discard(self, staged: Sequence[Staged]) -> None:  # noqa: B027 (nothing to drop)
+        """Drop staged outputs that will not be committed."""
+
     @abstractmethod
     def records(self) -> list[StoredOutput]: ...
     @abstractmethod

@@ -35,18 +35,34 @@ def _write_all(fd: int, data: memoryview) -> None:
         data = data[os.write(fd, data) :]
 
 
+def hold_temporary(path: str) -> int:
+    """A new file at `path`, open for writing and locked by this process until
+    `release_temporary`."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_temporary(fd: int, path: str) -> None:
+    """Close a file `hold_temporary` opened, and remove it unless it was renamed."""
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 @contextlib.contextmanager
 def temporary_file(path: str) -> Iterator[int]:
     """A new file at `path`, open for writing and locked by this process until the block
     ends; removed then unless the block renamed it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    fd = hold_temporary(path)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield fd
     finally:
-        os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        release_temporary(fd, path)
 
 
 @contextlib.contextmanager
@@ -57,12 +73,15 @@ def owning(path: str) -> Iterator[None]:
         yield
 
 
-def write_synced(fd: int, size: int, write: Callable[[HashingSink], None]) -> tuple[str, str]:
-    """Write the `size` bytes that `write` writes to a sink into the open file `fd`, sync it,
-    and return their sampled and full checksums."""
+def write_synced(
+    fd: int, size: int, write: Callable[[HashingSink], None], sync: bool = True
+) -> tuple[str, str]:
+    """Write the `size` bytes that `write` writes to a sink into the open file `fd`, sync it
+    (unless `sync` is false), and return their sampled and full checksums."""
     with HashingSink(size, lambda view: _write_all(fd, view)) as sink:
         write(sink)
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
         return sink.finish()
 
 

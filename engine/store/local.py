@@ -11,6 +11,7 @@ valid output is never replaced.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import glob
 import os
@@ -31,9 +32,11 @@ from solidflow.engine.store.files import (
     TEMPORARY_SUFFIX,
     Reclaimed,
     fsync_dir,
+    hold_temporary,
     owning,
     read_whole,
     reclaim_temporary,
+    release_temporary,
     temporary_file,
     write_synced,
 )
@@ -41,6 +44,7 @@ from solidflow.engine.store.records import (
     WHOLE_LIMIT,
     Assessment,
     OutputStatus,
+    Staged,
     StoredOutput,
     assess_buffer,
     checksums,
@@ -314,6 +318,49 @@ class LocalStore(StorageBackend):
     def _write_file(
         self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
     ) -> StoredOutput:
+        return self._publish_file(self._stage_file(key, encoded, describe, sync=True), sync=True)
+
+    def stage(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], sync: bool
+    ) -> Staged:
+        """Write `encoded` for `key` without committing it: files under temporary names that
+        this process holds until `publish` or `discard`, or a packed row kept in memory until
+        then; `sync` syncs the files at once."""
+        if encoded.payload is None or len(encoded.payload) > PACK_LIMIT:
+            return self._stage_file(key, encoded, describe, sync)
+        return Staged(key=key, record=self._pend(key, encoded, describe), files=None)
+
+    def _pend(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+    ) -> StoredOutput:
+        payload = bytes(encoded.payload)  # kept until the flush: not the caller's memory
+        checksum, full = checksums(payload)
+        location = f"packed:{self.db_path}"
+        record = describe(
+            bytes=len(payload), checksum=checksum, full_checksum=full, location=location
+        )
+        with self._locked():
+            self._pending[key] = (record, pack_sidecar(record), payload)
+        return record
+
+    def publish(self, staged: Sequence[Staged], sync: bool) -> None:
+        """Commit staged outputs (`sync`: their files are synced first); an output stored
+        meanwhile by another process is kept, and this one's files removed."""
+        for item in staged:
+            if item.files is not None:
+                self._publish_file(item, sync)
+        self.flush()
+
+    def discard(self, staged: Sequence[Staged]) -> None:
+        """Remove the files of staged outputs that will not be committed."""
+        for item in staged:
+            if item.files is not None and item.fds is not None:
+                for fd, path in zip(item.fds, item.files[:2], strict=True):
+                    release_temporary(fd, path)
+
+    def _stage_file(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], sync: bool
+    ) -> Staged:
         directory, meta = self._paths(key)
         if not os.path.isdir(directory):
             os.makedirs(directory, exist_ok=True)
@@ -322,21 +369,48 @@ class LocalStore(StorageBackend):
         token = secrets.token_hex(8)
         data_tmp = os.path.join(directory, f".{key}.{token}.data{TEMPORARY_SUFFIX}")
         meta_tmp = os.path.join(directory, f".{key}.{token}.meta{TEMPORARY_SUFFIX}")
-        with temporary_file(data_tmp) as data_fd, temporary_file(meta_tmp) as meta_fd:
+        data_fd = hold_temporary(data_tmp)
+        try:
+            meta_fd = hold_temporary(meta_tmp)
+        except BaseException:
+            release_temporary(data_fd, data_tmp)
+            raise
+        staged = Staged(
+            key=key, record=None, files=(data_tmp, meta_tmp, final, meta), fds=(data_fd, meta_fd)
+        )
+        try:
             size = encoded.size()
-            checksum, full = write_synced(data_fd, size, encoded.write_to)
+            checksum, full = write_synced(data_fd, size, encoded.write_to, sync)
             record = describe(bytes=size, checksum=checksum, full_checksum=full, location=final)
             sidecar = pack_sidecar(record)
-            write_synced(meta_fd, len(sidecar), lambda sink: sink.write(sidecar))
+            write_synced(meta_fd, len(sidecar), lambda sink: sink.write(sidecar), sync)
+        except BaseException:
+            self.discard([staged])
+            raise
+        return dataclasses.replace(staged, record=record)
+
+    def _publish_file(self, staged: Staged, sync: bool) -> StoredOutput:
+        """Rename a staged output's files into place, unless a valid output is stored under
+        its key (synced first if `sync`); the sidecar of the output stored."""
+        data_tmp, meta_tmp, final, meta = staged.files  # type: ignore[misc]
+        record: StoredOutput = staged.record  # type: ignore[assignment]
+        directory = os.path.dirname(meta)
+        try:
+            if sync:
+                for fd in staged.fds or ():
+                    os.fsync(fd)
             with directory_lock(directory), self._packing_stopped():
-                existing = self._present(key)
+                existing = self._present(staged.key)
                 if existing is not None:
                     return existing
                 os.replace(data_tmp, final)
                 os.replace(meta_tmp, meta)
-                fsync_dir(directory)
-        if size > WHOLE_LIMIT:  # the data was hashed as it was written
-            mark_verified(final, full)
+                if sync:
+                    fsync_dir(directory)
+        finally:
+            self.discard([staged])
+        if record.bytes > WHOLE_LIMIT:  # the data was hashed as it was written
+            mark_verified(final, record.full_checksum)
         return record
 
     @_recovering

@@ -97,6 +97,18 @@ class StoredOutput:
     location: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Staged:
+    """An output written but not committed: its sidecar, and its files under temporary names
+    (data, sidecar, then where each goes), or None for a row kept by the writing process;
+    `fds` are the temporary files, held open (and locked) by the writer until then."""
+
+    key: str
+    record: StoredOutput | None
+    files: tuple[str, str, str, str] | None
+    fds: tuple[int, int] | None = None
+
+
 _SIDECAR_FIELDS = frozenset(field.name for field in dataclasses.fields(StoredOutput))
 
 

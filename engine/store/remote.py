@@ -26,6 +26,7 @@ from solidflow.engine.store.records import (
     WHOLE_LIMIT,
     Assessment,
     HashingSink,
+    Staged,
     StoredOutput,
     assess,
     assess_buffer,
@@ -152,12 +153,21 @@ class FsspecStore(StorageBackend):
     ) -> StoredOutput:
         """Store `encoded` under `key` unless a valid output is stored there already, and
         return the sidecar: `describe(bytes=, checksum=, full_checksum=, location=)`."""
+        staged = self.stage(key, encoded, describe, sync=True)
+        return self._publish_one(staged)
+
+    def stage(
+        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], sync: bool
+    ) -> Staged:
+        """Write the data of `key` (under a temporary name where the filesystem moves files)
+        and its sidecar under a temporary name, or keep the sidecar for `publish`: the
+        output is not visible until then. `sync` means nothing here."""
         directory, meta = self._paths(key)
         final = self._data_path(key, encoded.serializer)
         self.fs.makedirs(directory, exist_ok=True)
         token = secrets.token_hex(8)
         data_tmp = f"{directory}/.{key}.{token}.data.tmp" if self._moves else final
-        meta_tmp = f"{directory}/.{key}.{token}.meta.tmp" if self._moves else meta
+        meta_tmp = f"{directory}/.{key}.{token}.meta.tmp"
         try:
             size = encoded.size()
             with self.fs.open(data_tmp, "wb") as file, HashingSink(size, file.write) as sink:
@@ -165,19 +175,37 @@ class FsspecStore(StorageBackend):
             checksum, full = sink.finish()
             location = self.fs.unstrip_protocol(final)
             record = describe(bytes=size, checksum=checksum, full_checksum=full, location=location)
+            self.fs.pipe_file(meta_tmp, pack_sidecar(record))
+        except BaseException:
+            self._remove_quietly((meta_tmp, data_tmp) if self._moves else (meta_tmp,))
+            raise
+        return Staged(key=key, record=record, files=(data_tmp, meta_tmp, final, meta))
+
+    def _publish_one(self, staged: Staged) -> StoredOutput:
+        data_tmp, meta_tmp, final, meta = staged.files  # type: ignore[misc]
+        try:
+            existing = self.assess([staged.key])[staged.key].present
+            if existing is not None:
+                return existing
             if self._moves:
-                self.fs.pipe_file(meta_tmp, pack_sidecar(record))
-                existing = self.assess([key])[key].present
-                if existing is not None:
-                    return existing
                 self.fs.mv(data_tmp, final)
                 self.fs.mv(meta_tmp, meta)
             else:
-                self.fs.pipe_file(meta, pack_sidecar(record))
-            return record
+                self.fs.pipe_file(meta, self.fs.cat_file(meta_tmp))
+            return staged.record  # type: ignore[return-value]
         finally:
-            if self._moves:
-                self._remove_quietly((data_tmp, meta_tmp))
+            self.discard([staged])
+
+    def publish(self, staged: Sequence[Staged], sync: bool) -> None:
+        """Commit staged outputs; an output stored meanwhile is kept instead."""
+        for item in staged:
+            self._publish_one(item)
+
+    def discard(self, staged: Sequence[Staged]) -> None:
+        """Remove what staging wrote that was not committed."""
+        for item in staged:
+            data_tmp, meta_tmp, _, _ = item.files  # type: ignore[misc]
+            self._remove_quietly((meta_tmp, data_tmp) if self._moves else (meta_tmp,))
 
     def write_dataset(
         self, key: str, produce: Produce, describe: Callable[..., StoredOutput]

@@ -6,7 +6,7 @@ import functools
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -20,11 +20,13 @@ from solidflow.engine.store.records import (
     OutputCorrupt,
     OutputMissing,
     OutputStatus,
+    Staged,
     StoredOutput,
     full_checksum,
 )
 from solidflow.engine.store.serialization import (
     ARROW,
+    Encoded,
     decode_arrow,
     decode_payload,
     encode,
@@ -53,6 +55,28 @@ def _sidecar_of(
         created=time.time(),
         lineage=dict(lineage or {}),
         **fields,
+    )
+
+
+def _encoded_sidecar_of(
+    key: str,
+    encoded: Encoded,
+    run_id: str,
+    step: str,
+    output: str,
+    lineage: Mapping[str, Any] | None,
+) -> Callable[..., StoredOutput]:
+    """`_sidecar_of` a value in its stored form."""
+    return _sidecar_of(
+        key,
+        run_id,
+        step,
+        output,
+        lineage,
+        serializer=encoded.serializer,
+        python_type=encoded.python_type,
+        schema=encoded.schema,
+        rows=encoded.rows,
     )
 
 
@@ -138,23 +162,59 @@ class IntermediateStore:
         dropped at the commit of its packed row (the sidecar returned is then this call's)
         or before its files are renamed into place (the stored output's sidecar is
         returned)."""
+        return self.put_encoded(
+            key,
+            encode(value),
+            run_id=run_id,
+            step=step,
+            output=output,
+            lineage=lineage,
+            known_missing=known_missing,
+        )
+
+    def put_encoded(
+        self,
+        key: str,
+        encoded: Encoded,
+        *,
+        run_id: str,
+        step: str,
+        output: str,
+        lineage: Mapping[str, Any] | None = None,
+        known_missing: bool = False,
+    ) -> StoredOutput:
+        """`put` of a value already in its stored form (`encode(value)`)."""
         if not (known_missing and self._backend.writes_guarded):
             existing = self.info(key)
             if existing is not None:
                 return existing
-        encoded = encode(value)
-        describe = _sidecar_of(
-            key,
-            run_id,
-            step,
-            output,
-            lineage,
-            serializer=encoded.serializer,
-            python_type=encoded.python_type,
-            schema=encoded.schema,
-            rows=encoded.rows,
-        )
+        describe = _encoded_sidecar_of(key, encoded, run_id, step, output, lineage)
         return self._backend.write(key, encoded, describe)
+
+    def stage(
+        self,
+        key: str,
+        encoded: Encoded,
+        *,
+        run_id: str,
+        step: str,
+        output: str,
+        lineage: Mapping[str, Any] | None = None,
+        sync: bool = False,
+    ) -> Staged:
+        """Write a value in its stored form without committing it: no process sees it until
+        `publish`, and a crash before that leaves nothing but temporary files."""
+        describe = _encoded_sidecar_of(key, encoded, run_id, step, output, lineage)
+        return self._backend.stage(_check_key(key), encoded, describe, sync)
+
+    def publish(self, staged: Sequence[Staged], sync: bool) -> None:
+        """Commit staged outputs, syncing them first if `sync`. A valid output that another
+        process stored under the same key meanwhile is kept, never replaced."""
+        self._backend.publish(staged, sync)
+
+    def discard(self, staged: Sequence[Staged]) -> None:
+        """Drop staged outputs that will not be committed."""
+        self._backend.discard(staged)
 
     def put_dataset(
         self,

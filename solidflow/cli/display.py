@@ -91,14 +91,16 @@ class RunProgress:
         elif kind is EventType.STEP_RETRY:
             self.running -= 1
         if kind in _STEP_END_LINES or (
-            kind is EventType.LOG and event.payload.get("level") in ("WARNING", "ERROR")
+            kind is EventType.LOG
+            and (event.payload.get("level") in ("WARNING", "ERROR") or event.payload.get("engine"))
         ):
             self.console.print(self._step_line(event))
         if self._live is not None:
             self._live.update(self._status())
 
     def _step_line(self, event: EventRecord) -> Text:
-        mark, style = _STEP_END_LINES.get(event.type, ("!", "yellow"))
+        default = ("·", "cyan") if event.payload.get("level") == "INFO" else ("!", "yellow")
+        mark, style = _STEP_END_LINES.get(event.type, default)
         text = Text(f"{mark} ", style=style)
         text.append(event.step or "run", style="bold")
         text.append(f"  {describe_event(event)}")

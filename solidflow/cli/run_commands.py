@@ -85,10 +85,12 @@ _EXIT_CODES = {
 def _with_address(
     run_config: dict[str, Any], executor: str | None, address: str | None
 ) -> tuple[dict[str, Any], str | None]:
-    """--address joins a Ray cluster: it sets execution.ray.address and picks the Ray executor."""
+    """--address joins a Ray cluster: it sets the address of the Ray executor chosen (`ray`
+    unless another is given) and picks it."""
     if address is None:
         return run_config, executor
-    return deep_merge(run_config, {"execution": {"ray": {"address": address}}}), executor or "ray"
+    chosen = executor or "ray"
+    return deep_merge(run_config, {"execution": {chosen: {"address": address}}}), chosen
 
 
 @click.command()

@@ -24,7 +24,11 @@ class InitContext:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceDefinition:
     """A function of an InitContext returning the resource, or a generator yielding it once
-    (code after the yield is teardown and always runs, also when the run fails)."""
+    (code after the yield is teardown and always runs, also when the run fails).
+
+    A `shared` resource may serve several runs: a process that keeps running (a Ray step
+    worker) builds it once per config and keeps it for the later runs that use it with the
+    same config; its teardown runs when that process ends normally."""
 
     fn: Callable[[InitContext], Any]
     config_schema: Any = None
@@ -33,6 +37,7 @@ class ResourceDefinition:
     bound_config: Any = field(default=None)
     """Config fixed with `.configured(...)`, as plain data; None: given in run_config."""
     takes_context: bool = True
+    shared: bool = False
 
     @property
     def name(self) -> str:
@@ -69,7 +74,7 @@ def as_resource_definition(value: Any) -> ResourceDefinition:
 def resource(fn: Callable[..., Any]) -> ResourceDefinition: ...
 @overload
 def resource(
-    *, config: Any = None, description: str | None = None
+    *, config: Any = None, description: str | None = None, shared: bool = False
 ) -> Callable[[Callable[..., Any]], ResourceDefinition]: ...
 
 
@@ -78,9 +83,11 @@ def resource(
     *,
     config: Any = None,
     description: str | None = None,
+    shared: bool = False,
 ) -> Any:
     """Declare a resource: `@resource` or `@resource(config=MyConfig)` on `def f(init_context)`;
-    config may also be a type such as `str` or `list[int]`."""
+    config may also be a type such as `str` or `list[int]`. `shared=True`: see
+    ResourceDefinition."""
 
     def decorate(func: Callable[..., Any]) -> ResourceDefinition:
         problem = None if config is None else config_schema_problem(config)
@@ -104,6 +111,7 @@ def resource(
             config_schema=config,
             description=description or inspect.getdoc(func),
             takes_context=bool(params),
+            shared=shared,
         )
 
     return decorate(fn) if fn is not None else decorate

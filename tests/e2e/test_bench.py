@@ -23,7 +23,11 @@ def check_results(out, executor: str) -> dict:
     assert document["settings"]["executor"] == executor
     assert document["machine"]["cores"] >= 1 and document["machine"]["python"]
     results = document["results"]
-    trivial = {(r["case"], r["n"]) for r in results if r["workload"] == "trivial"}
+    trivial = {
+        (r["case"], r["n"])
+        for r in results
+        if r["workload"] == "trivial" and r["executor"] == executor
+    }
     assert trivial == {(shape, n) for shape in SHAPES for n in scale.solids}
     for result in results:
         assert len(result["samples"]["solidflow"]) == scale.repetitions
@@ -41,9 +45,12 @@ def check_results(out, executor: str) -> dict:
     memoization = {r["case"]: r for r in results if r["workload"] == "memoization"}
     assert set(memoization) == {"first run", "fully memoized", "one leaf changed"}
     assert memoization["fully memoized"]["baseline"] == "first run"
-    [data_plane] = [r for r in results if r["workload"] == "data_plane"]
-    assert data_plane["bytes"] == 5 * scale.table_mib * 2**20
-    assert data_plane["solidflow_gb_per_s"] > 0
+    planes = {r["case"].rsplit(" ", 1)[-1]: r for r in results if r["workload"] == "data_plane"}
+    assert set(planes) == {"run", "step"}
+    for data_plane in planes.values():
+        assert data_plane["bytes"] == 5 * scale.table_mib * 2**20
+        assert data_plane["solidflow_gb_per_s"] > 0
+    assert planes["run"]["compute_seconds"] > 0 and "sync_seconds" in planes["run"]
     [events] = [r for r in results if r["workload"] == "event_log"]
     assert events["events"] > max(scale.solids) and events["raw_insert_events_per_s"] > 0
     for plot in ("per_solid_overhead.png", "data_plane.png"):
@@ -65,6 +72,7 @@ def test_bench_in_process_writes_the_table_results_and_plots(tmp_path):
     assert [r["executor"] for r in startup] == ["in_process"]
     trivial = [r for r in document["results"] if r["workload"] == "trivial"]
     assert {r["baseline"] for r in trivial} == {"plain Python"}
+    assert {r["executor"] for r in trivial} == {"in_process"}
 
 
 def test_bench_rejects_an_address_without_ray():

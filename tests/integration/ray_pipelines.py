@@ -193,3 +193,101 @@ def query_warehouse(context, x: int) -> int:
 @pipeline(modes=[Mode("default", resources={"warehouse": unreachable})])
 def broken_resource():
     plus_one(query_warehouse(seed()))
+
+
+class Lock:
+    """A value that cannot be pickled."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+
+@solid
+def give_lock() -> object:
+    return Lock()
+
+
+@solid
+def use_lock(lock: object) -> int:
+    return 1
+
+
+@pipeline
+def unpicklable():
+    use_lock(give_lock())
+
+
+@solid
+def worker_pid() -> int:
+    return os.getpid()
+
+
+@solid(tags={"ray": {"resources": {"node_a": 1}}})
+def pinned_pid() -> int:
+    return os.getpid()
+
+
+@pipeline
+def shapes():
+    for i in range(4):
+        worker_pid.alias(f"plain_{i}")()
+        pinned_pid.alias(f"pinned_{i}")()
+
+
+class GateConfig(Config):
+    gate: str
+
+
+@solid
+def early() -> int:
+    return 1
+
+
+@solid
+def waits_for_gate(context, x: int, config: GateConfig) -> int:
+    Path(config.gate).with_suffix(".reached").write_text(str(os.getpid()))
+    while not Path(config.gate).exists():
+        time.sleep(0.05)
+    return x
+
+
+@pipeline
+def gated():
+    waits_for_gate(plus_one(early()))
+
+
+@resource(config=LedgerConfig, shared=True)
+def shared_counter(init_context):
+    ledger = Path(init_context.config.ledger)
+    with ledger.open("a") as file:
+        file.write(f"init {os.getpid()}\n")
+    yield os.getpid()
+    with ledger.open("a") as file:
+        file.write(f"teardown {os.getpid()}\n")
+
+
+@pipeline(modes=[Mode("default", resources={"counter": shared_counter})])
+def with_shared_resource():
+    x = seed()
+    for i in range(6):
+        use_counter.alias(f"use_{i}")(x)
+
+
+@solid
+def nap(context, config: SlowConfig) -> str:
+    import ray
+
+    node_id = ray.get_runtime_context().get_node_id()
+    [node] = [node for node in ray.nodes() if node["NodeID"] == node_id]
+    where = "node_b" if "node_b" in node["Resources"] else "elsewhere"
+    context.log.info(f"started sleeping on {where}")
+    time.sleep(config.seconds)
+    return node_id
+
+
+@pipeline
+def naps():
+    for i in range(4):
+        nap.alias(f"nap_{i}")()

@@ -9,6 +9,7 @@ import pytest
 
 from solidflow import Config, solid
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
+from solidflow.engine.executors.ray import stores
 from solidflow.engine.executors.ray import worker as ray_worker
 from solidflow.engine.executors.ray.executor import not_committed
 from solidflow.engine.executors.ray.worker import (
@@ -100,18 +101,18 @@ def test_the_end_of_a_run_waits_for_commits_and_names_those_that_never_come(tmp_
 
 
 def test_a_worker_keeps_few_stores_open_and_commits_those_it_closes(tmp_path, monkeypatch):
-    monkeypatch.setattr(ray_worker, "_STORES", {})
-    first = ray_worker._store(str(tmp_path / "s0"), {})
+    monkeypatch.setattr(stores, "_STORES", {})
+    first = stores.open_store(str(tmp_path / "s0"), {})
     first.put("ab" * 32, 1, run_id="r1", step="a", output="result")  # not committed yet
-    for i in range(1, ray_worker._STORES_KEPT + 1):
-        ray_worker._store(str(tmp_path / f"s{i}"), {})
+    for i in range(1, stores.STORES_KEPT + 1):
+        stores.open_store(str(tmp_path / f"s{i}"), {})
     reader = IntermediateStore(str(tmp_path / "s0"))
     try:
-        assert len(ray_worker._STORES) == ray_worker._STORES_KEPT
+        assert len(stores._STORES) == stores.STORES_KEPT
         assert reader.committed(["ab" * 32]) == {"ab" * 32}
-        assert ray_worker._store(str(tmp_path / "s0"), {}) is not first
+        assert stores.open_store(str(tmp_path / "s0"), {}) is not first
     finally:
-        for store in [reader, *ray_worker._STORES.values()]:
+        for store in [reader, *stores._STORES.values()]:
             store.close()
 
 

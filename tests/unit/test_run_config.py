@@ -250,7 +250,7 @@ def test_unknown_executor(instance: Instance) -> None:
     expected = [
         (
             "execution",
-            "unknown executor 'dask'; available: in_process, ray "
+            "unknown executor 'dask'; available: in_process, ray, ray_tasks "
             '(or give a "package.module:Class")',
         )
     ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import sys
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,9 +16,10 @@ from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EVENT_TYPES, EventType, unpack_payload
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
-from solidflow.engine.executors.configs import RayConfig
+from solidflow.engine.executors.configs import RayTasksConfig
 from solidflow.engine.executors.ray.cluster import cluster_resources
 from solidflow.engine.executors.ray.events import WorkerEvent, event_buffer
+from solidflow.engine.executors.ray.shipping import register_user_modules
 from solidflow.engine.executors.ray.worker import (
     COMMIT_DELAY,
     RayRunContext,
@@ -56,7 +56,7 @@ COMMIT_POLL_LATE = 0.02
 """Seconds between two looks after that, while a worker may have stopped."""
 
 
-def connect(config: RayConfig) -> None:
+def connect(config: RayTasksConfig) -> None:
     """Join the configured cluster, or start a local Ray instance, unless already connected."""
     if ray.is_initialized():
         return
@@ -67,16 +67,6 @@ def connect(config: RayConfig) -> None:
         log_to_driver=True,
         configure_logging=False,
     )
-
-
-def _register_user_modules(solid: SolidDefinition) -> None:
-    """Ship the code of solids defined outside installed packages along with them."""
-    module = sys.modules.get(getattr(solid.fn, "__module__", ""))
-    path = getattr(module, "__file__", None) or ""
-    if module is None or module.__name__ == "__main__" or "site-packages" in path:
-        return
-    with contextlib.suppress(ValueError):  # already registered, or a built-in module
-        ray.cloudpickle.register_pickle_by_value(module)
 
 
 _STEP_FUNCTIONS: dict[int, tuple[SolidDefinition, RayRunContext, bool, Any]] = {}
@@ -92,7 +82,7 @@ def _step_function(
     cached = _STEP_FUNCTIONS.get(id(solid))
     if cached is not None and cached[0] is solid and cached[1:3] == (context, task_events):
         return cached[3]
-    _register_user_modules(solid)
+    register_user_modules(solid)
     function = ray.remote(step_function(context, solid)).options(
         num_returns=1 + len(solid.outputs),
         max_retries=solid.retry.max_retries if solid.retry else 0,
@@ -144,15 +134,15 @@ def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> 
         time.sleep(COMMIT_POLL if waited < 2 * COMMIT_DELAY else COMMIT_POLL_LATE)
 
 
-class RayExecutor(Executor):
+class RayTaskExecutor(Executor):
     """Submits every step as a Ray task as soon as its inputs are promised: Ray starts it when
     they exist, on a node that has the resources the solid asks for."""
 
-    name = "ray"
-    config_schema = RayConfig
+    name = "ray_tasks"
+    config_schema = RayTasksConfig
 
     def init(self, run: RunSpec, sink: EventSink) -> None:
-        assert isinstance(run.config, RayConfig)
+        assert isinstance(run.config, RayTasksConfig)
         self._config = run.config
         connect(run.config)
         self._sink = sink

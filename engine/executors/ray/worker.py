@@ -19,6 +19,7 @@ from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
 from solidflow.engine.executors.ray.events import WorkerEvent
+from solidflow.engine.executors.ray.stores import open_store
 from solidflow.engine.plan.steps import FromLoader, StepInputSource, addresses_read
 from solidflow.engine.step.resources import ResourceManager, ResourceSpec
 from solidflow.engine.step.runner import run_step
@@ -207,7 +208,7 @@ class _WorkerRun:
         self.run_id = run_id
         self.actor = _event_buffer(context.actor_name, context.namespace)
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.store = _store(context.store_root, context.store_options, context.store_backend)
+        self.store = open_store(context.store_root, context.store_options, context.store_backend)
         self.current: _Attempt | None = None
         self.resources = ResourceManager(run_id, context.resources, self._emit)
         self._teardown_watch: threading.Thread | None = None
@@ -247,15 +248,12 @@ class _WorkerRun:
 _RUNS: dict[str, _WorkerRun] = {}
 _STATE_LOCK = threading.Lock()
 _streamer: threading.Thread | None = None
-_STORES: dict[tuple[str, str, str | None], IntermediateStore] = {}
 _EVENT_BUFFERS: dict[tuple[str, str], Any] = {}
 
 
 _RUNS_KEPT = 16
 """Runs a worker process remembers; older ones without resources to tear down are dropped
 (a run with resources is dropped by its teardown)."""
-_STORES_KEPT = 8
-"""Stores a worker process keeps open (runs may each name their own store root)."""
 
 
 def _worker_run(context: RayRunContext, run_id: str) -> _WorkerRun:
@@ -276,22 +274,6 @@ def _event_buffer(name: str, namespace: str) -> Any:
     if handle is None:
         handle = _EVENT_BUFFERS[(name, namespace)] = ray.get_actor(name, namespace=namespace)
     return handle
-
-
-def _store(
-    root: str | None, options: Mapping[str, Any], backend: str | None = None
-) -> IntermediateStore | None:
-    """The intermediate store at `root`, opened once per worker process and kept open for the
-    runs that follow, up to _STORES_KEPT of them. Call with _STATE_LOCK held."""
-    if root is None:
-        return None
-    key = (root, repr(sorted(options.items())), backend)
-    store = _STORES.get(key)
-    if store is None:
-        store = _STORES[key] = IntermediateStore(root, dict(options), backend=backend)
-        while len(_STORES) > _STORES_KEPT:  # the oldest commits and closes; it reopens if used
-            _STORES.pop(next(iter(_STORES))).close()
-    return store
 
 
 def _stream_long_steps() -> None:

@@ -1,4 +1,4 @@
-"""The Ray executor against a real local multi-node Ray cluster."""
+"""The task-per-step Ray executor (`ray_tasks`) against a real local multi-node Ray cluster."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.ray, pytest.mark.slow]
 
 
 def _ray(address: str, **settings) -> dict:
-    return {"execution": {"ray": {"address": address, **settings}}}
+    return {"execution": {"ray_tasks": {"address": address, **settings}}}
 
 
 def _resident_bytes() -> int:
@@ -137,7 +137,7 @@ def test_memoization_and_reexecution_on_ray(ray_address, instance):
     )
     assert [e.step for e in _of(changed, EventType.STEP_SUCCESS)] == ["big_table", "table_rows"]
     child = reexecute_pipeline(
-        first.run_id, solid_selection="table_rows", executor="ray", instance=instance
+        first.run_id, solid_selection="table_rows", executor="ray_tasks", instance=instance
     )
     assert [e.step for e in _of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
     assert child.output_for("table_rows") == 1000  # the worker read the parent's stored table
