@@ -114,7 +114,7 @@ def test_the_real_modules_that_need_ray_or_spark_collect_without_them(tmp_path: 
     modules = [
         "tests/unit/test_ray_wire.py",
         "tests/unit/test_spark_definitions.py",
-        "tests/integration/test_ray_executor.py",
+        "tests/integration/test_ray_engine.py",
         "tests/integration/test_spark.py",
         "tests/integration/test_ray_spark.py",
     ]
