@@ -13,6 +13,7 @@ from solidflow.engine.executors import Executor
 from solidflow.engine.instance import Instance
 from solidflow.engine.instance.lookup import find_run
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.ticks import ScheduleState, ScheduleStatus, TickRecord, TickStatus
 from solidflow.engine.memo.explain import RerunCause, StepMemoStatus
 from solidflow.engine.memo.gc import GcReport, collect_garbage, parse_age
 from solidflow.engine.memo.inventory import StoreListing, list_stored_outputs
@@ -20,6 +21,8 @@ from solidflow.engine.run.create import create_run
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
 from solidflow.engine.run.launch import (
+    DriverHealth,
+    DriverState,
     InProcessRunLauncher,
     LaunchedRun,
     RunLauncher,
@@ -34,16 +37,36 @@ from solidflow.engine.run.preview import (
     PlannedStep,
     plan_pipeline,
 )
+from solidflow.engine.run.queue import DequeuedRun, RunQueue
 from solidflow.engine.run.reexecute import create_reexecution, reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
 from solidflow.engine.run.scheduler import StepStatus
 from solidflow.engine.run.subprocess_launcher import SubprocessRunLauncher
+from solidflow.engine.run.supervise import RunSupervisor, SupervisedRun, SupervisorAction
 from solidflow.engine.run.targets import load_pipeline
+from solidflow.engine.schedules.manage import (
+    ScheduleInfo,
+    TickPreview,
+    find_schedule,
+    list_schedules,
+    load_schedules,
+    preview_schedule,
+    schedule_ticks,
+    start_schedule,
+    stop_schedule,
+)
+from solidflow.engine.schedules.ticks import evaluate_schedules
 from solidflow.engine.step.context import SolidExecutionContext
 from solidflow.engine.store import StoredOutput
 from solidflow.engine.store.datasets import StoredDataset
+from solidflow.engine.sweeps.launch import Sweep, SweepRun, launch_sweep
+from solidflow.engine.sweeps.points import describe_point, parse_grid_option
+from solidflow.engine.sweeps.summary import SweepRow, SweepSummary, sweep_summary
 
 __all__ = [
+    "DequeuedRun",
+    "DriverHealth",
+    "DriverState",
     "EventRecord",
     "EventType",
     "Executor",
@@ -58,8 +81,13 @@ __all__ = [
     "PlannedStep",
     "RerunCause",
     "RunLauncher",
+    "RunQueue",
     "RunRecord",
     "RunStatus",
+    "RunSupervisor",
+    "ScheduleInfo",
+    "ScheduleState",
+    "ScheduleStatus",
     "SolidExecutionContext",
     "SolidExecutionResult",
     "SolidRunResult",
@@ -69,19 +97,40 @@ __all__ = [
     "StoredDataset",
     "StoredOutput",
     "SubprocessRunLauncher",
+    "SupervisedRun",
+    "SupervisorAction",
+    "Sweep",
+    "SweepRow",
+    "SweepRun",
+    "SweepSummary",
+    "TickPreview",
+    "TickRecord",
+    "TickStatus",
     "collect_garbage",
     "config_schema",
     "create_reexecution",
     "create_run",
     "describe_event",
+    "describe_point",
+    "evaluate_schedules",
     "execute_pipeline",
     "execute_solid",
     "find_run",
+    "find_schedule",
     "launch_run",
+    "launch_sweep",
+    "list_schedules",
     "list_stored_outputs",
     "load_pipeline",
+    "load_schedules",
     "parse_age",
+    "parse_grid_option",
     "plan_pipeline",
+    "preview_schedule",
     "reexecute_pipeline",
+    "schedule_ticks",
+    "start_schedule",
+    "stop_schedule",
+    "sweep_summary",
     "terminate_as_interrupt",
 ]

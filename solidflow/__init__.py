@@ -18,6 +18,7 @@ from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition, pipeline
 from solidflow.definitions.resource import InitContext, ResourceDefinition, resource
 from solidflow.definitions.retry import RetryPolicy
+from solidflow.definitions.schedule import ScheduleContext, ScheduleDefinition, schedule
 from solidflow.definitions.solid import Out, SolidDefinition, solid
 from solidflow.definitions.types import DataType, TypeCheck, check_type
 from solidflow.engine import (
@@ -39,7 +40,9 @@ from solidflow.engine import (
     execute_pipeline,
     execute_solid,
     launch_run,
+    launch_sweep,
     reexecute_pipeline,
+    sweep_summary,
 )
 
 __version__ = "0.1.0"
@@ -67,6 +70,8 @@ __all__ = [
     "RetryPolicy",
     "RunRecord",
     "RunStatus",
+    "ScheduleContext",
+    "ScheduleDefinition",
     "SolidDefinition",
     "SolidExecutionContext",
     "SolidExecutionResult",
@@ -85,9 +90,12 @@ __all__ = [
     "execute_pipeline",
     "execute_solid",
     "launch_run",
+    "launch_sweep",
     "pipeline",
     "reexecute_pipeline",
     "resource",
+    "schedule",
     "solid",
+    "sweep_summary",
     "type_loader",
 ]

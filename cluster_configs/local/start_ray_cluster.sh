@@ -9,8 +9,10 @@
 # Environment (all optional): SOLIDFLOW_RAY_PORT (6390), SOLIDFLOW_RAY_TMP (/tmp/solidflow-ray;
 # keep it short, Ray puts unix sockets below it), SOLIDFLOW_RAY_HEAD_CPUS (1),
 # SOLIDFLOW_RAY_WORKER_CPUS (1), SOLIDFLOW_RAY_OBJECT_STORE_MB (256, per node),
-# SOLIDFLOW_RAY_TIMEOUT (90 s), RAY_BIN (the `ray` next to `python`), RAY_AUTH_MODE (disabled,
-# or token: then Ray reads the token from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
+# SOLIDFLOW_RAY_TIMEOUT (90 s), SOLIDFLOW_RAY_DASHBOARD (0; 1 starts the head's dashboard with
+# its job server on 127.0.0.1:P+2, which Ray job submission and solidflow's ray_jobs launcher
+# need, and waits until it answers), RAY_BIN (the `ray` next to `python`), RAY_AUTH_MODE
+# (disabled, or token: then Ray reads the token from RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or
 # ~/.ray/auth_token, and drivers must use it too).
 #
 # Ports, with P = SOLIDFLOW_RAY_PORT (the cluster uses P .. P+249): P GCS, P+1 Ray Client
@@ -36,7 +38,9 @@ head_cpus="${SOLIDFLOW_RAY_HEAD_CPUS:-1}"
 worker_cpus="${SOLIDFLOW_RAY_WORKER_CPUS:-1}"
 store_mb="${SOLIDFLOW_RAY_OBJECT_STORE_MB:-256}"
 timeout="${SOLIDFLOW_RAY_TIMEOUT:-90}"
+dashboard="${SOLIDFLOW_RAY_DASHBOARD:-0}"
 
+[[ "$dashboard" == 0 || "$dashboard" == 1 ]] || die "SOLIDFLOW_RAY_DASHBOARD must be 0 or 1, got '$dashboard'"
 for name in port head_cpus worker_cpus store_mb timeout; do
     [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a whole number, got '${!name}'"
 done
@@ -237,8 +241,12 @@ give_up() {
 
 started=$SECONDS
 say "starting the head node on $address (ray: $ray_bin)"
+dashboard_options=(--include-dashboard=false)
+if ((dashboard)); then
+    dashboard_options=(--include-dashboard=true --dashboard-host=127.0.0.1)
+fi
 start_node head 0 --head --port="$port" --num-cpus="$head_cpus" \
-    --include-dashboard=false --dashboard-port=$((port + 2)) \
+    "${dashboard_options[@]}" --dashboard-port=$((port + 2)) \
     --ray-client-server-port=$((port + 1))
 # The worker nodes need a running GCS to join.
 if ! wait_for_head="$("$python_bin" - "$port" "$timeout" "$(pid_of head)" 2>&1 <<'EOF'
@@ -278,6 +286,33 @@ for node in "${nodes[@]}"; do
 done
 if ! problem="$(wait_for_nodes "$remaining" "${node_pids[@]}" 2>&1)"; then
     give_up "the cluster did not come up within ${timeout}s: $(tail -n 1 <<<"${problem:-timed out}")"
+fi
+
+if ((dashboard)); then
+    remaining=$((timeout - (SECONDS - started)))
+    ((remaining > 1)) || remaining=1
+    if ! problem="$("$python_bin" - "$((port + 2))" "$remaining" 2>&1 <<'EOF'
+import sys
+import time
+import urllib.request
+
+port, timeout = int(sys.argv[1]), float(sys.argv[2])
+deadline = time.monotonic() + timeout
+while True:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/jobs/", timeout=2) as answer:
+            if answer.status == 200:
+                break
+    except OSError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(f"the job server on port {port} did not answer")
+    time.sleep(0.5)
+EOF
+)"; then
+        give_up "the dashboard did not come up within ${timeout}s: $problem"
+    fi
+    say "the dashboard and job server answer on http://127.0.0.1:$((port + 2))"
 fi
 
 say "3 nodes alive after $((SECONDS - started))s; stop with $here/stop_ray_cluster.sh"

@@ -63,10 +63,45 @@ class StorageConfig(_Settings):
 class RunMonitoringConfig(_Settings):
     """How the liveness of runs is told: drivers write a heartbeat into the run storage every
     `heartbeat_interval` seconds, and a run whose last heartbeat is older than
-    `heartbeat_timeout` seconds is failed as dead by whichever process reads it."""
+    `heartbeat_timeout` seconds is failed as dead by whichever process reads it. The daemon
+    also asks each run's launcher every `check_interval` seconds whether its driver still runs,
+    stops the driver of a run still CANCELING `cancel_grace` seconds after it saw the cancel,
+    and queues again a run whose launch never happened (its launcher has no driver for it)
+    `launch_grace` seconds after it was claimed."""
 
     heartbeat_interval: float = Field(default=5.0, gt=0)
     heartbeat_timeout: float = Field(default=60.0, gt=0)
+    check_interval: float = Field(default=1.0, gt=0)
+    cancel_grace: float = Field(default=30.0, ge=0)
+    launch_grace: float = Field(default=10.0, gt=0)
+
+
+class TagConcurrencyLimit(_Settings):
+    """At most `limit` runs at once with the tag `key` (with the value `value`, when given;
+    with each value on its own, when `per_value`)."""
+
+    key: str
+    value: str | None = None
+    per_value: bool = False
+    limit: int = Field(ge=0)
+
+
+class RunQueueConfig(_Settings):
+    """How the daemon starts queued runs: highest priority first, then oldest first, at most
+    `max_concurrent_runs` at once (None: no limit) and within `tag_concurrency_limits`; it
+    looks at the queue every `dequeue_interval` seconds."""
+
+    max_concurrent_runs: int | None = Field(default=None, ge=0)
+    tag_concurrency_limits: tuple[TagConcurrencyLimit, ...] = ()
+    dequeue_interval: float = Field(default=0.1, gt=0)
+
+
+class RunLauncherConfig(_Settings):
+    """The launcher that starts runs (a registered name, or "package.module:Class") and its
+    settings (the other keys of `run_launcher`, checked when the launcher is made)."""
+
+    name: str = "subprocess"
+    settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class InstanceConfig(_Settings):
@@ -75,9 +110,31 @@ class InstanceConfig(_Settings):
     event_log: EventLogConfig
     storage: StorageConfig = Field(default_factory=dict, validate_default=True)
     default_executor: str = "in_process"
-    run_launcher: str = "subprocess"
+    run_launcher: RunLauncherConfig = Field(default_factory=RunLauncherConfig)
     run_monitoring: RunMonitoringConfig = Field(default_factory=RunMonitoringConfig)
+    run_queue: RunQueueConfig = Field(default_factory=RunQueueConfig)
     memoize: bool = False
+    workspace: tuple[str, ...] = ()
+    """Where the daemon and `solidflow schedule` find schedules: files ("path/to/file.py",
+    relative to the home) or modules ("package.module")."""
+
+    @field_validator("run_launcher", mode="before")
+    @classmethod
+    def _launcher_by_name(cls, value: Any) -> Any:
+        """`run_launcher: NAME` or `run_launcher: {name: NAME, <its settings>}`."""
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict) and "settings" not in value:
+            settings = dict(value)
+            return {"name": settings.pop("name", "subprocess"), "settings": settings}
+        return value
+
+    @field_validator("workspace")
+    @classmethod
+    def _resolve_workspace(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return tuple(
+            _at_home(location, info) if location.endswith(".py") else location for location in value
+        )
 
     @classmethod
     def load(cls, home: Path) -> InstanceConfig:

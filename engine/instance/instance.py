@@ -205,8 +205,13 @@ class Instance:
         reason = why_dead(
             run, now=time.time(), timeout=monitoring.heartbeat_timeout, hostname=self._hostname
         )
-        if reason is None:
-            return run
+        return run if reason is None else self.end_dead_run(run, reason)
+
+    def end_dead_run(self, run: RunRecord, reason: str) -> RunRecord:
+        """Record the end of `run`, whose driver is gone for `reason`: as the end event its
+        driver stored, if it stored one before it died; else CANCELED for a CANCELING run and
+        FAILURE for the others, with an end event that gives `reason`. Nothing changes if the
+        run moved on meanwhile. Returns the run's record afterwards."""
         last = self.storage.last_seq(run.run_id)
         tail = self.storage.get_events(run.run_id, after=last - 1) if last >= 0 else []
         if tail and tail[0].type in RUN_END_TYPES:

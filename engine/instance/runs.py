@@ -79,6 +79,8 @@ class RunRecord:
             (see `process_token`), None where the platform gives none.
         heartbeat: when the driver last said it is alive (while STARTING: when it was
             launched).
+        launcher: the run launcher that started the run (its registered name or
+            "package.module:Class"), None before it was launched.
     """
 
     run_id: str
@@ -102,6 +104,7 @@ class RunRecord:
     hostname: str | None = None
     process_start: str | None = None
     heartbeat: float | None = None
+    launcher: str | None = None
 
     @property
     def last_sign_of_life(self) -> float:
@@ -163,9 +166,9 @@ def process_exited(pid: int, token: str | None) -> bool:
 def why_dead(run: RunRecord, *, now: float, timeout: float, hostname: str) -> str | None:
     """Why the driver of `run` must be dead, None if it may be alive.
 
-    A run that should have a driver (STARTING, STARTED, CANCELING) is dead when its last sign
-    of life is older than `timeout` seconds (as seen from any host; the hosts' clocks must
-    agree within it), or sooner when its process ran on `hostname` and has exited.
+    A run that should have a driver (STARTING, STARTED, CANCELING) is dead when its process
+    ran on `hostname` and has exited, or (STARTED, CANCELING) when its last sign of life is
+    older than `timeout` seconds (see `heartbeat_silence`).
     """
     if not run.status.alive:
         return None
@@ -175,6 +178,16 @@ def why_dead(run: RunRecord, *, now: float, timeout: float, hostname: str) -> st
         and process_exited(run.pid, run.process_start)
     ):
         return f"run process {run.pid} on {run.hostname} exited without finishing the run"
+    return heartbeat_silence(run, now=now, timeout=timeout)
+
+
+def heartbeat_silence(run: RunRecord, *, now: float, timeout: float) -> str | None:
+    """Why the driver of `run` must be dead judging by its heartbeat alone, as seen from any
+    host (the hosts' clocks must agree within `timeout`): its last sign of life is older than
+    `timeout` seconds. None if it may be alive. A STARTING run has no heartbeat yet (its driver
+    boots, or its job waits for resources): only its launcher can tell."""
+    if run.status not in (RunStatus.STARTED, RunStatus.CANCELING):
+        return None
     silent = now - run.last_sign_of_life
     if silent > timeout:
         driver = f"process {run.pid} on {run.hostname}" if run.pid is not None else "driver"

@@ -1,4 +1,5 @@
-"""The event log and run registry in one SQLite file, shared by the processes of a host."""
+"""The event log, run registry, schedules and step claims in one SQLite file, shared by the
+processes of a host."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from solidflow.engine.events.records import (
     unpack_payload,
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.sqlite_schedules import MIGRATION as SCHEDULES_MIGRATION
+from solidflow.engine.instance.sqlite_schedules import SqliteSchedules, SqliteStepClaims
 from solidflow.engine.instance.storage import (
     MUTABLE_RUN_FIELDS,
     DuplicateRecordError,
@@ -101,6 +104,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_creation ON runs (create_time)",
         "CREATE INDEX runs_by_status ON runs (status, create_time)",
     ),
+    SCHEDULES_MIGRATION,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -172,8 +176,9 @@ class SqliteSettings(Config):
     """The database file; a relative path is relative to the instance's home."""
 
 
-class SqliteStorage(InstanceStorage):
-    """Events and runs in one SQLite file (WAL mode), safe to share between processes.
+class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
+    """Events, runs, schedules and step claims in one SQLite file (WAL mode), safe to share
+    between processes.
 
     Each process opens its own connection on first use (again after a fork); threads of a
     process share it under a lock.

@@ -1,15 +1,18 @@
-"""Storage interfaces of the instance: the event log and the run registry."""
+"""Storage interfaces of the instance: the event log, the run registry, schedules and their
+ticks, and claims on the steps that concurrent runs share."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from solidflow.definitions.config import Config
 from solidflow.engine.events.records import EventRecord
+from solidflow.engine.instance.claims import StepClaim
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.ticks import ScheduleState, TickRecord, TickStatus
 from solidflow.engine.registry import Registry
 
 
@@ -44,7 +47,16 @@ class EventLogStorage(ABC):
 
 
 MUTABLE_RUN_FIELDS = frozenset(
-    {"status", "start_time", "end_time", "pid", "hostname", "process_start", "heartbeat"}
+    {
+        "status",
+        "start_time",
+        "end_time",
+        "pid",
+        "hostname",
+        "process_start",
+        "heartbeat",
+        "launcher",
+    }
 )
 """The fields of a RunRecord that change after the run is recorded."""
 
@@ -88,7 +100,63 @@ class RunStorage(ABC):
         most `limit` of them."""
 
 
-class InstanceStorage(EventLogStorage, RunStorage):
+class ScheduleStorage(ABC):
+    """Where the state of every schedule and its ticks are stored."""
+
+    @abstractmethod
+    def get_schedule_state(self, name: str) -> ScheduleState | None:
+        """The stored state of the schedule `name`, None if it was never started."""
+
+    @abstractmethod
+    def set_schedule_state(self, state: ScheduleState) -> None:
+        """Store the state of a schedule, replacing the one stored."""
+
+    @abstractmethod
+    def add_tick(self, tick: TickRecord) -> None:
+        """Store a new tick.
+
+        Raises:
+            DuplicateRecordError: a tick with the same key is already stored.
+        """
+
+    @abstractmethod
+    def update_tick(
+        self, key: str, *, status: TickStatus, run_id: str | None = None, error: str | None = None
+    ) -> TickRecord:
+        """Record how the tick `key` ended; the updated record.
+
+        Raises:
+            KeyError: no tick has this key.
+        """
+
+    @abstractmethod
+    def get_ticks(
+        self, schedule: str, *, key: str | None = None, limit: int | None = None
+    ) -> list[TickRecord]:
+        """The ticks of `schedule` (only the one with `key`, if given), latest tick time
+        first, at most `limit` of them."""
+
+
+class StepClaimStorage(ABC):
+    """Where runs claim the steps they compute, so that concurrent runs that need the same
+    outputs compute them once."""
+
+    @abstractmethod
+    def claim_steps(
+        self, run_id: str, steps: Mapping[str, str], *, now: float, stale_after: float
+    ) -> dict[str, StepClaim]:
+        """Claim, in one atomic step, each memo key of `steps` (memo key -> step key) for run
+        `run_id`, unless another run holds it and is alive: its status is STARTING, STARTED
+        or CANCELING and its last sign of life is at most `stale_after` seconds older than
+        `now`. A claim of a run that is not alive is taken over. Returns the claims held by
+        other runs, by memo key (the keys not among them are claimed by `run_id`)."""
+
+    @abstractmethod
+    def release_step_claims(self, run_id: str, memo_keys: Collection[str] | None = None) -> None:
+        """Drop the claims of run `run_id` on `memo_keys` (on all of them when None)."""
+
+
+class InstanceStorage(EventLogStorage, RunStorage, ScheduleStorage, StepClaimStorage):
     """A storage backend holding both the event log and the runs of an instance.
 
     Backends are found by name in the `solidflow.event_logs` entry point group, or by

@@ -145,3 +145,24 @@ def memoized_steps(
         if complete:
             memoized.add(step)
     return memoized
+
+
+def memoized_payloads(
+    keys: Mapping[str, MemoKeys], memoized: set[str], found: Mapping[str, Assessment]
+) -> dict[str, dict[str, Any]]:
+    """The STEP_MEMOIZED payload of each step of `memoized` (in the order of `keys`): the
+    run that stored its outputs, their keys, its memo key and lineage, from what `found`
+    says of its outputs."""
+    payloads: dict[str, dict[str, Any]] = {}
+    for step in (key for key in keys if key in memoized):
+        memo_keys = keys[step]
+        first = found[next(iter(memo_keys.output_keys.values()))].present
+        source_run = first.run_id if first is not None else None
+        payloads[step] = {
+            "message": f"outputs already stored by run {source_run}",
+            "source_run": source_run,
+            "output_keys": dict(memo_keys.output_keys),
+            "memo_key": memo_keys.memo_key,
+            "lineage": memo_keys.lineage,
+        }
+    return payloads

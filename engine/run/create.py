@@ -14,6 +14,7 @@ from solidflow.engine.events.records import to_plain
 from solidflow.engine.executors import Executor
 from solidflow.engine.instance import Instance
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.tags import PRIORITY_TAG
 from solidflow.engine.run.prepare import (
     PreparedRun,
     Selection,
@@ -21,7 +22,7 @@ from solidflow.engine.run.prepare import (
     prepare_run,
     require_pipeline,
 )
-from solidflow.errors import ConfigError, DefinitionError, SelectionError
+from solidflow.errors import ConfigError, DefinitionError, RunRequestError, SelectionError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,13 +65,16 @@ def create_run(
     memoize: bool | None = None,
     target: str | None = None,
     origin: RunOrigin | None = None,
+    priority: int | None = None,
 ) -> RunRecord:
-    """Validate a run of `pipeline` and record it as QUEUED; nothing runs until `launch_run`.
+    """Validate a run of `pipeline` and record it as QUEUED; nothing runs until `launch_run`
+    (or the daemon, which starts queued runs by `priority`, higher first, then oldest first).
 
     The record holds the resolved plan (its step keys and the selection they come from), the
     run_config, mode, executor, memoize setting, tags, and the parent and root run of a
     re-execution (`origin`). `target` says how to load the pipeline again (derived from its
-    module when omitted); a run launched in another process needs it.
+    module when omitted); a run launched in another process needs it. `priority` is kept as
+    the tag "solidflow/priority".
 
     Raises:
         ConfigError, SelectionError, DefinitionError: the request is invalid; the run is
@@ -87,6 +91,7 @@ def create_run(
         memoize=memoize,
         target=target,
         origin=origin,
+        priority=priority,
     )
     return record
 
@@ -103,12 +108,23 @@ def request_run(
     memoize: bool | None,
     target: str | None,
     origin: RunOrigin | None,
+    priority: int | None = None,
+    run_id: str | None = None,
 ) -> tuple[RunRecord, PreparedRun]:
-    """`create_run`, also returning the prepared plan (kept for `prepared_plan` as well)."""
+    """`create_run`, also returning the prepared plan (kept for `prepared_plan` as well).
+    `run_id` is the new run's id (default: a random one).
+
+    Raises:
+        DuplicateRecordError: a run with the id `run_id` is already recorded.
+    """
     require_pipeline(pipeline)
     run_tags = {str(key): str(value) for key, value in {**pipeline.tags, **(tags or {})}.items()}
+    if priority is not None:
+        if isinstance(priority, bool) or not isinstance(priority, int):
+            raise RunRequestError(f"a run's priority must be a whole number, not {priority!r}")
+        run_tags[PRIORITY_TAG] = str(priority)
     record = RunRecord(
-        run_id=uuid.uuid4().hex,
+        run_id=run_id or uuid.uuid4().hex,
         pipeline_name=pipeline.name,
         status=RunStatus.QUEUED,
         create_time=time.time(),

@@ -21,12 +21,14 @@ from solidflow.engine.instance.runs import (
     RunStatus,
     current_process_token,
 )
+from solidflow.engine.memo.claims import SharedSteps
 from solidflow.engine.memo.leases import Leases
 from solidflow.engine.memo.memoization import (
     MemoKeys,
     Warn,
     all_output_keys,
     assess_outputs,
+    memoized_payloads,
     memoized_steps,
     plan_keys,
     steps_without_outputs,
@@ -43,7 +45,6 @@ from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.scheduler import Scheduler, SchedulerState, StepStatus
 from solidflow.engine.step.resources import ResourceSpec
 from solidflow.engine.store import IntermediateStore, is_local_root
-from solidflow.engine.store.records import Assessment
 from solidflow.errors import (
     ConfigError,
     DefinitionError,
@@ -207,24 +208,6 @@ def _prepared_and_driven(
     return _drive(run, pipeline, prepared, monitor, executor or prepared.executor(), raise_on_error)
 
 
-def _memoized_payloads(
-    keys: Mapping[str, MemoKeys], memoized: set[str], found: Mapping[str, Assessment]
-) -> dict[str, dict[str, Any]]:
-    payloads: dict[str, dict[str, Any]] = {}
-    for step in (key for key in keys if key in memoized):
-        memo_keys = keys[step]
-        first = found[next(iter(memo_keys.output_keys.values()))].present
-        source_run = first.run_id if first is not None else None
-        payloads[step] = {
-            "message": f"outputs already stored by run {source_run}",
-            "source_run": source_run,
-            "output_keys": dict(memo_keys.output_keys),
-            "memo_key": memo_keys.memo_key,
-            "lineage": memo_keys.lineage,
-        }
-    return payloads
-
-
 def _outputs_before_the_run(
     keys: Mapping[str, MemoKeys], store: IntermediateStore, memoize: bool, warn: Warn
 ) -> tuple[dict[str, dict[str, Any]], set[str]]:
@@ -233,7 +216,7 @@ def _outputs_before_the_run(
     store whose writes are guarded, where looking up every key is cheap)."""
     if memoize:
         found = assess_outputs(keys, store)
-        payloads = _memoized_payloads(keys, memoized_steps(keys, found, warn), found)
+        payloads = memoized_payloads(keys, memoized_steps(keys, found, warn), found)
         stored = {key for key, assessment in found.items() if assessment.present}
     else:
         payloads = {}
@@ -327,6 +310,16 @@ def _execute(
         store_backend=location.backend,
         durability=store_durability(prepared.config, run.instance),
     )
+    shared = None
+    if memoize and not monitor.canceled:
+        shared = SharedSteps(
+            run.instance.storage,
+            run.run_id,
+            keys,
+            lambda: location.open(lambda text: warn(None, text)),
+            run.instance.config.run_monitoring.heartbeat_timeout,
+        )
+        shared.claim(key for key in keys if key not in payloads)
     scheduler = Scheduler(
         plan,
         executor,
@@ -336,19 +329,24 @@ def _execute(
         payloads,
         missing,
         canceled=lambda: monitor.canceled,
+        shared=shared,
     )
-    if monitor.canceled:  # before any step was submitted
-        return scheduler.state, []
-    executor.init(spec, run.sink)
-    monitor.reclaim_signals()
-    problems = []
     try:
-        state = scheduler.run()
-    except ExecutorError as error:  # the steps not ended never will
-        state = scheduler.state
-        problems.append(str(error))
+        if monitor.canceled:  # before any step was submitted
+            return scheduler.state, []
+        executor.init(spec, run.sink)
+        monitor.reclaim_signals()
+        problems = []
+        try:
+            state = scheduler.run()
+        except ExecutorError as error:  # the steps not ended never will
+            state = scheduler.state
+            problems.append(str(error))
+        finally:
+            problems.extend(executor.finalize())
     finally:
-        problems.extend(executor.finalize())
+        if shared is not None:  # once the outputs of the run are stored
+            shared.close()
     return state, problems
 
 

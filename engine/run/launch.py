@@ -5,15 +5,20 @@ from __future__ import annotations
 import dataclasses
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
+from solidflow.definitions.config import Config
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.engine.events.records import EventRecord
 from solidflow.engine.executors import Executor
-from solidflow.engine.instance import Instance
+from solidflow.engine.instance import CONFIG_FILE, Instance, InstanceConfigError
 from solidflow.engine.instance.runs import RunRecord, RunStatus
-from solidflow.engine.registry import Registry
+from solidflow.engine.registry import PluginError, Registry, is_reference, reference_of
 from solidflow.engine.run.drive import drive_run
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.targets import load_pipeline
@@ -53,20 +58,64 @@ class LaunchedRun:
             time.sleep(poll_interval)
 
 
+class DriverState(str, Enum):
+    """What a launcher knows of the driver of a run it launched."""
+
+    RUNNING = "RUNNING"
+    """The driver runs (or is about to: a submitted job that waits for its resources)."""
+    GONE = "GONE"
+    """The driver's process or job ended."""
+    NOT_LAUNCHED = "NOT_LAUNCHED"
+    """The launcher never started a driver for the run."""
+    UNKNOWN = "UNKNOWN"
+    """The launcher cannot tell (the run's heartbeat says whether it lives)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriverHealth:
+    """The state of a run's driver as its launcher sees it, and for GONE, how it ended."""
+
+    state: DriverState
+    reason: str = ""
+
+
+UNKNOWN_HEALTH = DriverHealth(state=DriverState.UNKNOWN)
+
+
 class RunLauncher(ABC):
     """Starts the driver of a run that `launch_run` moved from QUEUED to STARTING; the
     driver records the run STARTED, then its end.
 
     Launchers are found by name in the `solidflow.run_launchers` entry point group
-    ("in_process" and "subprocess" are built in), or by "package.module:Class"; solidflow.yaml's
-    `run_launcher` names the instance's default. They are made without arguments.
+    ("in_process", "subprocess" and "ray_jobs" are built in), or by "package.module:Class";
+    solidflow.yaml's `run_launcher` names the instance's default and gives its settings,
+    validated by `config_schema` (a launcher without one takes none).
     """
 
     name: ClassVar[str]
+    config_schema: ClassVar[type[Config] | None] = None
+
+    @classmethod
+    def from_settings(cls, settings: Config | None) -> RunLauncher:
+        """The launcher with these settings (validated by `config_schema`; None without
+        one). The default makes it without arguments."""
+        return cls()
 
     @abstractmethod
     def launch(self, run: RunRecord, instance: Instance) -> LaunchedRun:
         """Start the driver of `run`, which is STARTING."""
+
+    def check_run(self, run: RunRecord, instance: Instance) -> DriverHealth:
+        """Whether the driver this launcher started for `run` still runs, asked of what
+        started it (a child process of this one, a job on a cluster), never of a process id
+        on this host: the asking process may run elsewhere. The default cannot tell."""
+        return UNKNOWN_HEALTH
+
+    def terminate(self, run: RunRecord, instance: Instance) -> str | None:
+        """Stop the driver of `run` at once (its process killed, its job stopped), after a
+        cooperative cancel did not stop it; what was done, or None if this launcher cannot
+        stop it. The default cannot."""
+        return None
 
 
 RUN_LAUNCHERS = Registry("run launcher", "solidflow.run_launchers", RunLauncher)
@@ -136,6 +185,47 @@ def target_of(run: RunRecord) -> str:
     return run.target
 
 
+def launcher_name(launcher: RunLauncher) -> str:
+    """How a run records `launcher`: its registered name, else its "package.module:Class"."""
+    name = getattr(launcher, "name", None)
+    if isinstance(name, str) and not is_reference(name):
+        try:
+            if RUN_LAUNCHERS.load(name) is type(launcher):
+                return name
+        except PluginError:
+            pass
+    return reference_of(type(launcher))
+
+
+def make_launcher(name: str | None, instance: Instance) -> RunLauncher:
+    """The launcher `name` (a registered name or "package.module:Class"; default: the
+    instance's `run_launcher`), with the settings solidflow.yaml gives it when it is the
+    instance's launcher.
+
+    Raises:
+        PluginError: the launcher cannot be found or loaded.
+        InstanceConfigError: its settings in solidflow.yaml are invalid.
+    """
+    configured = instance.config.run_launcher
+    name = name or configured.name
+    cls = RUN_LAUNCHERS.load(name)
+    given: Mapping[str, Any] = configured.settings if name == configured.name else {}
+    where = f"{instance.home / CONFIG_FILE}: run_launcher"
+    if cls.config_schema is None:
+        if given:
+            raise InstanceConfigError(f"{where}: launcher '{name}' takes no settings")
+        return cls.from_settings(None)
+    try:
+        settings = cls.config_schema.model_validate(dict(given))
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise InstanceConfigError(f"{where}: {problems}") from None
+    return cls.from_settings(settings)
+
+
 def launch_run(
     run_id: str,
     *,
@@ -150,14 +240,19 @@ def launch_run(
     Raises:
         RunRequestError: the run is unknown, or not QUEUED (launched or canceled already).
         PluginError: the launcher cannot be found or loaded.
+        InstanceConfigError: its settings in solidflow.yaml are invalid.
     """
     instance = instance if instance is not None else Instance()
     if not isinstance(launcher, RunLauncher):
-        launcher = RUN_LAUNCHERS.load(launcher or instance.config.run_launcher)()
+        launcher = make_launcher(launcher, instance)
     run = instance.storage.get_run(run_id)
     if run is None:
         raise RunRequestError(f"no run with id '{run_id}' in {instance.home}")
-    launched = {"status": RunStatus.STARTING, "heartbeat": time.time()}
+    launched = {
+        "status": RunStatus.STARTING,
+        "heartbeat": time.time(),
+        "launcher": launcher_name(launcher),
+    }
     if not instance.storage.update_run(run_id, expected=[RunStatus.QUEUED], **launched):
         current = instance.storage.get_run(run_id) or run
         raise RunRequestError(

@@ -20,6 +20,7 @@ from solidflow.engine.plan.run_config import (
 from solidflow.engine.plan.selection import select_steps
 from solidflow.engine.plan.steps import ExecutionPlan, build_plan
 from solidflow.engine.registry import PluginError, reference_of
+from solidflow.engine.run.targets import FILE_MODULE_PREFIX
 from solidflow.engine.store import IntermediateStore
 from solidflow.errors import ConfigError, DefinitionError
 
@@ -174,9 +175,12 @@ def pipeline_target(pipeline: PipelineDefinition) -> str | None:
     """'module:name' (or 'file.py:name' for scripts) from which the pipeline can be loaded."""
     fn = pipeline.fn
     module = sys.modules.get(getattr(fn, "__module__", ""), None)
-    if module is None or getattr(module, fn.__name__, None) is not pipeline:
+    found = getattr(module, fn.__name__, None) if module is not None else None
+    # The module may have been loaded again since (a file target loaded twice): its pipeline
+    # of the same name is this one's equal.
+    if not isinstance(found, PipelineDefinition) or found.name != pipeline.name:
         return None
-    if module.__name__ == "__main__":
+    if module.__name__ == "__main__" or module.__name__.startswith(FILE_MODULE_PREFIX):
         path = getattr(module, "__file__", None)
         return f"{path}:{fn.__name__}" if path else None
     return f"{module.__name__}:{fn.__name__}"

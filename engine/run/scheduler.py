@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor
+from solidflow.engine.memo.claims import CLAIM_POLL, Claimed, Served, SharedSteps
 from solidflow.engine.memo.memoization import MemoKeys
 from solidflow.engine.plan.steps import ExecutionPlan
 from solidflow.engine.step.task import NotProduced, OutputAddress, StepResult, StepTask
@@ -67,7 +69,9 @@ class Scheduler:
     the payload of their STEP_MEMOIZED event; `outputs_missing` are the steps none of whose
     outputs the store held as the run started. Once `canceled()` is true, no step is
     submitted any more, the executor cancels those in flight, and the run ends when they
-    have reported.
+    have reported. With `shared`, a ready step that another run has claimed is awaited
+    rather than submitted: it becomes memoized once that run stored its outputs, or runs here
+    once the claim is gone (see `solidflow.engine.memo.claims`).
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Scheduler:
         memoized: Mapping[str, dict[str, Any]],
         outputs_missing: Collection[str] = (),
         canceled: Callable[[], bool] = lambda: False,
+        shared: SharedSteps | None = None,
     ) -> None:
         self._plan = plan
         self._executor = executor
@@ -87,8 +92,11 @@ class Scheduler:
         self._run_id = run_id
         self._keys = keys
         self._memoized = memoized
-        self._outputs_missing = outputs_missing
+        self._outputs_missing = set(outputs_missing)
         self._canceled = canceled
+        self._shared = shared
+        self._awaited: set[str] = set()
+        self._next_poll = 0.0
         self._children = plan.downstream()
         self._readers = _readers(plan)
         self._waiting_on = {key: set(step.upstream) for key, step in plan.steps.items()}
@@ -100,13 +108,9 @@ class Scheduler:
 
     def run(self) -> SchedulerState:
         """Run the plan to the end; returns the final state."""
+        ready: deque[str] = deque()
         for key, payload in self._memoized.items():
-            self.state.status[key] = StepStatus.MEMOIZED
-            for output, output_key in self._keys[key].output_keys.items():
-                self.state.handles[(key, output)] = StoredRef(output_key)
-            self._sink.emit(EventType.STEP_MEMOIZED, key, payload)
-            for child in self._children[key]:
-                self._waiting_on[child].discard(key)
+            self._memoize(key, payload, ready)
         self._sink.flush()
         ready = deque(
             key
@@ -115,24 +119,33 @@ class Scheduler:
         )
         running = 0
         canceling = False
-        while ready or running:
+        while ready or running or self._awaited:
             if self.state.run_failure is not None:
                 ready.clear()
+                self._awaited.clear()
             if not canceling and self._canceled():
                 canceling = True
                 ready.clear()
+                self._awaited.clear()
                 if running:
                     self._executor.cancel()
             while ready and self._executor.can_submit() and not self._canceled():
                 key = ready.popleft()
                 if self.state.status[key] is not StepStatus.PENDING:
                     continue  # skipped while it waited for a free slot
+                if self._shared is not None and key in self._shared.held_elsewhere:
+                    self._await(key)
+                    continue
                 self._submit(key, ready)
                 running += 1
+            if self._awaited and not canceling:
+                self._poll_awaited(ready)
             if running:
                 for result in self._executor.wait(timeout=CANCEL_POLL):
                     running -= 1
                     self._finish(result, ready)
+            elif self._awaited and not ready:
+                time.sleep(max(0.0, self._next_poll - time.monotonic()))
             if canceling:
                 ready.clear()  # children released by the last steps that ended
         if self.state.run_failure is not None:
@@ -140,6 +153,44 @@ class Scheduler:
                 self._skip(key, {"message": f"not run: {self.state.run_failure}"})
             self._sink.flush()
         return self.state
+
+    def _memoize(self, key: str, payload: dict[str, Any], ready: deque[str]) -> None:
+        """The step's outputs are stored: it is MEMOIZED, and its children may run."""
+        self.state.status[key] = StepStatus.MEMOIZED
+        self._sink.emit(EventType.STEP_MEMOIZED, key, payload)
+        outputs = self._keys[key].output_keys
+        handles = {name: StoredRef(output_key) for name, output_key in outputs.items()}
+        self._release_children(key, handles, ready)
+
+    def _await(self, key: str) -> None:
+        assert self._shared is not None
+        claim = self._shared.held_elsewhere[key]
+        self._awaited.add(key)
+        message = f"waiting for run {claim.run_id}, which computes the same step ({claim.step})"
+        self._sink.emit(EventType.LOG, key, {"level": "INFO", "message": message})
+        self._sink.flush()
+
+    def _poll_awaited(self, ready: deque[str]) -> None:
+        """Look at the awaited steps (every CLAIM_POLL seconds): memoize those stored by now;
+        those claimed by this run now are ready to run here."""
+        assert self._shared is not None
+        if time.monotonic() < self._next_poll:
+            return
+        self._next_poll = time.monotonic() + CLAIM_POLL
+        for key in sorted(self._awaited):
+            outcome = self._shared.poll(key)
+            if isinstance(outcome, Served):
+                self._awaited.discard(key)
+                self._memoize(key, outcome.payload, ready)
+            elif isinstance(outcome, Claimed):
+                self._awaited.discard(key)
+                self._outputs_missing.discard(key)  # its claimant may have stored some
+                message = (
+                    f"computing the step here: run {outcome.taken_from.run_id} no longer holds it"
+                )
+                self._sink.emit(EventType.LOG, key, {"level": "INFO", "message": message})
+                ready.appendleft(key)
+        self._sink.flush()
 
     def _submit(self, key: str, ready: deque[str]) -> None:
         step = self._plan.steps[key]
@@ -181,6 +232,8 @@ class Scheduler:
         if self.state.status[key] is StepStatus.SKIPPED:
             return  # submitted before its upstream failed; the skip is already recorded
         self.state.results[key] = result
+        if self._shared is not None and not result.success:
+            self._shared.release(key)
         if result.canceled:
             self.state.status[key] = StepStatus.CANCELED
         elif result.skipped_because is not None:

@@ -31,11 +31,15 @@ def _where(exc: BaseException) -> str:
     return ""
 
 
+FILE_MODULE_PREFIX = "solidflow_target_"
+"""The name of a module loaded from a file by a target starts with this."""
+
+
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise TargetError(f"no such file: {path}")
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    module_name = f"solidflow_target_{path.stem}_{digest}"
+    module_name = f"{FILE_MODULE_PREFIX}{path.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise TargetError(f"cannot load {path} as a Python module")
@@ -52,7 +56,12 @@ def _is_file(location: str) -> bool:
     return location.endswith(".py") or "/" in location
 
 
-def _import(location: str) -> ModuleType:
+def import_location(location: str) -> ModuleType:
+    """The module a target's location names: a Python file or an importable module.
+
+    Raises:
+        TargetError: it cannot be found or fails to import (the message says where).
+    """
     try:
         if _is_file(location):
             return _import_file(Path(location).resolve())
@@ -73,7 +82,7 @@ def _import(location: str) -> ModuleType:
 def load_pipeline(target: str) -> tuple[PipelineDefinition, str]:
     """The pipeline named by `target`, and the target in a form that loads it from anywhere."""
     location, name = _split(target)
-    module = _import(location)
+    module = import_location(location)
     pipelines = {
         attr: value for attr, value in vars(module).items() if isinstance(value, PipelineDefinition)
     }

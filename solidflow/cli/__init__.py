@@ -1,5 +1,6 @@
-"""The `solidflow` command: run pipelines, read runs and their events, cancel runs, manage
-stored outputs, benchmark the engine, serve the web UI."""
+"""The `solidflow` command: run pipelines, queue them for the daemon, schedule and sweep
+them, read runs and their events, cancel runs, manage stored outputs, benchmark the engine,
+serve the web UI."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import click
 from solidflow.cli.bench_commands import bench
 from solidflow.cli.common import print_warnings
 from solidflow.cli.inspect_commands import cancel, logs, runs
+from solidflow.cli.queue_commands import daemon, launch, sweep
 from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
+from solidflow.cli.schedule_commands import schedule
 from solidflow.cli.store_commands import store
 from solidflow.cli.ui_command import ui
 
@@ -28,5 +31,20 @@ def main(ctx: click.Context, home: str | None) -> None:
     print_warnings()
 
 
-for command in (run, reexecute, plan, config_schema_command, runs, logs, cancel, store, bench, ui):
+for command in (
+    run,
+    launch,
+    daemon,
+    schedule,
+    sweep,
+    reexecute,
+    plan,
+    config_schema_command,
+    runs,
+    logs,
+    cancel,
+    store,
+    bench,
+    ui,
+):
     main.add_command(command)

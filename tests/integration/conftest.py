@@ -64,6 +64,7 @@ def ray_address() -> Iterator[str]:
             "SOLIDFLOW_RAY_PORT": str(port),
             "SOLIDFLOW_RAY_TMP": short_tmp,
             "SOLIDFLOW_RAY_OBJECT_STORE_MB": "512",
+            "SOLIDFLOW_RAY_DASHBOARD": "1",  # the job server, for the ray_jobs launcher
         },
     )
     if started.returncode != 0:
@@ -77,6 +78,12 @@ def ray_address() -> Iterator[str]:
         ray.shutdown()
         subprocess.run([str(SCRIPTS / "stop_ray_cluster.sh")], env=env, timeout=120)
         shutil.rmtree(env["SOLIDFLOW_RAY_TMP"], ignore_errors=True)  # the script keeps its logs
+
+
+@pytest.fixture(scope="session")
+def ray_job_server(ray_address: str) -> str:
+    """The job server (dashboard) of the `ray_address` cluster: http://127.0.0.1:<port + 2>."""
+    return f"http://127.0.0.1:{int(ray_address.rsplit(':', 1)[1]) + 2}"
 
 
 @dataclass(frozen=True)

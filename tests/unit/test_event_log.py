@@ -163,7 +163,7 @@ def test_a_version_2_log_gets_the_step_ends_index(tmp_path):
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
         assert "step_ends" in indexes
         assert "events_by_step" not in indexes
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     finally:
         conn.close()
 

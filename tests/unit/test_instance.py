@@ -49,7 +49,7 @@ def test_defaults_live_under_home(tmp_path):
     assert instance.config.event_log.backend == "sqlite"
     assert instance.config.storage.root == str(tmp_path / "storage")
     assert (instance.config.default_executor, instance.config.memoize) == ("in_process", False)
-    assert instance.config.run_launcher == "subprocess"
+    assert instance.config.run_launcher.name == "subprocess"
     monitoring = instance.config.run_monitoring
     assert (monitoring.heartbeat_interval, monitoring.heartbeat_timeout) == (5.0, 60.0)
     assert isinstance(instance.storage, SqliteStorage)

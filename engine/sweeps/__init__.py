@@ -1,0 +1,1 @@
+"""Sweeps: one queued run per point of a grid of config values, and their summary."""
