@@ -103,6 +103,8 @@ bench: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/python benchmarks/ray_overhead.py
 	$(BIN)/python benchmarks/spark_overhead.py
 	$(BIN)/python benchmarks/web_ui.py
+	$(BIN)/python benchmarks/run_queue.py
+	$(BIN)/python benchmarks/sweep.py --without-sharing
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache frontend/node_modules solidflow/web/static test-artifacts

@@ -54,3 +54,31 @@ def test_store_throughput_benchmark_prints_the_three_figures() -> None:
         rf"store {number} µs per output, no store \(dict\) {number} µs per output",
     ):
         assert re.search(pattern, result.stdout), result.stdout
+
+
+def test_run_queue_benchmark_prints_the_daemon_and_the_hand_written_pool(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run_queue.py"), "--runs", "3", "--concurrency", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    rows = [line for line in done.stdout.splitlines() if "runs/min" in line]
+    assert [row.split()[0] for row in rows] == ["daemon", "hand-written"]
+    assert all(re.search(r"launch delay median +\d+\.\d ms", row) for row in rows)
+
+
+def test_sweep_benchmark_prints_the_sweep_against_one_run(tmp_path):
+    command = [sys.executable, str(BENCHMARKS / "sweep.py"), "--points", "2"]
+    done = subprocess.run(
+        [*command, "--upstream", "0.5", "--part", "0.1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert "upstream computed by 1 run(s)" in done.stdout
+    assert re.search(r"sweep, memoized +\d+\.\d s", done.stdout)
