@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
-import time
 from pathlib import Path
 
 from solidflow.engine.events.records import EventType
 from solidflow.engine.instance.runs import RunStatus
 from tests.e2e.conftest import SOLIDFLOW
+from tests.waiting import wait_for
 
 RACING = """
 import time
@@ -68,16 +68,6 @@ def _config(path: Path, source: int, early: int, gate: str = "") -> str:
     return str(path)
 
 
-def _wait_for(condition, what: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _output_keys(instance, run_id: str) -> dict[str, str]:
     keys = {}
     for event in instance.events(run_id):
@@ -107,11 +97,11 @@ def test_gc_keeps_what_a_live_run_wrote_and_will_read(cli, instance, home, tmp_p
         text=True,
     )
     try:
-        second = _wait_for(
+        second = wait_for(
             lambda: next((r for r in instance.runs() if r.run_id != first.run_id), None),
             "the second run to start",
         )
-        _wait_for(
+        wait_for(
             lambda: any(
                 e.type is EventType.STEP_START and e.step == "gated"
                 for e in instance.events(second.run_id)
