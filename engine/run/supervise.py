@@ -160,7 +160,10 @@ class RunSupervisor:
         if how is None:
             return None
         reason = f"run canceled: its driver did not stop within {grace:g} s of the cancel ({how})"
-        if self.instance.end_run(run, RunStatus.CANCELED, reason, expected=[run.status]) is None:
-            return None
+        ended = self.instance.end_run(run, RunStatus.CANCELED, reason, expected=[run.status])
+        if ended is None:  # the driver, told to stop (SIGTERM), may have recorded its end
+            ended = self.instance.storage.get_run(run.run_id)
+            if ended is None or ended.status.alive:
+                return None
         self._canceling_since.pop(run.run_id, None)
         return SupervisedRun(run_id=run.run_id, action=SupervisorAction.TERMINATED, reason=reason)

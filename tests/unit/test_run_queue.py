@@ -202,6 +202,31 @@ def test_the_supervisor_stops_a_run_that_a_cancel_did_not_stop(instance):
     assert "did not stop within 0 s of the cancel (stopped by the test)" in done.reason
 
 
+class StopHonouringLauncher(RecordingLauncher):
+    """Its driver records its own end at once when it is stopped, as a driver does on SIGTERM."""
+
+    def terminate(self, run: RunRecord, instance: Instance) -> str | None:
+        instance.end_run(run, RunStatus.CANCELED, "SIGTERM received", expected=[run.status])
+        return super().terminate(run, instance)
+
+
+def test_a_run_whose_driver_ends_it_when_stopped_is_reported_terminated(instance):
+    [run_id] = _queue(instance, 1)
+    now = time.time()
+    instance.storage.update_run(
+        run_id,
+        status=RunStatus.CANCELING,
+        start_time=now,
+        heartbeat=now,
+        launcher=f"{__name__}:StopHonouringLauncher",
+    )
+    launcher = StopHonouringLauncher()
+    [done] = RunSupervisor(instance, (launcher,)).check_runs()
+    assert (done.run_id, done.action) == (run_id, SupervisorAction.TERMINATED)
+    assert instance.get_run(run_id).status is RunStatus.CANCELED
+    assert [e.message for e in instance.events(run_id)] == ["SIGTERM received"]
+
+
 def test_claims_go_to_the_first_live_run_and_lapse_with_its_heartbeat(instance):
     storage = instance.storage
     first, second = _queue(instance, 2)
