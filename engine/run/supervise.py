@@ -148,7 +148,7 @@ class RunSupervisor:
             heartbeat=None,
             launcher=None,
         )
-        if requeued is None:
+        if not requeued:
             return None
         reason = f"launcher {run.launcher} never started a driver for the run"
         return SupervisedRun(run_id=run.run_id, action=SupervisorAction.REQUEUED, reason=reason)
