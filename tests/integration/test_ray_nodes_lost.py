@@ -144,12 +144,18 @@ def test_steps_of_a_killed_worker_node_run_again_elsewhere(doomed_cluster, tmp_p
     assert runner.returncode == 0, out + err
     [run] = instance.runs()
     events = instance.events(run.run_id)
-    [retry] = [e for e in events if e.type is EventType.STEP_RETRY]
-    assert retry.step == doomed_step and retry.payload["reason"] == "worker_died"
-    assert retry.payload["attempt"] == 2
+    # Every step in flight on node_b's worker (the sleeping one, and any sent behind it) runs
+    # again; until Ray sees node_b gone, a replacement worker may land there and die too, so a
+    # step may be retried more than once, its attempts numbered in turn.
+    retries = [e for e in events if e.type is EventType.STEP_RETRY]
+    assert retries and all(e.payload["reason"] == "worker_died" for e in retries)
+    for step in {e.step for e in retries}:
+        attempts = [e.payload["attempt"] for e in retries if e.step == step]
+        assert attempts == list(range(2, len(attempts) + 2)), (step, attempts)
+    doomed_retries = [e for e in retries if e.step == doomed_step]
     starts = [e for e in events if e.type is EventType.STEP_START and e.step == doomed_step]
-    assert [e.payload["attempt"] for e in starts] == [1, 2]
-    assert starts[0].payload["node_id"] != starts[1].payload["node_id"]
-    assert events.index(retry) < events.index(starts[1])
+    assert [e.payload["attempt"] for e in starts] == list(range(1, len(doomed_retries) + 2))
+    assert starts[0].payload["node_id"] != starts[-1].payload["node_id"]
+    assert events.index(doomed_retries[0]) < events.index(starts[1])
     successes = {e.step for e in events if e.type is EventType.STEP_SUCCESS}
     assert successes == {f"nap_{i}" for i in range(4)}
