@@ -20,8 +20,9 @@ class RerunCause:
     """One reason why a step runs instead of taking its outputs from the store.
 
     Args:
-        kind: "no_earlier_run", "code_changed", "config_changed", "data_version_changed",
-            "upstream_changed", "output_missing" or "output_corrupt".
+        kind: "no_earlier_run", "code_changed", "reached_code_changed", "config_changed",
+            "resources_changed", "data_version_changed", "upstream_changed", "output_missing"
+            or "output_corrupt".
         message: the reason in words, e.g. "upstream changed (x)".
     """
 
@@ -55,7 +56,9 @@ class StepMemoStatus:
 
 _CHANGES = (
     ("code_version", "code_changed", "code changed"),
+    ("code", "reached_code_changed", "code it reaches changed"),
     ("config", "config_changed", "config changed"),
+    ("resources", "resources_changed", "resources changed"),
     ("data_version", "data_version_changed", "data version changed"),
 )
 

@@ -1,75 +1,70 @@
 """Memoization keys: a step key changes whenever anything that could change its outputs does.
 
-Step key = sha256 of: the solid's name in the pipeline, its code version, its canonical config,
-the keys of all its inputs, and its data version. Output key = sha256(step key, output name).
+Step key = sha256 of: the solid's name in the pipeline, its code (and every function, class,
+module-level value and library it reaches), its canonical config, the code and config of the
+resources it requires, the keys of all its inputs, and its data version. Output key =
+sha256(step key, output name).
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
-import inspect
 import json
 import secrets
-import textwrap
-import types
-from collections.abc import Mapping
-from dataclasses import dataclass
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
-
 from solidflow.definitions.config import plain_config
+from solidflow.definitions.resource import PlainObject, ResourceDefinition
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.events.records import MSGPACK_INTS
+from solidflow.engine.memo.code import CodeFingerprint, CodeScanner
+from solidflow.engine.memo.values import Canonical, Unfingerprintable, packed, value_digest
 
-KEY_RECIPE_VERSION = 1
+KEY_RECIPE_VERSION = 2
+"""Changes whenever keys are computed differently; lineages record it."""
 
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-class _StripDocstrings(ast.NodeTransformer):
-    def _strip(self, node: Any) -> Any:
-        self.generic_visit(node)
-        body = node.body
-        first = body[0].value if body and isinstance(body[0], ast.Expr) else None
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            node.body = body[1:] or [ast.Pass()]
-        return node
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
+def declared_version(version: str) -> CodeFingerprint:
+    """The code of a solid or resource that declares `version=`: nothing else is looked at."""
+    return CodeFingerprint(version=f"version:{version}", parts={}, unfingerprintable={})
 
 
-def _bytecode_identity(code: types.CodeType) -> bytes:
-    parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
-    for const in code.co_consts:
-        parts.append(
-            _bytecode_identity(const) if isinstance(const, types.CodeType) else repr(const).encode()
-        )
-    return b"\0".join(parts)
+def _classes(annotation: Any) -> Iterator[type]:
+    """The classes an annotation names (`list[Order]` names list and Order)."""
+    if isinstance(annotation, type):
+        yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _classes(argument)
 
 
-@functools.lru_cache(maxsize=4096)
-def source_version(fn: types.FunctionType) -> str:
-    """A hash of the function's source with comments, docstrings, formatting and decorators
-    left out; the bytecode when the source is not available."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return "bytecode:" + _digest(_bytecode_identity(fn.__code__))[:32]
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            node.decorator_list = []
-    normalised = ast.dump(_StripDocstrings().visit(tree), include_attributes=False)
-    return "source:" + _digest(normalised.encode())[:32]
+def solid_code(
+    solid: SolidDefinition, scanner: CodeScanner, loaders: Sequence[Any] = ()
+) -> CodeFingerprint:
+    """`version=` when the solid declares one, else its function and all it reaches,
+    including the classes its inputs are annotated with (whose methods it may call) and the
+    functions of the type `loaders` that build its inputs."""
+    if solid.version is not None:
+        return declared_version(solid.version)
+    annotated = [cls for input_def in solid.inputs for cls in _classes(input_def.annotation)]
+    return scanner.function(solid.fn, also=[*annotated, *loaders])
 
 
-def code_version(solid: SolidDefinition) -> str:
-    """`version=` when the solid declares one, else a hash of its normalised source."""
-    return f"version:{solid.version}" if solid.version is not None else source_version(solid.fn)
+def resource_code(
+    key: str, definition: ResourceDefinition, scanner: CodeScanner
+) -> CodeFingerprint:
+    """`version=` when the resource declares one, the object given as the resource, else
+    its function and all it reaches."""
+    if definition.version is not None:
+        return declared_version(definition.version)
+    if isinstance(definition.fn, PlainObject):
+        return scanner.value(definition.fn.value, f"resource '{key}'")
+    return scanner.function(definition.fn)
 
 
 def canonical_config(config: Any) -> str:
@@ -82,40 +77,9 @@ def fingerprint(value: Any) -> str:
     """A content hash of a value given in run_config; values that cannot be hashed get a random
     fingerprint, so they never match a stored output (a forced miss, never a false hit)."""
     try:
-        encoded = msgpack.packb(_canonical(value), use_bin_type=True)
-    except (TypeError, ValueError):
+        return "value:" + value_digest(Canonical().form(value))
+    except Unfingerprintable:
         return "unhashable:" + secrets.token_hex(16)
-    return "value:" + _digest(encoded)[:32]
-
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, int) and value not in MSGPACK_INTS:
-        return ["int", str(value)]  # beyond what msgpack encodes
-    if value is None or isinstance(value, (bool, int, float, str, bytes)):
-        return value
-    if isinstance(value, Mapping):
-        return [
-            [_canonical(k), _canonical(v)]
-            for k, v in sorted(value.items(), key=lambda kv: repr(kv[0]))
-        ]
-    if isinstance(value, (list, tuple)):
-        return [type(value).__name__, [_canonical(item) for item in value]]
-    table_bytes = _arrow_bytes(value)
-    if table_bytes is not None:
-        return ["arrow", _digest(table_bytes)]
-    raise TypeError(f"cannot fingerprint {type(value).__name__}")
-
-
-def _arrow_bytes(value: Any) -> bytes | None:
-    import sys
-
-    pa = sys.modules.get("pyarrow")
-    if pa is None or not isinstance(value, (pa.Table, pa.RecordBatch)):
-        return None
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, value.schema) as writer:
-        writer.write(value)
-    return sink.getvalue().to_pybytes()
 
 
 def output_key(memo_key: str, output: str) -> str:
@@ -125,16 +89,41 @@ def output_key(memo_key: str, output: str) -> str:
 
 def lineage_key(lineage: Mapping[str, Any]) -> str:
     """The step key of a lineage in its `StepLineage.as_dict` form."""
-    return _digest(msgpack.packb(lineage, use_bin_type=True))
+    return _digest(packed(lineage))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceLineage:
+    """What a required resource adds to a step key: its code and its config."""
+
+    code_version: str
+    code: Mapping[str, str] = field(default_factory=dict)
+    config: str = "null"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code_version": self.code_version, "code": dict(self.code), "config": self.config}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepLineage:
-    """What a step key is made of; kept with the step's events to explain why a step runs."""
+    """What a step key is made of; kept with the step's events to explain why a step runs.
+
+    Args:
+        solid: the solid's name in the pipeline.
+        code_version: the fingerprint of the solid's function (or its declared version).
+        code: the fingerprint of every function, class, value and library it reaches, by
+            name (see `solidflow.engine.memo.code`).
+        config: the canonical config.
+        resources: what each required resource adds, by resource key.
+        inputs: the key of each input (a tuple of keys for fan-in).
+        data_version: what the solid's `data_version` said, if it has one.
+    """
 
     solid: str
     code_version: str
+    code: Mapping[str, str] = field(default_factory=dict)
     config: str
+    resources: Mapping[str, ResourceLineage] = field(default_factory=dict)
     inputs: Mapping[str, str | tuple[str, ...]]
     data_version: str | None
 
@@ -147,7 +136,9 @@ class StepLineage:
             "recipe": KEY_RECIPE_VERSION,
             "solid": self.solid,
             "code_version": self.code_version,
+            "code": dict(sorted(self.code.items())),
             "config": self.config,
+            "resources": {key: self.resources[key].as_dict() for key in sorted(self.resources)},
             "inputs": {
                 name: list(key) if isinstance(key, tuple) else key
                 for name, key in sorted(self.inputs.items())

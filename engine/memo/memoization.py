@@ -9,13 +9,16 @@ from typing import Any
 from solidflow.definitions.config import plain_config
 from solidflow.definitions.graph import FanIn, FromOutput
 from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.memo.code import CodeScanner
 from solidflow.engine.memo.keys import (
+    ResourceLineage,
     StepLineage,
     canonical_config,
-    code_version,
     fingerprint,
     lineage_key,
     output_key,
+    resource_code,
+    solid_code,
 )
 from solidflow.engine.plan.steps import ExecutionPlan, ExecutionStep, FromLoader
 from solidflow.engine.store import IntermediateStore, OutputStatus
@@ -40,7 +43,7 @@ class DataVersionContext:
     config: Any
 
 
-Warn = Callable[[str, str], None]
+Warn = Callable[[str | None, str], None]
 OutputAddress = tuple[str, str]
 
 
@@ -76,10 +79,17 @@ def _data_version(step: ExecutionStep, warn: Warn) -> str | None:
 
 
 def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
-    """Keys of every step, in plan order; `warn(step, message)` reports data versions that
-    could not be read (such steps get a key that matches nothing stored)."""
+    """Keys of every step, in plan order. `warn(step, message)` reports data versions that
+    could not be read, and once per plan each value that cannot be fingerprinted (with
+    step None); such steps get a key that matches nothing stored."""
+    scanner = CodeScanner()
+    resources = {
+        key: (resource_code(key, spec.definition, scanner), canonical_config(spec.config))
+        for key, spec in plan.resources.items()
+    }
     output_keys: dict[tuple[str, str], str] = dict(plan.external)
     keys: dict[str, MemoKeys] = {}
+    problems: dict[str, tuple[str, list[str]]] = {}
     for step in plan.steps.values():
         inputs: dict[str, str | tuple[str, ...]] = {}
         for name, source in step.inputs.items():
@@ -91,10 +101,29 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
                 inputs[name] = fingerprint(plain_config(source.value))
             else:
                 inputs[name] = fingerprint(source.value)
+        loaders = [
+            step.solid.input(name).data_type.loader.fn
+            for name, source in step.inputs.items()
+            if isinstance(source, FromLoader)
+        ]
+        code = solid_code(step.solid, scanner, loaders)
+        required = sorted(key for key in step.solid.required_resource_keys if key in resources)
+        for found in [code, *(resources[key][0] for key in required)]:
+            for name, why in found.unfingerprintable.items():
+                problems.setdefault(name, (why, []))[1].append(step.key)
         lineage = StepLineage(
             solid=step.key,
-            code_version=code_version(step.solid),
+            code_version=code.version,
+            code=code.parts,
             config=canonical_config(step.config),
+            resources={
+                key: ResourceLineage(
+                    code_version=resources[key][0].version,
+                    code=resources[key][0].parts,
+                    config=resources[key][1],
+                )
+                for key in required
+            },
             inputs=inputs,
             data_version=_data_version(step, warn),
         )
@@ -103,12 +132,24 @@ def plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
         outputs = {name: output_key(memo_key, name) for name in step.solid.output_names}
         output_keys.update({(step.key, name): key for name, key in outputs.items()})
         keys[step.key] = MemoKeys(lineage=recorded, memo_key=memo_key, output_keys=outputs)
+    for name, (why, steps) in problems.items():
+        warn(None, _unfingerprintable_message(name, why, steps))
     return keys
 
 
 def all_output_keys(keys: Mapping[str, MemoKeys]) -> list[str]:
     """Every output key of the steps, in plan order."""
     return [key for step in keys.values() for key in step.output_keys.values()]
+
+
+def _unfingerprintable_message(name: str, why: str, steps: list[str]) -> str:
+    which = "step " if len(steps) == 1 else "steps "
+    return (
+        f"{name} ({why}) cannot be fingerprinted, so the memo key of {which}"
+        f"{', '.join(steps)} never matches and {'it' if len(steps) == 1 else 'they'} always "
+        "run; pass it to solids as a resource, or declare version= on the solid or resource "
+        "that reads it (and change the version when it changes)"
+    )
 
 
 def assess_outputs(keys: Mapping[str, MemoKeys], store: IntermediateStore) -> dict[str, Assessment]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from solidflow.definitions.graph import FromOutput, FromValue, InputBinding
 from solidflow.definitions.pipeline import PipelineDefinition
+from solidflow.definitions.resource import ResourceDefinition
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.plan.run_config import ResolvedRunConfig
 
@@ -37,6 +38,15 @@ def addresses_read(sources: Mapping[str, StepInputSource]) -> list[tuple[str, st
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceSpec:
+    """A resource of the run's mode with its validated config (serialisable)."""
+
+    definition: ResourceDefinition
+    config: Any
+    """The validated config (a Config model, a plain value), None without config."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionStep:
     """One solid to run: its key, definition, validated config and where each input comes from."""
 
@@ -60,13 +70,8 @@ class ExecutionPlan:
     steps: Mapping[str, ExecutionStep]
     external: Mapping[tuple[str, str], str] = field(default_factory=dict)
     """Store keys of outputs that steps read from outside the plan (an earlier run's outputs)."""
-
-    @property
-    def resource_keys(self) -> frozenset[str]:
-        """The resources that the plan's steps need."""
-        return frozenset(
-            key for step in self.steps.values() for key in step.solid.required_resource_keys
-        )
+    resources: Mapping[str, ResourceSpec] = field(default_factory=dict)
+    """The resources of the mode that the steps require, with their validated config."""
 
     def downstream(self) -> dict[str, list[str]]:
         """Each step key mapped to the keys of the steps that read its outputs."""
@@ -110,6 +115,16 @@ def build_plan(
             inputs=sources,
             upstream=tuple(upstream),
         )
+    required = {key for step in steps.values() for key in step.solid.required_resource_keys}
+    resources = {
+        key: ResourceSpec(definition=definition, config=resolved.resource_configs.get(key))
+        for key, definition in pipeline.mode(mode).resource_definitions().items()
+        if key in required
+    }
     return ExecutionPlan(
-        pipeline_name=pipeline.name, mode=mode, steps=steps, external=dict(external or {})
+        pipeline_name=pipeline.name,
+        mode=mode,
+        steps=steps,
+        external=dict(external or {}),
+        resources=resources,
     )

@@ -43,7 +43,6 @@ from solidflow.engine.run.prepare import (
 )
 from solidflow.engine.run.results import PipelineRunResult
 from solidflow.engine.run.scheduler import Scheduler, SchedulerState, StepStatus
-from solidflow.engine.step.resources import ResourceSpec
 from solidflow.engine.store import IntermediateStore, is_local_root
 from solidflow.errors import (
     ConfigError,
@@ -295,15 +294,10 @@ def _execute(
                 payloads, missing = _outputs_before_the_run(keys, store, memoize, warn)
             finally:
                 store.close()
-    specs = {
-        key: ResourceSpec(definition=definition, config=prepared.config.resource_configs.get(key))
-        for key, definition in prepared.mode.resource_definitions().items()
-        if key in plan.resource_keys
-    }
     spec = RunSpec(
         run_id=run.run_id,
         pipeline_name=plan.pipeline_name,
-        resources=specs,
+        resources=plan.resources,
         config=prepared.executor_config(),
         store_root=location.root,
         store_options=location.options,

@@ -6,22 +6,13 @@ import atexit
 import inspect
 import time
 from collections.abc import Collection, Generator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from solidflow.definitions.config import Config
-from solidflow.definitions.resource import InitContext, ResourceDefinition
+from solidflow.definitions.resource import InitContext
 from solidflow.engine.events.records import EventType
+from solidflow.engine.plan.steps import ResourceSpec
 from solidflow.engine.step.context import Emit, Resources, SolidLogger
 from solidflow.engine.step.error_info import ErrorInfo, error_info
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResourceSpec:
-    """A resource of the run's mode with its validated config (serialisable)."""
-
-    definition: ResourceDefinition
-    config: Config | None
 
 
 class ResourceInitError(Exception):

@@ -38,6 +38,7 @@ class ResourceDefinition:
     """Config fixed with `.configured(...)`, as plain data; None: given in run_config."""
     takes_context: bool = True
     shared: bool = False
+    version: str | None = None
 
     @property
     def name(self) -> str:
@@ -58,11 +59,20 @@ class ResourceDefinition:
         return replace(self, bound_config=plain_config(config))
 
 
-def _plain_value_resource(value: Any) -> ResourceDefinition:
-    def plain(_: InitContext) -> Any:
-        return value
+@dataclass(frozen=True, slots=True)
+class PlainObject:
+    """The function of a resource given as a plain object: it returns the object."""
 
-    return ResourceDefinition(fn=plain, description=f"the object {type(value).__name__}")
+    value: Any
+
+    def __call__(self, _: InitContext) -> Any:
+        return self.value
+
+
+def _plain_value_resource(value: Any) -> ResourceDefinition:
+    return ResourceDefinition(
+        fn=PlainObject(value), description=f"the object {type(value).__name__}"
+    )
 
 
 def as_resource_definition(value: Any) -> ResourceDefinition:
@@ -74,7 +84,11 @@ def as_resource_definition(value: Any) -> ResourceDefinition:
 def resource(fn: Callable[..., Any]) -> ResourceDefinition: ...
 @overload
 def resource(
-    *, config: Any = None, description: str | None = None, shared: bool = False
+    *,
+    config: Any = None,
+    description: str | None = None,
+    shared: bool = False,
+    version: str | None = None,
 ) -> Callable[[Callable[..., Any]], ResourceDefinition]: ...
 
 
@@ -84,10 +98,14 @@ def resource(
     config: Any = None,
     description: str | None = None,
     shared: bool = False,
+    version: str | None = None,
 ) -> Any:
     """Declare a resource: `@resource` or `@resource(config=MyConfig)` on `def f(init_context)`;
     config may also be a type such as `str` or `list[int]`. `shared=True`: see
-    ResourceDefinition."""
+    ResourceDefinition.
+
+    Memo keys of the steps that require the resource see its code, like a solid's (`version`
+    names it instead), and its config."""
 
     def decorate(func: Callable[..., Any]) -> ResourceDefinition:
         problem = None if config is None else config_schema_problem(config)
@@ -112,6 +130,7 @@ def resource(
             description=description or inspect.getdoc(func),
             takes_context=bool(params),
             shared=shared,
+            version=version,
         )
 
     return decorate(fn) if fn is not None else decorate

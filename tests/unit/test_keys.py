@@ -9,14 +9,16 @@ import uuid
 import pyarrow as pa
 
 from solidflow import Config, solid
+from solidflow.engine.memo.code import CodeScanner
 from solidflow.engine.memo.keys import (
+    ResourceLineage,
     StepLineage,
     canonical_config,
-    code_version,
     fingerprint,
     output_key,
-    source_version,
+    solid_code,
 )
+from solidflow.engine.memo.sources import function_hash
 
 
 def _function(tmp_path, source: str):
@@ -29,7 +31,7 @@ def _function(tmp_path, source: str):
     return module.f
 
 
-def test_source_version_ignores_docstrings_comments_formatting_and_decorators(tmp_path):
+def test_function_hash_ignores_docstrings_comments_formatting_and_decorators(tmp_path):
     plain = _function(tmp_path, "def f(x):\n    return x + 1\n")
     decorated_and_documented = _function(
         tmp_path,
@@ -43,17 +45,17 @@ def test_source_version_ignores_docstrings_comments_formatting_and_decorators(tm
                     + 1)
         ''',
     )
-    assert source_version(plain) == source_version(decorated_and_documented.__wrapped__)
+    assert function_hash(plain) == function_hash(decorated_and_documented.__wrapped__)
 
 
-def test_source_version_changes_with_the_body(tmp_path):
+def test_function_hash_changes_with_the_body(tmp_path):
     one = _function(tmp_path, "def f(x):\n    return x + 1\n")
     two = _function(tmp_path, "def f(x):\n    return x + 2\n")
-    assert source_version(one).startswith("source:")
-    assert source_version(one) != source_version(two)
+    assert function_hash(one).startswith("bytecode:")
+    assert function_hash(one) != function_hash(two)
 
 
-def test_code_version_prefers_the_declared_version():
+def test_solid_code_prefers_the_declared_version():
     @solid(version="7")
     def declared() -> int:
         return 1
@@ -62,18 +64,20 @@ def test_code_version_prefers_the_declared_version():
     def undeclared() -> int:
         return 1
 
-    assert code_version(declared) == "version:7"
-    assert code_version(undeclared).startswith("source:")
+    assert solid_code(declared, CodeScanner()).version == "version:7"
+    assert solid_code(declared, CodeScanner()).parts == {}
+    assert solid_code(undeclared, CodeScanner()).version.startswith("function:")
 
 
-def test_functions_without_source_fall_back_to_bytecode():
+def test_functions_without_source_are_hashed_by_what_they_do():
     namespace: dict = {}
-    exec("def f(x):\n    return x * 3\n", namespace)  # no file: inspect cannot find the source
-    assert source_version(namespace["f"]).startswith("bytecode:")
+    exec("def f(x):\n    return x * 3\n", namespace)  # no file: no source to read
+    three = function_hash(namespace["f"])
     exec("def f(x):\n    return x * 4\n", namespace)
-    other = namespace["f"]
-    exec("def f(x):\n    return x * 3\n", namespace)
-    assert source_version(namespace["f"]) != source_version(other)
+    four = function_hash(namespace["f"])
+    exec("def f(x):\n\n    # times three\n    return x * 3\n", namespace)
+    assert three != four
+    assert function_hash(namespace["f"]) == three
 
 
 class Limits(Config):
@@ -126,6 +130,9 @@ def test_every_part_of_the_lineage_changes_the_memo_key():
         {"inputs": {"x": "k2"}},
         {"inputs": {"y": "k1"}},
         {"data_version": "etag-1"},
+        {"code": {"pricing.discount": "function:1"}},
+        {"resources": {"db": ResourceLineage(code_version="function:1")}},
+        {"resources": {"db": ResourceLineage(code_version="function:1", config='{"a":1}')}},
     ):
         assert _lineage(**change).memo_key != base.memo_key, change
     assert _lineage().memo_key == base.memo_key

@@ -1,130 +1,20 @@
-"""Memoized runs execute exactly the edited solids and their descendants."""
+"""Memoized runs: corrupt outputs, modes and resources, values that cannot be fingerprinted.
+
+(Random edits of random pipelines: test_memo_edits.py.)"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from solidflow import Config, Instance, execute_pipeline, pipeline, solid
+from solidflow import Config, Instance, Mode, execute_pipeline, pipeline, resource, solid
 from solidflow.engine.events.records import EventType
 from solidflow.engine.store import IntermediateStore
 
 
-class Offset(Config):
-    k: int = 0
-
-
-def _node_solid(name: str, has_inputs: bool, version: int, data_versions: dict[str, str]):
-    def data_version(context) -> str:
-        return data_versions[context.solid_name]
-
-    if has_inputs:
-
-        def combine(values: list[int], config: Offset) -> int:
-            return sum(values) + config.k
-
-        fn = combine
-    else:
-
-        def source(config: Offset) -> int:
-            return config.k + 1
-
-        fn = source
-    return solid(name=name, version=str(version), data_version=data_version)(fn)
-
-
-def _build(parents: list[list[int]], versions: list[int], data_versions: dict[str, str]):
-    definitions = [
-        _node_solid(f"n{i}", bool(parents[i]), versions[i], data_versions)
-        for i in range(len(parents))
-    ]
-
-    @pipeline(name="random_dag")
-    def dag() -> None:
-        handles: list[Any] = []
-        for i, definition in enumerate(definitions):
-            if parents[i]:
-                handles.append(definition([handles[p] for p in parents[i]]))
-            else:
-                handles.append(definition())
-
-    return dag
-
-
-def _descendants(parents: list[list[int]], edited: set[int]) -> set[int]:
-    affected = set(edited)
-    for i in range(len(parents)):  # parents always come first
-        if any(p in affected for p in parents[i]):
-            affected.add(i)
-    return affected
-
-
-def _expected_values(parents: list[list[int]], offsets: list[int]) -> list[int]:
-    values: list[int] = []
-    for i, ps in enumerate(parents):
-        values.append(sum(values[p] for p in ps) + offsets[i] if ps else offsets[i] + 1)
-    return values
-
-
-@st.composite
-def dags_and_edits(draw: st.DrawFn):
-    size = draw(st.integers(min_value=1, max_value=8))
-    parents = [
-        sorted(draw(st.sets(st.integers(0, i - 1), max_size=3))) if i else [] for i in range(size)
-    ]
-    edits = draw(
-        st.dictionaries(
-            st.integers(0, size - 1), st.sampled_from(["code", "config", "data"]), max_size=size
-        )
-    )
-    return parents, edits
-
-
 def _executed(result) -> set[str]:
     return {e.step for e in result.events if e.type is EventType.STEP_SUCCESS}
-
-
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=dags_and_edits())
-def test_exactly_edited_solids_and_their_descendants_run(tmp_path_factory, case):
-    parents, edits = case
-    instance = Instance(tmp_path_factory.mktemp("home"))
-    size = len(parents)
-    versions = [1] * size
-    offsets = [0] * size
-    data_versions = {f"n{i}": "v1" for i in range(size)}
-
-    def run():
-        config = {"solids": {f"n{i}": {"config": {"k": offsets[i]}} for i in range(size)}}
-        return execute_pipeline(
-            _build(parents, versions, data_versions), config, instance=instance, memoize=True
-        )
-
-    first = run()
-    assert first.success and _executed(first) == {f"n{i}" for i in range(size)}
-    unchanged = run()
-    assert _executed(unchanged) == set()
-    assert {e.step for e in unchanged.events if e.type is EventType.STEP_MEMOIZED} == {
-        f"n{i}" for i in range(size)
-    }
-
-    for node, kind in edits.items():
-        if kind == "code":
-            versions[node] += 1
-        elif kind == "config":
-            offsets[node] += 1
-        else:
-            data_versions[f"n{node}"] = "v2"
-    edited_run = run()
-    assert edited_run.success
-    assert _executed(edited_run) == {f"n{i}" for i in _descendants(parents, set(edits))}
-    expected = _expected_values(parents, offsets)
-    for i in range(size):  # memoized or not, every output has its current value
-        assert edited_run.output_for(f"n{i}") == expected[i]
 
 
 def test_a_corrupt_stored_output_is_recomputed_with_a_warning(tmp_path):
@@ -189,3 +79,147 @@ def test_only_steps_whose_outputs_are_not_stored_skip_looking_before_storing(tmp
     told.clear()
     execute_pipeline(build("3"), instance=instance, memoize=True)
     assert told == {"second": True}
+
+
+class Scale(Config):
+    factor: int = 1
+
+
+@resource(config=Scale)
+def scaled_warehouse(init_context):
+    return init_context.config.factor
+
+
+@resource
+def dev_warehouse(init_context):
+    return 100
+
+
+def _shop_pipeline():
+    @solid
+    def orders() -> list:
+        return [10, 20, 30]
+
+    @solid(required_resource_keys={"warehouse"})
+    def expensive(context, values: list) -> int:
+        return sum(1 for value in values if value * context.resources.warehouse > 15)
+
+    @solid(required_resource_keys={"clock"})
+    def stamped(context, values: list) -> int:
+        return len(values) + context.resources.clock
+
+    @pipeline(
+        modes=[
+            Mode("prod", resources={"warehouse": scaled_warehouse, "clock": 1}),
+            Mode("dev", resources={"warehouse": dev_warehouse, "clock": 1}),
+        ]
+    )
+    def shop():
+        values = orders()
+        expensive(values)
+        stamped(values)
+
+    return shop
+
+
+def test_mode_switches_and_resource_config_rerun_exactly_the_steps_that_use_them(tmp_path):
+    shop = _shop_pipeline()
+    instance = Instance(tmp_path)
+
+    def run(mode: str, factor: int = 1):
+        config = (
+            {"resources": {"warehouse": {"config": {"factor": factor}}}} if mode == "prod" else {}
+        )
+        return execute_pipeline(shop, config, mode=mode, instance=instance, memoize=True)
+
+    first = run("prod")
+    assert _executed(first) == {"orders", "expensive", "stamped"}
+    assert first.output_for("expensive") == 2
+    dev = run("dev")
+    assert _executed(dev) == {"expensive"} and dev.output_for("expensive") == 3
+    assert _executed(run("prod")) == set()  # back to prod: its outputs are stored
+    changed = run("prod", factor=2)
+    assert _executed(changed) == {"expensive"} and changed.output_for("expensive") == 3
+
+
+def test_a_value_that_cannot_be_fingerprinted_is_named_once_and_its_steps_always_run(
+    tmp_path, project
+):
+    project.write(
+        "locked",
+        """
+        import threading
+        from solidflow import pipeline, solid
+
+        LOCK = threading.Lock()
+
+        @solid
+        def guarded() -> int:
+            with LOCK:
+                return 1
+
+        @solid
+        def also_guarded(x: int) -> int:
+            with LOCK:
+                return x + 1
+
+        @solid(version="1")
+        def declared(x: int) -> int:
+            with LOCK:
+                return x
+
+        @pipeline
+        def locked():
+            declared(also_guarded(guarded()))
+        """,
+    )
+    locked = project.load("locked").locked
+    instance = Instance(tmp_path / "home")
+    execute_pipeline(locked, instance=instance, memoize=True)
+    again = execute_pipeline(locked, instance=instance, memoize=True)
+    assert _executed(again) == {"guarded", "also_guarded", "declared"}
+    [warning] = [e for e in again.events if e.type is EventType.LOG]
+    assert warning.step is None
+    assert warning.message.startswith(
+        "locked.LOCK (_thread.lock) cannot be fingerprinted, so the memo key of steps "
+        "guarded, also_guarded never matches"
+    )
+    assert "declare version=" in warning.message
+
+
+def test_an_edit_of_the_type_loader_that_builds_an_input_reruns_its_step(tmp_path, project):
+    project.write(
+        "loaded",
+        """
+        from solidflow import Config, DataType, pipeline, solid, type_loader
+
+        class Numbers(Config):
+            count: int
+
+        @type_loader(Numbers)
+        def numbers(context, config):
+            return list(range(config.count))
+
+        NumberList = DataType("NumberList", lambda value: isinstance(value, list), loader=numbers)
+
+        @solid
+        def total(values: NumberList) -> int:
+            return sum(values)
+
+        @pipeline
+        def loaded():
+            total()
+        """,
+    )
+    run_config = {"solids": {"total": {"inputs": {"values": {"count": 4}}}}}
+    instance = Instance(tmp_path / "home")
+
+    def run():
+        pipeline_ = project.load("loaded").loaded
+        return execute_pipeline(pipeline_, run_config, instance=instance, memoize=True)
+
+    assert run().output_for("total") == 6
+    assert _executed(run()) == set()
+    project.edit("loaded", "range(config.count)", "range(1, config.count + 1)")
+    edited = run()
+    assert _executed(edited) == {"total"} and edited.output_for("total") == 10
