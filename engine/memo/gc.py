@@ -26,6 +26,8 @@ def parse_age(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+_SUPERSEDED_GRACE = 60.0
+"""A run that started as a sidecar was being replaced may still have read the one before."""
 _DELETE_BATCH = 200
 """Outputs deleted per hold of the leases' lock (runs starting meanwhile wait for it)."""
 
@@ -36,11 +38,13 @@ class GcReport:
 
     Args:
         deleted: the sidecars of the outputs deleted.
-        freed_bytes: the bytes their deletion freed.
+        freed_bytes: the bytes their deletion freed, `superseded_bytes` included.
         kept: the number of outputs kept, `in_use` included.
         in_use: the outputs kept only because live runs may read or write them.
         live_runs: the ids of those live runs, sorted.
         reclaimed: the temporary files of killed writes removed.
+        superseded_bytes: the bytes of Parquet datasets that later writes of their keys
+            replaced, deleted.
     """
 
     deleted: list[StoredOutput]
@@ -49,6 +53,7 @@ class GcReport:
     in_use: int = 0
     live_runs: list[str] = field(default_factory=list)
     reclaimed: list[Reclaimed] = field(default_factory=list)
+    superseded_bytes: int = 0
 
 
 def protected_keys(instance: Instance, runs_per_pipeline: int) -> set[str]:
@@ -81,7 +86,8 @@ def collect_garbage(
     Whatever the options, outputs stored since the collection started and outputs that a
     live run may read or write (its lease) are kept. Temporary files of killed writes are
     removed: those older than the collection and than every live run, that no live process
-    holds.
+    holds. So are Parquet datasets that later writes of their keys replaced before the
+    collection and every live run started (no run that may read them is going).
     """
     if store is None:
         own = instance_store(instance)
@@ -129,11 +135,13 @@ def collect_garbage(
                 freed += store.delete(stored.key, dry_run)
     driven = (run.start_time or run.create_time for run in instance.runs() if run.status.alive)
     before = min([started, *driven])
+    superseded = store.collect_superseded(before - _SUPERSEDED_GRACE, dry_run=dry_run)
     return GcReport(
         deleted=deleted,
-        freed_bytes=freed,
+        freed_bytes=freed + superseded,
         kept=kept + in_use,
         in_use=in_use,
         live_runs=sorted(live),
         reclaimed=store.reclaim(before, dry_run),
+        superseded_bytes=superseded,
     )

@@ -1,16 +1,24 @@
 """Outputs stored as a directory of Parquet files written by another engine (Spark).
 
-The directory `<key[:2]>/<key>.parquet` is written under a temporary name by a `produce`
-callback, then moved into place under the store's lock; the sidecar, written last, is the
-commit point. The sidecar's sampled checksum covers the names and sizes of every file in the
-directory (cheap to check: one listing), its full checksum covers their content too.
+Every write of a key's dataset goes into a directory of its own: a `produce` callback writes
+it under a temporary name that its writer holds, and it is moved to
+`<key[:2]>/<key>.<time>-<token>.parquet`; the sidecar, written last and replaced atomically,
+names the directory and is the commit point. Writing
+the dataset is what runs its Spark jobs, so a step that runs always writes: a dataset stored
+under the same key earlier stays beside the new one, whole, for readers that found it before
+the commit, until `superseded` copies are collected. The sidecar's sampled checksum covers
+the names and sizes of every file in the directory (cheap to check: one listing), its full
+checksum covers their content too.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import re
 import secrets
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +40,8 @@ from solidflow.engine.store.verified import is_verified, mark_verified
 PARQUET = "parquet"
 DATASET_SUFFIX = ".parquet"
 _READ_BLOCK = 8 * 1024 * 1024
+_COPY = re.compile(r"(?P<key>[0-9a-f]+)(\.(?P<millis>[0-9a-f]+)-[0-9a-f]+)?\.parquet")
+"""A dataset directory's name: its key and, but for those of older stores, when it was made."""
 
 # A callback that writes a Parquet dataset into the directory it is given (a path or URL).
 Produce = Callable[[str], object]
@@ -111,10 +121,21 @@ def _full_hash(fs: AbstractFileSystem, directory: str, files: list[tuple[str, in
     return hasher.hexdigest()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DatasetCopy:
+    """A dataset directory that no sidecar names: an earlier write of its key, or a write
+    that never committed. `since` is when it stopped being the key's output (when the
+    sidecar that replaced it was made), or when its writer began if no sidecar names it."""
+
+    key: str
+    path: str
+    since: float
+
+
 class DatasetDirectories:
     """Parquet dataset outputs of a store rooted at `root` on the filesystem `fs`.
 
-    `lock(directory)` is held while a dataset is moved into place (a no-op where the
+    `lock(directory)` is held while a dataset is committed or deleted (a no-op where the
     filesystem has no locks), and `owning(temporary)` while it is written under a temporary
     name (so that gc knows the write is live); `url(path)` turns a path into what a writer or
     reader needs.
@@ -138,9 +159,16 @@ class DatasetDirectories:
         self._verify_once = verify_once
         self._owning = owning
 
-    def path(self, key: str) -> str:
-        """The dataset directory of `key`."""
-        return f"{self.root}/{key[:2]}/{key}{DATASET_SUFFIX}"
+    def _directory(self, key: str) -> str:
+        return f"{self.root}/{key[:2]}"
+
+    def path(self, record: StoredOutput) -> str:
+        """The directory of the dataset that `record` (a sidecar) names."""
+        name = record.location.rstrip("/").rsplit("/", 1)[-1]
+        found = _COPY.fullmatch(name)
+        if found is None or found.group("key") != record.key:
+            name = f"{record.key}{DATASET_SUFFIX}"  # not a name this store makes: the oldest
+        return f"{self._directory(record.key)}/{name}"
 
     def load(self, record: StoredOutput) -> tuple[Assessment, StoredDataset | None]:
         """The assessment of `record`'s dataset and, when PRESENT, what loading it gives."""
@@ -149,7 +177,7 @@ class DatasetDirectories:
 
     def assess(self, record: StoredOutput) -> Assessment:
         """PRESENT if the directory's files have the names and sizes the sidecar says."""
-        directory = self.path(record.key)
+        directory = self.path(record)
         if not self.fs.isdir(directory):
             return missing("no dataset directory")
         files = _walk(self.fs, directory)
@@ -168,9 +196,9 @@ class DatasetDirectories:
             return corrupt(record, reason)
         return Assessment(status=OutputStatus.PRESENT, record=record)
 
-    def full_checksum(self, key: str) -> str:
+    def full_checksum(self, record: StoredOutput) -> str:
         """The checksum of the names, sizes and content of all the dataset's files."""
-        directory = self.path(key)
+        directory = self.path(record)
         return _full_hash(self.fs, directory, _walk(self.fs, directory))
 
     def write(
@@ -179,14 +207,16 @@ class DatasetDirectories:
         produce: Produce,
         describe: Callable[..., StoredOutput],
         write_sidecar: Callable[[bytes], None],
-        existing: Callable[[], StoredOutput | None],
     ) -> StoredOutput:
-        """Have `produce` write the dataset under a temporary name, then move it and its
-        sidecar into place unless `existing()` finds a valid output first."""
-        final = self.path(key)
-        directory = final.rsplit("/", 1)[0]
+        """Have `produce` write the dataset under a temporary name, move it to a new
+        directory of its own and commit it by writing the sidecar that names it (its
+        `created` is the commit's time). What a failed write or commit left is removed."""
+        directory = self._directory(key)
+        made = f"{int(time.time() * 1000):x}-{secrets.token_hex(6)}"
+        final = f"{directory}/{key}.{made}{DATASET_SUFFIX}"
         self.fs.makedirs(directory, exist_ok=True)
         temporary = f"{directory}/.{key}.{secrets.token_hex(8)}.parquet.tmp"
+        committed = False
         with self._owning(temporary):
             try:
                 produce(self._url(temporary))
@@ -201,28 +231,59 @@ class DatasetDirectories:
                     schema=dataset.schema.remove_metadata().to_string(),
                 )
                 with self._lock(directory):
-                    found = existing()
-                    if found is not None:
-                        return found
-                    if self.fs.exists(final):  # a damaged earlier attempt
-                        self.fs.rm(final, recursive=True)
                     self.fs.mv(temporary, final, recursive=True)
+                    record = dataclasses.replace(record, created=time.time())  # committed now
                     write_sidecar(pack_sidecar(record))
+                committed = True
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    if self.fs.exists(temporary):
-                        self.fs.rm(temporary, recursive=True)
+                for path in (temporary, *(() if committed else (final,))):
+                    with contextlib.suppress(FileNotFoundError):
+                        if self.fs.exists(path):
+                            self.fs.rm(path, recursive=True)
         if self._verify_once:  # its content was hashed above
             mark_verified(final, record.full_checksum)
         return record
 
-    def delete(self, key: str, dry_run: bool = False) -> int:
-        """Remove `key`'s dataset directory (unless `dry_run`); the number of bytes freed (or
-        that would be)."""
-        directory = self.path(key)
-        if not self.fs.isdir(directory):
-            return 0
-        freed = sum(size for _, size in _walk(self.fs, directory))
-        if not dry_run:
-            self.fs.rm(directory, recursive=True)
+    def _copies(self, key: str | None = None) -> Iterator[tuple[str, str, float]]:
+        """(key, path, when made) of every dataset directory (of `key`, if given)."""
+        pattern = f"{self._directory(key)}/{key}*" if key else f"{self.root}/*/*"
+        for path in self.fs.glob(pattern + DATASET_SUFFIX):
+            found = _COPY.fullmatch(path.rstrip("/").rsplit("/", 1)[-1])
+            if found is not None and (key is None or found.group("key") == key):
+                millis = found.group("millis")
+                yield found.group("key"), path, int(millis, 16) / 1000 if millis else 0.0
+
+    def superseded(self, current: Callable[[str], StoredOutput | None]) -> list[DatasetCopy]:
+        """The dataset directories that the sidecar of their key (`current(key)`) does not
+        name."""
+        copies = []
+        for key, path, made in self._copies():
+            record = current(key)
+            if record is None:
+                copies.append(DatasetCopy(key=key, path=path, since=made))
+            elif record.serializer != PARQUET or self.path(record) != path:
+                copies.append(DatasetCopy(key=key, path=path, since=record.created))
+        return copies
+
+    def size(self, path: str) -> int:
+        """The bytes of a dataset directory's files."""
+        return sum(size for _, size in _walk(self.fs, path)) if self.fs.isdir(path) else 0
+
+    def remove(self, copy: DatasetCopy) -> int:
+        """Remove a superseded dataset directory; the number of bytes freed."""
+        with self._lock(self._directory(copy.key)):
+            return self._remove(copy.path)
+
+    def _remove(self, path: str) -> int:
+        freed = self.size(path)
+        if freed or self.fs.isdir(path):
+            self.fs.rm(path, recursive=True)
         return freed
+
+    def delete(self, key: str, dry_run: bool = False) -> int:
+        """Remove every dataset directory of `key` (unless `dry_run`); the number of bytes
+        freed (or that would be)."""
+        paths = [path for _, path, _ in self._copies(key)]
+        if dry_run:
+            return sum(self.size(path) for path in paths)
+        return sum(self._remove(path) for path in paths)

@@ -5,7 +5,8 @@ Layout under the root: `<key[:2]>/<key>.arrow` or `.bin` (the data), `<key[:2]>/
 (the sidecar) and `packed.db` (table `outputs(key, sidecar, data)`). Files are written under
 a temporary name, synced and renamed, data first; the sidecar is the commit point. Renames
 happen under a lock on the directory, after checking that no valid output is there, so a
-valid output is never replaced.
+valid output is never replaced; but a Parquet dataset is written anew each time (see
+`datasets`).
 """
 
 from __future__ import annotations
@@ -417,8 +418,8 @@ class LocalStore(StorageBackend):
     def write_dataset(
         self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
     ) -> StoredOutput:
-        """Store the Parquet dataset `produce` writes under `key` unless a valid output is
-        stored there already, and return the sidecar."""
+        """Store the Parquet dataset `produce` writes as the output under `key` (an earlier
+        one stays beside it), and return the sidecar."""
         directory, meta = self._paths(key)
 
         def write_sidecar(sidecar: bytes) -> None:
@@ -428,9 +429,7 @@ class LocalStore(StorageBackend):
                 os.replace(meta_tmp, meta)
             fsync_dir(directory)
 
-        return self.datasets.write(
-            key, produce, describe, write_sidecar, lambda: self.assess([key])[key].present
-        )
+        return self.datasets.write(key, produce, describe, write_sidecar)
 
     @_recovering
     def records(self) -> list[StoredOutput]:

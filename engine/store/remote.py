@@ -210,15 +210,11 @@ class FsspecStore(StorageBackend):
     def write_dataset(
         self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
     ) -> StoredOutput:
-        """Store the Parquet dataset `produce` writes under `key` unless a valid output is
-        stored there already, and return the sidecar."""
+        """Store the Parquet dataset `produce` writes as the output under `key` (an earlier
+        one stays beside it), and return the sidecar."""
         meta = self._paths(key)[1]
         return self.datasets.write(
-            key,
-            produce,
-            describe,
-            lambda sidecar: self.fs.pipe_file(meta, sidecar),
-            lambda: self.assess([key])[key].present,
+            key, produce, describe, lambda sidecar: self.fs.pipe_file(meta, sidecar)
         )
 
     def _remove_quietly(

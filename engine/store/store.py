@@ -13,7 +13,7 @@ import pyarrow as pa
 from fsspec.core import split_protocol
 
 from solidflow.engine.store.backend import STORAGES, StorageBackend
-from solidflow.engine.store.datasets import PARQUET, Produce
+from solidflow.engine.store.datasets import PARQUET, DatasetCopy, Produce
 from solidflow.engine.store.files import Reclaimed
 from solidflow.engine.store.records import (
     Assessment,
@@ -229,10 +229,12 @@ class IntermediateStore:
     ) -> StoredOutput:
         """Store, under `key`, the Parquet dataset that `produce(location)` writes into the
         directory `location` (a path or URL), and return its sidecar; `get` then gives a
-        StoredDataset. If a valid output is already stored under `key`, write nothing."""
-        existing = self.info(key)
-        if existing is not None:
-            return existing
+        StoredDataset.
+
+        Unlike `put`, this always writes (writing the dataset is what computes it): the new
+        dataset goes into a directory of its own and becomes the output under `key` when its
+        sidecar is written. A dataset stored under `key` before stays whole beside it, for
+        readers that found it earlier, until `collect_superseded` removes it."""
         describe = _sidecar_of(
             key, run_id, step, output, lineage, serializer=PARQUET, python_type=python_type
         )
@@ -304,12 +306,29 @@ class IntermediateStore:
         if record is None:
             return found.status, found.reason
         if record.serializer == PARQUET:
-            actual = self._backend.datasets.full_checksum(key)
+            actual = self._backend.datasets.full_checksum(record)
         else:
             actual = full_checksum(data)
         if actual != record.full_checksum:
             return OutputStatus.CORRUPT, "full checksum differs from the sidecar's"
         return OutputStatus.PRESENT, None
+
+    def superseded(self) -> list[DatasetCopy]:
+        """The Parquet dataset directories that no sidecar names: earlier writes of their
+        key, and writes that never committed."""
+        current = {record.key: record for record in self._backend.records()}
+        return self._backend.datasets.superseded(current.get)
+
+    def collect_superseded(self, before: float, dry_run: bool = False) -> int:
+        """Remove the superseded dataset directories that stopped being their key's output
+        before `before` (seconds since the epoch; say, when the oldest run still going
+        started, so that no run can still be reading them); the number of bytes freed, or
+        that would be on a dry run."""
+        datasets = self._backend.datasets
+        found = [copy for copy in self.superseded() if copy.since < before]
+        if dry_run:
+            return sum(datasets.size(copy.path) for copy in found)
+        return sum(datasets.remove(copy) for copy in found)
 
     def flush(self) -> None:
         """Make pending packed outputs durable and visible to other processes."""

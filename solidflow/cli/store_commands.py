@@ -90,7 +90,14 @@ def collect(
     if report.in_use:
         runs = len(report.live_runs)
         kept += f" ({report.in_use} in use by {runs} live run{'s' if runs > 1 else ''})"
-    click.echo(f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}; {kept}")
+    replaced = (
+        f" (of which {_size(report.superseded_bytes)} of replaced Parquet datasets)"
+        if report.superseded_bytes
+        else ""
+    )
+    click.echo(
+        f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}{replaced}; {kept}"
+    )
     if report.reclaimed:
         count, size = len(report.reclaimed), sum(found.bytes for found in report.reclaimed)
         files = "file" if count == 1 else "files"

@@ -118,3 +118,22 @@ def submitted(master: str, *, fail: bool = False):
         count_even(generated())
 
     return submitted_pipeline
+
+
+class SourceConfig(Config):
+    path: str
+
+
+@solid(required_resource_keys={"spark"})
+def read_source(context, config: SourceConfig) -> DataFrame:
+    return context.resources.spark.read.parquet(config.path)
+
+
+@solid
+def summarize(frame: pa.Table) -> dict:
+    return {"rows": frame.num_rows, "sum": pa.compute.sum(frame["x"]).as_py()}
+
+
+@pipeline(modes=[Mode("spark", resources={"spark": spark_resource})])
+def growing_source():
+    summarize(read_source())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from solidflow import Instance, execute_pipeline, reexecute_pipeline
@@ -93,6 +95,33 @@ def test_a_second_run_is_memoized_and_a_spark_solid_reexecutes_from_stored_parqu
     totals = child.output_for("top_keys").to_arrow().column("total").to_pylist()
     assert sorted(totals) == sorted(t for t in pipelines.expected_sums().values() if t >= minimum)
     assert len(totals) == pipelines.KEYS - 3
+
+
+def test_without_memoization_a_spark_solid_reads_its_changed_source_again(
+    spark_cluster, instance, tmp_path
+):
+    source = tmp_path / "source.parquet"
+    config = {
+        **_classic(spark_cluster),
+        "solids": {"read_source": {"config": {"path": str(source)}}},
+    }
+    pq.write_table(pa.table({"x": list(range(10))}), source)
+    first = execute_pipeline(pipelines.growing_source, config, instance=instance)
+    assert first.output_for("summarize") == {"rows": 10, "sum": 45}
+
+    pq.write_table(pa.table({"x": list(range(20))}), source)  # the source grew
+    second = execute_pipeline(pipelines.growing_source, config, instance=instance)
+    assert second.success
+    assert second.output_for("summarize") == {"rows": 20, "sum": 190}
+    assert second.output_for("read_source").to_arrow().num_rows == 20
+    [before] = _of(first, EventType.STEP_OUTPUT, "read_source")
+    [output] = _of(second, EventType.STEP_OUTPUT, "read_source")
+    assert output.payload["key"] == before.payload["key"]  # same key, this run's data
+    assert output.payload["rows"] == 20 and output.payload["spark"]["job_ids"]
+
+    memoized = execute_pipeline(pipelines.growing_source, config, instance=instance, memoize=True)
+    assert {e.step for e in _of(memoized, EventType.STEP_MEMOIZED)} == {"read_source", "summarize"}
+    assert memoized.output_for("read_source").to_arrow().num_rows == 20
 
 
 def test_the_mixed_pipeline_runs_through_spark_connect(spark_cluster, instance):

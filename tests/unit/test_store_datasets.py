@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -55,11 +56,38 @@ def test_a_dataset_is_stored_with_rows_schema_and_size(store: IntermediateStore)
     assert [stored.key for stored in store.list()] == [KEY]
 
 
-def test_a_stored_dataset_is_never_written_again(store: IntermediateStore) -> None:
+def test_a_dataset_written_again_replaces_the_stored_one_which_stays_whole_beside_it(
+    store: IntermediateStore,
+) -> None:
     first = put(store)
-    calls = []
-    assert put(store, produce=calls.append) == first
-    assert calls == []
+    earlier = store.get(KEY)
+    grown = pa.table({"id": list(range(20)), "k": ["z"] * 20})
+
+    def write_grown(location: str) -> None:
+        fs, path = fsspec.core.url_to_fs(location)
+        fs.makedirs(path, exist_ok=True)
+        pq.write_table(grown, f"{path}/part-00000.parquet", filesystem=fs)
+
+    second = put(store, produce=write_grown)
+    assert second.location != first.location and second.rows == 20
+    assert store.get(KEY).to_arrow().equals(grown)
+    assert store.verify(KEY) == (OutputStatus.PRESENT, None)
+    assert earlier.to_arrow().sort_by("id").equals(pa.concat_tables(PARTS))  # a reader of before
+    [copy] = store.superseded()
+    assert copy.key == KEY and copy.since == second.created
+    assert store.collect_superseded(before=second.created) == 0  # a run may still read it
+    assert store.collect_superseded(before=time.time() + 1, dry_run=True) == first.bytes
+    assert store.superseded() == [copy]
+    assert store.collect_superseded(before=time.time() + 1) == first.bytes
+    assert store.superseded() == []
+    assert store.get(KEY).to_arrow().equals(grown)
+
+
+def test_delete_removes_every_copy_of_a_dataset(store: IntermediateStore) -> None:
+    first, second = put(store), put(store)
+    assert store.delete(KEY) > first.bytes + second.bytes
+    assert store.superseded() == []
+    assert store.check([KEY])[KEY][0] is OutputStatus.MISSING
 
 
 def test_a_failed_write_stores_nothing_and_leaves_no_temporary_files(
@@ -75,12 +103,18 @@ def test_a_failed_write_stores_nothing_and_leaves_no_temporary_files(
     with pytest.raises(RuntimeError, match="executor lost"):
         put(store, produce=half_then_crash)
     assert store.check([KEY])[KEY][0] is OutputStatus.MISSING
-    assert [p.name for p in (tmp_path / "store").rglob("*") if p.name.endswith(".tmp")] == []
+    assert _files(tmp_path) == []
     assert put(store).rows == 4  # a later attempt succeeds
 
 
+def _files(tmp_path: Path) -> list[str]:
+    """The names of the store's files and directories but its locks."""
+    return [p.name for p in (tmp_path / "store").rglob("*") if p.name != ".lock" and p.is_file()]
+
+
 def _dataset_dir(tmp_path: Path) -> Path:
-    return tmp_path / "store" / KEY[:2] / f"{KEY}.parquet"
+    [directory] = (tmp_path / "store" / KEY[:2]).glob(f"{KEY}*.parquet")
+    return directory
 
 
 def test_a_dataset_missing_a_file_is_corrupt_then_replaced(tmp_path: Path) -> None:
@@ -146,7 +180,7 @@ def test_a_failed_sidecar_commit_leaves_no_temporary_file(tmp_path: Path, monkey
     with pytest.raises(OSError, match="disk full"):
         put(store)
     monkeypatch.undo()
-    assert list((tmp_path / "store").rglob(".*.meta.tmp")) == []
+    assert _files(tmp_path) == []
     assert store.check([KEY])[KEY][0] is OutputStatus.MISSING
 
 
