@@ -14,22 +14,21 @@ pytestmark = pytest.mark.slow
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def test_in_process_overhead_benchmark_prints_both_workloads(tmp_path):
+def _printed(script: str, *args: str, cwd: Path) -> list[str]:
+    """The lines a benchmark script prints."""
     done = subprocess.run(
-        [
-            sys.executable,
-            str(BENCHMARKS / "in_process_overhead.py"),
-            "--solids",
-            "40",
-            "--repetitions",
-            "1",
-        ],
+        [sys.executable, str(BENCHMARKS / script), *args],
         capture_output=True,
         text=True,
         check=True,
-        cwd=tmp_path,
+        cwd=cwd,
     )
-    rows = [line for line in done.stdout.splitlines() if "solids/s" in line]
+    return done.stdout.splitlines()
+
+
+def test_in_process_overhead_benchmark_prints_both_workloads(tmp_path):
+    lines = _printed("in_process_overhead.py", "--solids", "40", "--repetitions", "1", cwd=tmp_path)
+    rows = [line for line in lines if "solids/s" in line]
     assert [row.split()[0] for row in rows] == ["fan-out", "chain"]
     for row in rows:
         assert re.search(r"\b40 solids\b", row)
@@ -82,3 +81,14 @@ def test_sweep_benchmark_prints_the_sweep_against_one_run(tmp_path):
     )
     assert "upstream computed by 1 run(s)" in done.stdout
     assert re.search(r"sweep, memoized +\d+\.\d s", done.stdout)
+
+
+def test_key_computation_benchmark_prints_cold_warm_and_declared_versions(tmp_path):
+    arguments = ("--solids", "50", "--helpers", "20", "--chain", "5", "--repetitions", "1")
+    lines = _printed("key_computation.py", *arguments, cwd=tmp_path)
+    assert lines[0].startswith("50 solids, 20 helpers in chains of 5: a step's code has ")
+    assert re.fullmatch(r"cold \(first plan of a process\): [\d.]+ ms \([\d.]+ ms CPU\)", lines[1])
+    assert re.fullmatch(
+        r"warm \(fingerprints cached per function\): [\d.]+ ms \([\d.]+ ms CPU\)", lines[2]
+    )
+    assert re.search(r"warm / that: \d+\.\d\dx$", lines[3])
