@@ -14,9 +14,10 @@ from solidflow.engine.instance import Instance
 from solidflow.engine.instance.lookup import find_run
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.ticks import ScheduleState, ScheduleStatus, TickRecord, TickStatus
-from solidflow.engine.memo.explain import RerunCause, StepMemoStatus
+from solidflow.engine.memo.explain import StepMemoStatus
 from solidflow.engine.memo.gc import GcReport, collect_garbage, parse_age
 from solidflow.engine.memo.inventory import StoreListing, list_stored_outputs
+from solidflow.engine.memo.reasons import KeyPart, RerunCause
 from solidflow.engine.run.create import create_run
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
@@ -41,6 +42,7 @@ from solidflow.engine.run.queue import DequeuedRun, RunQueue
 from solidflow.engine.run.reexecute import create_reexecution, reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
 from solidflow.engine.run.scheduler import StepStatus
+from solidflow.engine.run.step_key import KeyedOutput, StepKey, explain_step
 from solidflow.engine.run.subprocess_launcher import SubprocessRunLauncher
 from solidflow.engine.run.supervise import RunSupervisor, SupervisedRun, SupervisorAction
 from solidflow.engine.run.targets import load_pipeline
@@ -73,6 +75,8 @@ __all__ = [
     "GcReport",
     "InProcessRunLauncher",
     "Instance",
+    "KeyPart",
+    "KeyedOutput",
     "LaunchedRun",
     "PipelinePlan",
     "PipelineRunResult",
@@ -91,6 +95,7 @@ __all__ = [
     "SolidExecutionContext",
     "SolidExecutionResult",
     "SolidRunResult",
+    "StepKey",
     "StepMemoStatus",
     "StepStatus",
     "StoreListing",
@@ -115,6 +120,7 @@ __all__ = [
     "evaluate_schedules",
     "execute_pipeline",
     "execute_solid",
+    "explain_step",
     "find_run",
     "find_schedule",
     "launch_run",

@@ -13,7 +13,12 @@ from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.engine.executors import EXECUTORS
 from solidflow.engine.instance import Instance
 from solidflow.engine.memo.explain import StepMemoStatus, memo_statuses
-from solidflow.engine.memo.memoization import assess_outputs, memoized_steps, plan_keys
+from solidflow.engine.memo.memoization import (
+    MemoKeys,
+    assess_outputs,
+    memoized_steps,
+    plan_keys,
+)
 from solidflow.engine.plan.run_config import ResolvedRunConfig, validate_run_config
 from solidflow.engine.plan.steps import (
     ExecutionPlan,
@@ -29,6 +34,7 @@ from solidflow.engine.run.prepare import (
     selected_nodes,
     store_location,
 )
+from solidflow.engine.store.records import Assessment
 from solidflow.errors import ConfigError
 
 _NO_CONFIG = ResolvedRunConfig(solid_configs={}, input_values={}, resource_configs={}, execution={})
@@ -157,9 +163,12 @@ def _planned_step(
     )
 
 
-def _memo_statuses(
+def memo_of(
     plan: ExecutionPlan, config: ResolvedRunConfig, instance: Instance, warnings: list[str]
-) -> dict[str, StepMemoStatus]:
+) -> tuple[dict[str, MemoKeys], dict[str, Assessment], dict[str, StepMemoStatus]]:
+    """The keys of the plan's steps, the assessment of their outputs in the store and their
+    memo statuses; what keeps them from being exact is appended to `warnings`."""
+
     def warn(_step: str | None, message: str) -> None:
         warnings.append(message)
 
@@ -170,13 +179,20 @@ def _memo_statuses(
     finally:
         store.close()
     memoized = memoized_steps(keys, found, warn)
+
+    def mode_of_run(run_id: str) -> str | None:
+        run = instance.get_run(run_id)
+        return None if run is None else run.mode
+
     statuses = memo_statuses(
         keys,
         found,
         memoized,
         lambda step: instance.storage.latest_step_end(plan.pipeline_name, step),
+        mode_of_run,
+        plan.mode,
     )
-    return {status.step: status for status in statuses}
+    return keys, found, {status.step: status for status in statuses}
 
 
 def plan_pipeline(
@@ -214,7 +230,7 @@ def plan_pipeline(
     warnings: list[str] = []
     memos: dict[str, StepMemoStatus] = {}
     if memoize and not config_errors:
-        memos = _memo_statuses(plan, config, instance or Instance(), warnings)
+        memos = memo_of(plan, config, instance or Instance(), warnings)[2]
     return PipelinePlan(
         pipeline=pipeline.name,
         mode=chosen_mode.name,

@@ -194,3 +194,96 @@ def test_store_ls_of_a_reexecution_lists_what_it_stored(cli, instance, tmp_path)
     assert "2 outputs" in listing.out, listing.out
     assert "as_text.result" in listing.out and "shout.result" in listing.out
     assert "number.result" not in listing.out
+
+
+SHOP = """
+from solidflow import Config, Mode, pipeline, resource, solid
+import pricing
+from queries import Q5
+
+
+class Scale(Config):
+    factor: int = 1
+
+
+@resource(config=Scale)
+def warehouse(init_context):
+    return init_context.config.factor
+
+
+@resource
+def dev_warehouse(init_context):
+    return 100
+
+
+@solid
+def orders() -> list:
+    return [10.0, 20.0, 30.0]
+
+
+@solid
+def priced(values: list) -> list:
+    return [pricing.discount(value) for value in values]
+
+
+@solid(required_resource_keys={"warehouse"})
+def expensive(context, values: list) -> int:
+    scale = context.resources.warehouse
+    return sum(1 for value in values if value * scale > 15) + len(Q5)
+
+
+@pipeline(
+    modes=[
+        Mode("prod", resources={"warehouse": warehouse}),
+        Mode("dev", resources={"warehouse": dev_warehouse}),
+    ]
+)
+def shop():
+    expensive(priced(orders()))
+"""
+
+
+def _notes(completed) -> dict[str, str]:
+    return {line.split()[1]: line for line in completed.out.splitlines()[1:]}
+
+
+def test_plan_names_the_helper_constant_or_resource_that_changed(cli, tmp_path):
+    (tmp_path / "shop.py").write_text(SHOP)
+    (tmp_path / "pricing.py").write_text(
+        "def _round(value):\n    return round(value, 2)\n\n"
+        "def discount(value):\n    return _round(value * 0.9)\n"
+    )
+    (tmp_path / "queries.py").write_text("Q5 = \"r_name = 'ASIA'\"\n")
+    shop = f"{tmp_path / 'shop.py'}:shop"
+    assert cli("run", shop, "--memoize", "--mode", "prod").code == 0
+
+    pricing = tmp_path / "pricing.py"
+    pricing.write_text(pricing.read_text().replace("2)", "3)"))
+    notes = _notes(cli("plan", shop, "--memoize", "--mode", "prod"))
+    assert notes["orders"].endswith("memoized")
+    assert notes["priced"].endswith("runs: helper changed: pricing._round")
+    assert notes["expensive"].endswith("runs: upstream changed (values)")
+
+    queries = tmp_path / "queries.py"
+    queries.write_text(queries.read_text().replace("ASIA", "EUROPE"))
+    notes = _notes(cli("plan", shop, "--memoize", "--mode", "dev"))
+    assert notes["expensive"].endswith(
+        "runs: constant changed: queries.Q5; resource changed: warehouse (mode prod -> dev); "
+        "upstream changed (values)"
+    )
+
+    explained = cli("explain", shop, "expensive", "--mode", "dev")
+    assert explained.code == 0, explained.err
+    lines = explained.out.splitlines()
+    assert lines[0].startswith("step expensive of pipeline shop, mode dev: runs: ")
+    assert lines[1].startswith("memo key ")
+    rows = {" ".join(line.split()[:-1]): line.split()[-1] for line in lines[3:-1]}
+    assert rows["code expensive"].startswith("function:")
+    assert rows["reads queries.Q5"].startswith("value:")
+    assert rows["resource warehouse code"].startswith("function:")  # the dev resource's code
+    assert rows["resource warehouse config"] == "null"
+    assert lines[-1].startswith("output result: ") and lines[-1].endswith("(missing)")
+
+    unknown = cli("explain", shop, "expensiv", "--mode", "prod")
+    assert unknown.code == 2
+    assert "no solid named 'expensiv' in pipeline; did you mean 'expensive'?" in unknown.err
