@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import time
@@ -175,7 +174,7 @@ def _collect_outputs(
                 "output",
             )
 
-    if inspect.isgenerator(returned):
+    if solid.yields_events:
         for item in returned:
             accept(item)
     elif isinstance(returned, Output):

@@ -78,6 +78,12 @@ class SolidDefinition:
     def takes_config(self) -> bool:
         return self.config_schema is not None
 
+    @property
+    def yields_events(self) -> bool:
+        """Whether the body is a generator function, whose yields are the step's outputs and
+        events (a generator object that a plain function returns is an output value)."""
+        return inspect.isgeneratorfunction(inspect.unwrap(self.fn))
+
     def input(self, name: str) -> InputDefinition:
         for input_def in self.inputs:
             if input_def.name == name:
@@ -171,11 +177,11 @@ def _build_inputs(
 
 
 def _build_outputs(
-    name: str, hints: dict[str, Any], outs: Mapping[str, Any] | None
+    name: str, hints: dict[str, Any], outs: Mapping[str, Any] | None, yields_events: bool
 ) -> tuple[OutputDefinition, ...]:
     if outs is None:
         annotation = hints.get("return", Any)
-        if typing.get_origin(annotation) in _GENERATOR_ORIGINS:
+        if yields_events and typing.get_origin(annotation) in _GENERATOR_ORIGINS:
             annotation = Any  # a generator solid yields Output(...) events, typed at run time
         return (
             OutputDefinition(
@@ -278,7 +284,9 @@ def solid(
             name=solid_name,
             fn=func,
             inputs=inputs,
-            outputs=_build_outputs(solid_name, hints, outs),
+            outputs=_build_outputs(
+                solid_name, hints, outs, inspect.isgeneratorfunction(inspect.unwrap(func))
+            ),
             description=description or inspect.getdoc(func),
             version=version,
             config_schema=config_schema,
