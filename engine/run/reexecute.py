@@ -22,21 +22,32 @@ from solidflow.engine.store import IntermediateStore, OutputStatus
 from solidflow.errors import ReexecutionError
 
 
-def _unfinished_steps(events: Sequence[EventRecord]) -> list[str]:
-    """Steps that failed, or were skipped for a reason other than an output that was not
-    produced (which is how the run was meant to go)."""
-    ended: dict[str, bool] = {}
-    for event in events:
-        if event.step and event.type in (
-            EventType.STEP_SUCCESS,
-            EventType.STEP_FAILURE,
-            EventType.STEP_SKIPPED,
-            EventType.STEP_MEMOIZED,
-        ):
-            ended[event.step] = event.type is EventType.STEP_FAILURE or (
-                event.type is EventType.STEP_SKIPPED and not event.payload.get("missing_inputs")
-            )
-    return [step for step, unfinished in ended.items() if unfinished]
+def _steps_to_finish(
+    parent: RunRecord, events: Sequence[EventRecord], pipeline: PipelineDefinition
+) -> frozenset[str]:
+    """The steps of the parent's plan that did not succeed (failed, skipped, canceled, started
+    and never ended, or never started), and their descendants in that plan. Steps skipped
+    below an optional output that was not produced stay skipped: that is how the run was
+    meant to go."""
+    if not parent.status.ended:
+        raise ReexecutionError(
+            f"run {parent.run_id} has not ended ({parent.status.value}): wait for it, or "
+            f"cancel it with `solidflow cancel {parent.run_id}`"
+        )
+    plan = [step for step in parent.step_keys or pipeline.nodes if step in pipeline.nodes]
+    done = {
+        event.step
+        for event in events
+        if event.type in (EventType.STEP_SUCCESS, EventType.STEP_MEMOIZED)
+        or (event.type is EventType.STEP_SKIPPED and event.payload.get("missing_inputs"))
+    }
+    unfinished = [step for step in plan if step not in done]
+    if not unfinished:
+        raise ReexecutionError(
+            f"every step of run {parent.run_id} succeeded: nothing to re-execute from failure"
+        )
+    descendants = select_steps([f"{step}*" for step in unfinished], pipeline.upstream())
+    return descendants & frozenset(plan)
 
 
 def _needed_outputs(
@@ -60,27 +71,72 @@ def _store_for(run_config: Mapping[str, Any], instance: Instance) -> Intermediat
     )
 
 
-def _external_inputs(
-    parent: RunRecord,
-    pipeline: PipelineDefinition,
-    selected: Collection[str],
+def _ancestry_outputs(
+    instance: Instance, parent: RunRecord, events: Sequence[EventRecord]
+) -> tuple[dict[OutputAddress, str], list[str]]:
+    """The store keys of the outputs that the parent run or its ancestors (its parent, and so
+    on up to the root run) produced or read, the nearest run's first; and the ancestors' ids."""
+    outputs = stored_outputs(events)
+    ancestors: list[str] = []
+    run_id = parent.parent_run_id
+    while run_id is not None and run_id != parent.run_id and run_id not in ancestors:
+        ancestors.append(run_id)
+        for address, key in stored_outputs(instance.events(run_id)).items():
+            outputs.setdefault(address, key)
+        ancestor = instance.storage.get_run(run_id)
+        run_id = None if ancestor is None else ancestor.parent_run_id
+    return outputs, ancestors
+
+
+def _unavailable(
+    needed: Mapping[OutputAddress, str],
     produced: Mapping[OutputAddress, str],
     store: IntermediateStore,
-) -> dict[OutputAddress, str]:
-    needed = _needed_outputs(pipeline, selected)
-    missing = [address for address in needed if address not in produced]
+) -> dict[OutputAddress, tuple[OutputStatus | None, str | None]]:
+    """The needed outputs that no run of the ancestry stored (status None), or that the store
+    does not hold intact, with the store's status and reason."""
     statuses = store.check([produced[address] for address in needed if address in produced])
+    unavailable: dict[OutputAddress, tuple[OutputStatus | None, str | None]] = {}
+    for address in needed:
+        if address not in produced:
+            unavailable[address] = (None, None)
+        elif statuses[produced[address]][0] is not OutputStatus.PRESENT:
+            unavailable[address] = statuses[produced[address]]
+    return unavailable
+
+
+def _external_inputs(
+    instance: Instance,
+    parent: RunRecord,
+    events: Sequence[EventRecord],
+    pipeline: PipelineDefinition,
+    selected: frozenset[str],
+    store: IntermediateStore,
+    *,
+    recompute_unavailable: bool,
+) -> tuple[frozenset[str], dict[OutputAddress, str]]:
+    """The selection and, by (step, output), the stored outputs of unselected steps that it
+    reads, found through the parent run's ancestry. With `recompute_unavailable`, steps whose
+    outputs are not stored (or not intact) join the selection; otherwise they are an error."""
+    produced, ancestors = _ancestry_outputs(instance, parent, events)
+    while True:
+        needed = _needed_outputs(pipeline, selected)
+        unavailable = _unavailable(needed, produced, store)
+        if not unavailable or not recompute_unavailable:
+            break
+        selected |= {step for step, _ in unavailable}
     problems = []
-    for (step, output), reader in needed.items():
-        where = f"output '{output}' of step '{step}' (read by '{reader}')"
-        if (step, output) in missing:
-            problems.append(f"{where} was not stored by run {parent.run_id}")
-            continue
-        status, reason = statuses[produced[(step, output)]]
-        if status is not OutputStatus.PRESENT:
+    searched = f"run {parent.run_id}"
+    if ancestors:
+        searched += f" or its ancestors ({', '.join(ancestors)})"
+    for (step, output), (status, reason) in unavailable.items():
+        where = f"output '{output}' of step '{step}' (read by '{needed[(step, output)]}')"
+        if status is None:
+            problems.append(f"{where} was not stored by {searched}")
+        else:
             detail = f": {reason}" if reason else ""
             problems.append(
-                f"{where} from run {parent.run_id} is {status.value.lower()} in the store{detail}"
+                f"{where} from {searched} is {status.value.lower()} in the store{detail}"
             )
     if problems:
         raise ReexecutionError(
@@ -88,7 +144,7 @@ def _external_inputs(
             + "; ".join(problems)
             + ". Select those steps too to recompute them."
         )
-    return {address: produced[address] for address in needed}
+    return selected, {address: produced[address] for address in needed}
 
 
 def _pipeline_of(
@@ -149,10 +205,7 @@ def plan_reexecution(
     pipeline, target = _pipeline_of(parent, pipeline)
     events = instance.events(parent.run_id)
     if from_failure:
-        unfinished = _unfinished_steps(events)
-        if not unfinished:
-            raise ReexecutionError(f"run {parent.run_id} has no failed or skipped steps")
-        selected = frozenset(step for step in unfinished if step in pipeline.nodes)
+        selected = _steps_to_finish(parent, events, pipeline)
     elif solid_selection is not None:
         selected = select_steps(solid_selection, pipeline.upstream())
     else:
@@ -160,7 +213,15 @@ def plan_reexecution(
     config = dict(parent.run_config if run_config is None else run_config)
     store = _store_for(config, instance)
     try:
-        external = _external_inputs(parent, pipeline, selected, stored_outputs(events), store)
+        selected, external = _external_inputs(
+            instance,
+            parent,
+            events,
+            pipeline,
+            selected,
+            store,
+            recompute_unavailable=from_failure,
+        )
     finally:
         store.close()
     return Reexecution(
@@ -224,11 +285,12 @@ def reexecute_pipeline(
     parent_run_id: str | None = None,
     on_event: Callable[[EventRecord], None] | None = None,
 ) -> PipelineRunResult:
-    """Run again the selected steps of a run (all of them by default, or only those that
-    failed or were skipped with `from_failure`): `reexecute_pipeline(run_id, ...)`, or as in
-    Dagster `reexecute_pipeline(pipeline, parent_run_id=run_id, ...)`. Inputs from unselected
-    steps are the parent run's stored outputs. Without a pipeline, it is loaded again from the
-    target the parent recorded, so code fixes apply; run_config defaults to the parent's.
+    """Run again the selected steps of a run: all of them by default; with `from_failure`,
+    those of its plan that did not succeed and their descendants. Call it as
+    `reexecute_pipeline(run_id, ...)`, or as in Dagster `reexecute_pipeline(pipeline,
+    parent_run_id=run_id, ...)`. Inputs from unselected steps are the stored outputs of the
+    parent run or of its ancestors. Without a pipeline, it is loaded again from the target the
+    parent recorded, so code fixes apply; run_config defaults to the parent's.
 
     Raises ReexecutionError before anything runs when the parent is unknown or an output the
     selected steps need is not stored (or is corrupt).

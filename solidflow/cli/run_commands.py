@@ -139,7 +139,9 @@ def run(
 @click.argument("run_id")
 @select_option
 @click.option(
-    "--from-failure", is_flag=True, help="Run only the steps that failed or were skipped."
+    "--from-failure",
+    is_flag=True,
+    help="Run the steps that did not succeed, and their descendants.",
 )
 @config_option
 @executor_option

@@ -111,3 +111,16 @@ def query(context) -> str:
 def database():
     query()
     number()
+
+
+@solid
+def stall(context, config: SleepConfig, x: int) -> int:
+    context.log.info("going to sleep")
+    time.sleep(config.seconds)
+    return x + 1
+
+
+@pipeline
+def interruptible():
+    double.alias("finish")(stall(number()))
+    as_text.alias("side")(number.alias("other")())
