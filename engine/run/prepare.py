@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from solidflow.definitions.config import Config
-from solidflow.definitions.mode import Mode
+from solidflow.definitions.mode import DEFAULT_MODE, Mode
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.engine.executors import EXECUTORS, Executor
 from solidflow.engine.instance import Instance
@@ -58,11 +58,17 @@ class StoreLocation:
 
 
 def pipeline_mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
-    """The pipeline's mode called `name` (its first mode for None); ConfigError if unknown."""
+    """The pipeline's mode called `name` (its default mode for None); ConfigError if unknown,
+    DefinitionError if the mode was set aside as broken."""
+    broken = pipeline.broken_modes.get(DEFAULT_MODE if name is None else name)
+    if broken is not None:
+        raise DefinitionError(broken)
     try:
         return pipeline.mode(name)
     except KeyError:
-        modes = ", ".join(pipeline.mode_names)
+        modes = ", ".join(
+            [*pipeline.mode_names, *(f"{mode} (broken)" for mode in pipeline.broken_modes)]
+        )
         if name is None:
             message = (
                 f"pipeline '{pipeline.name}' has several modes and none is named 'default'; "

@@ -11,6 +11,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+from solidflow.definitions.broken import BrokenDefinition, definition_errors_deferred
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.errors import DefinitionError, TargetError
 
@@ -57,17 +58,20 @@ def _is_file(location: str) -> bool:
 
 
 def import_location(location: str) -> ModuleType:
-    """The module a target's location names: a Python file or an importable module.
+    """The module a target's location names: a Python file or an importable module. A
+    definition in it that fails is kept as broken (see solidflow.definitions.broken) so that
+    its other pipelines load.
 
     Raises:
         TargetError: it cannot be found or fails to import (the message says where).
     """
     try:
-        if _is_file(location):
-            return _import_file(Path(location).resolve())
-        if "" not in sys.path and "." not in sys.path:
-            sys.path.insert(0, "")
-        return importlib.import_module(location)
+        with definition_errors_deferred():
+            if _is_file(location):
+                return _import_file(Path(location).resolve())
+            if "" not in sys.path and "." not in sys.path:
+                sys.path.insert(0, "")
+            return importlib.import_module(location)
     except (TargetError, DefinitionError):
         raise
     except Exception as exc:
@@ -86,19 +90,32 @@ def load_pipeline(target: str) -> tuple[PipelineDefinition, str]:
     pipelines = {
         attr: value for attr, value in vars(module).items() if isinstance(value, PipelineDefinition)
     }
+    broken = {
+        attr: value
+        for attr, value in vars(module).items()
+        if isinstance(value, BrokenDefinition) and value.kind == "pipeline"
+    }
+    found = ", ".join(sorted(pipelines)) or "none"
+    if broken:
+        found += f"; failed to define: {', '.join(sorted(broken))}"
     if name is None:
-        if len(pipelines) != 1:
-            found = ", ".join(sorted(pipelines)) or "none"
+        if len(pipelines) + len(broken) != 1:
+            count = len(pipelines) + len(broken)
             raise TargetError(
-                f"'{location}' defines {len(pipelines)} pipelines ({found}); name one as "
+                f"'{location}' defines {count} pipelines ({found}); name one as "
                 f"'{location}:<pipeline>'"
             )
-        name = next(iter(pipelines))
+        name = next(iter({**pipelines, **broken}))
     value = getattr(module, name, None)
+    if isinstance(value, BrokenDefinition):
+        value.fail()
     if not isinstance(value, PipelineDefinition):
-        found = ", ".join(sorted(pipelines)) or "none"
-        what = "no attribute" if value is None else f"'{name}' is not a pipeline:"
-        raise TargetError(f"'{location}' has {what} '{name}' (pipelines there: {found})")
+        if value is None:
+            raise TargetError(f"'{location}' has no attribute '{name}' (pipelines there: {found})")
+        raise TargetError(
+            f"'{name}' in '{location}' is not a pipeline but a {type(value).__name__} (pipelines there: "
+            f"{found})"
+        )
     if _is_file(location):
         location = str(Path(location).resolve())
     return value, f"{location}:{name}"

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
+from solidflow.definitions.broken import defined
 from solidflow.definitions.composition import (
     GraphBuilder,
     Invocation,
@@ -136,6 +137,9 @@ def composite_solid(
 
     def decorate(func: Callable[..., Any]) -> CompositeSolidDefinition:
         composite_name = func.__name__ if name is None else name
+        return defined("composite solid", composite_name, lambda: build(func, composite_name))  # type: ignore[return-value]
+
+    def build(func: Callable[..., Any], composite_name: str) -> CompositeSolidDefinition:
         check_name(composite_name, "composite solid")
         definition = CompositeSolidDefinition(
             name=composite_name,

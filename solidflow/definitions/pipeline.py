@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from solidflow.definitions.broken import deferring_definition_errors, defined
 from solidflow.definitions.composite import CompositeSolidDefinition
 from solidflow.definitions.composition import GraphBuilder
 from solidflow.definitions.dependencies import Dependencies, dependency_body
@@ -32,6 +33,8 @@ class PipelineDefinition:
     tags: Mapping[str, str] = field(default_factory=dict)
     fn: Callable[..., Any] | None = None
     composite_outputs: Mapping[str, Mapping[str, InputBinding]] = field(default_factory=dict)
+    broken_modes: Mapping[str, str] = field(default_factory=dict)
+    """Modes set aside while solidflow loaded the module (see `broken`), with their errors."""
 
     def mode(self, name: str | None) -> Mode:
         """The mode called `name`; without a name, the default mode (KeyError if none)."""
@@ -48,7 +51,7 @@ class PipelineDefinition:
     @property
     def default_mode(self) -> Mode | None:
         """The mode a run uses without `mode=`: the only one, or the one named "default"."""
-        if len(self.modes) == 1:
+        if len(self.modes) == 1 and not self.broken_modes:
             return self.modes[0]
         return next((mode for mode in self.modes if mode.name == DEFAULT_MODE), None)
 
@@ -75,12 +78,19 @@ class PipelineDefinition:
         output)}` or `MultiDependencyDefinition([...])` for a list input. Solids that the
         dependencies never mention are used once under their own name."""
         check_name(name, "pipeline")
-        body = dependency_body(f"pipeline '{name}'", solids, dependencies or {})
-        return _build(name, body, description, modes, tags, fn=None)
+
+        def build() -> PipelineDefinition:
+            body = dependency_body(f"pipeline '{name}'", solids, dependencies or {})
+            return _build(name, body, description, modes, tags, fn=None)
+
+        return defined("pipeline", name, build)  # type: ignore[return-value]
 
 
-def _check_modes(name: str, modes: Sequence[Mode], nodes: Mapping[str, Node]) -> None:
+def _broken_modes(name: str, modes: Sequence[Mode], nodes: Mapping[str, Node]) -> dict[str, str]:
+    """The modes that miss a resource a solid requires, with the error; raises it at once
+    unless definition errors are deferred and another mode is sound."""
     seen: set[str] = set()
+    broken: dict[str, str] = {}
     for mode in modes:
         if not isinstance(mode, Mode):
             raise DefinitionError(f"pipeline '{name}': modes must be Mode objects, got {mode!r}")
@@ -89,12 +99,15 @@ def _check_modes(name: str, modes: Sequence[Mode], nodes: Mapping[str, Node]) ->
         seen.add(mode.name)
         for node in nodes.values():
             missing = sorted(node.solid.required_resource_keys - set(mode.resources))
-            if missing:
+            if missing and mode.name not in broken:
                 provided = ", ".join(sorted(mode.resources)) or "none"
-                raise DefinitionError(
+                broken[mode.name] = (
                     f"solid '{node.name}' requires resource '{missing[0]}', which mode "
                     f"'{mode.name}' of pipeline '{name}' does not provide (it provides: {provided})"
                 )
+    if broken and (not deferring_definition_errors() or len(broken) == len(modes)):
+        raise DefinitionError(next(iter(broken.values())))
+    return broken
 
 
 @overload
@@ -121,6 +134,9 @@ def pipeline(
 
     def decorate(func: Callable[..., Any]) -> PipelineDefinition:
         pipeline_name = func.__name__ if name is None else name
+        return defined("pipeline", pipeline_name, lambda: build(func, pipeline_name))  # type: ignore[return-value]
+
+    def build(func: Callable[..., Any], pipeline_name: str) -> PipelineDefinition:
         check_name(pipeline_name, "pipeline")
         if inspect.signature(func).parameters:
             raise DefinitionError(f"pipeline '{pipeline_name}': the body takes no parameters")
@@ -144,14 +160,15 @@ def _build(
     if not builder.nodes:
         raise DefinitionError(f"pipeline '{name}' wires no solids")
     pipeline_modes = tuple(modes) if modes else (Mode(DEFAULT_MODE),)
-    _check_modes(name, pipeline_modes, builder.nodes)
+    broken = _broken_modes(name, pipeline_modes, builder.nodes)
     return PipelineDefinition(
         name=name,
         nodes=dict(builder.nodes),
         composites=dict(builder.composites),
         composite_outputs=dict(builder.composite_outputs),
-        modes=pipeline_modes,
+        modes=tuple(mode for mode in pipeline_modes if mode.name not in broken),
         description=description,
         tags=dict(tags or {}),
         fn=fn,
+        broken_modes=broken,
     )

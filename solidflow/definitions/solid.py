@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+from solidflow.definitions.broken import defined
 from solidflow.definitions.config import config_schema_problem
 from solidflow.definitions.context import is_context_parameter
 from solidflow.definitions.events import DEFAULT_OUTPUT
@@ -248,6 +249,9 @@ def solid(
 
     def decorate(func: Callable[..., Any]) -> SolidDefinition:
         solid_name = func.__name__ if name is None else name
+        return defined("solid", solid_name, lambda: build(func, solid_name))  # type: ignore[return-value]
+
+    def build(func: Callable[..., Any], solid_name: str) -> SolidDefinition:
         check_name(solid_name, "solid")
         if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             raise DefinitionError(f"solid '{solid_name}': async functions are not supported")
