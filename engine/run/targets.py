@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
 
 from solidflow.definitions.broken import BrokenDefinition, definition_errors_deferred
+from solidflow.definitions.composite import CompositeSolidDefinition
 from solidflow.definitions.pipeline import PipelineDefinition
+from solidflow.definitions.solid import SolidDefinition
 from solidflow.errors import DefinitionError, TargetError
 
 
@@ -83,6 +86,22 @@ def import_location(location: str) -> ModuleType:
         ) from None
 
 
+def _kind(value: object) -> str:
+    """What `value` is, for a message: "a solid", "a class", "a function", "an int"..."""
+    if isinstance(value, SolidDefinition):
+        return "a solid"
+    if isinstance(value, CompositeSolidDefinition):
+        return "a composite solid"
+    if inspect.isclass(value):
+        return "a class"
+    if inspect.isroutine(value):
+        return "a function"
+    if isinstance(value, ModuleType):
+        return "a module"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
 def load_pipeline(target: str) -> tuple[PipelineDefinition, str]:
     """The pipeline named by `target`, and the target in a form that loads it from anywhere."""
     location, name = _split(target)
@@ -113,8 +132,8 @@ def load_pipeline(target: str) -> tuple[PipelineDefinition, str]:
         if value is None:
             raise TargetError(f"'{location}' has no attribute '{name}' (pipelines there: {found})")
         raise TargetError(
-            f"'{name}' in '{location}' is not a pipeline but a {type(value).__name__} (pipelines there: "
-            f"{found})"
+            f"'{name}' in '{location}' is not a pipeline but {_kind(value)} (pipelines "
+            f"there: {found})"
         )
     if _is_file(location):
         location = str(Path(location).resolve())

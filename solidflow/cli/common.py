@@ -19,7 +19,7 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CANCELED = 130
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,8 +59,8 @@ def instance_of(ctx: click.Context) -> Instance:
 
 def wide_console() -> Console:
     """A console that does not fold long lines when output goes to a file or pipe."""
-    console = Console(highlight=False)
-    return console if console.is_terminal else Console(highlight=False, width=200)
+    console = Console(highlight=False, soft_wrap=True)
+    return console if console.is_terminal else Console(highlight=False, soft_wrap=True, width=200)
 
 
 config_option = click.option(

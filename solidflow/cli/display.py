@@ -49,7 +49,7 @@ class RunProgress:
     """Shows a run as it goes: a live status line on a terminal, else one line per step."""
 
     def __init__(self, total: int, file: IO[str] | None = None) -> None:
-        self.console = Console(file=file, highlight=False)
+        self.console = Console(file=file, highlight=False, soft_wrap=True)
         self.total = total
         self.done = self.failed = self.skipped = self.running = self.memoized = 0
         self._live: Live | None = None

@@ -62,7 +62,7 @@ def _with_progress(start: Callable[[Callable[[EventRecord], None]], PipelineRunR
     except KeyboardInterrupt:
         err_console.print("run canceled")
         sys.exit(EXIT_CANCELED)
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     for event in result.events:
         if event.type is EventType.STEP_FAILURE and event.payload.get("traceback"):
             console.print(f"\n[bold red]{event.step}[/] failed:", markup=True)
@@ -233,7 +233,7 @@ def plan(
 
 
 def _print_plan(planned: PipelinePlan) -> None:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     header = Text("pipeline ")
     header.append(planned.pipeline, style="bold")
     header.append(f", mode {planned.mode}, {len(planned.steps)} steps")

@@ -124,3 +124,19 @@ def stall(context, config: SleepConfig, x: int) -> int:
 def interruptible():
     double.alias("finish")(stall(number()))
     as_text.alias("side")(number.alias("other")())
+
+
+class ChatterConfig(Config):
+    lines: int = 10
+
+
+@solid
+def chatter(context, config: ChatterConfig) -> int:
+    for line in range(config.lines):
+        context.log.info(f"chatting {line}")
+    return config.lines
+
+
+@pipeline
+def chatty():
+    chatter()

@@ -191,8 +191,12 @@ def test_selection_with_inputs_from_config(cli, instance, tmp_path):
     [
         ("missing.py:arithmetic", "no such file"),
         (f"{PIPELINES}:nothing", "has no attribute 'nothing'"),
-        (f"{PIPELINES}:NumberConfig", "'NumberConfig' is not a pipeline"),
-        (PIPELINES, "defines 5 pipelines"),
+        (
+            f"{PIPELINES}:NumberConfig",
+            f"'NumberConfig' in '{PIPELINES}' is not a pipeline but a class",
+        ),
+        (f"{PIPELINES}:double", f"'double' in '{PIPELINES}' is not a pipeline but a solid"),
+        (PIPELINES, "defines 7 pipelines"),
         ("no_such_module:thing", "no module named 'no_such_module'"),
     ],
 )
