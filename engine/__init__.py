@@ -13,6 +13,7 @@ from solidflow.engine.executors import Executor
 from solidflow.engine.instance import Instance
 from solidflow.engine.instance.lookup import find_run
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.storage import Recovery
 from solidflow.engine.instance.ticks import ScheduleState, ScheduleStatus, TickRecord, TickStatus
 from solidflow.engine.memo.explain import StepMemoStatus
 from solidflow.engine.memo.gc import GcReport, collect_garbage, parse_age
@@ -83,6 +84,7 @@ __all__ = [
     "PlannedInput",
     "PlannedSource",
     "PlannedStep",
+    "Recovery",
     "RerunCause",
     "RunLauncher",
     "RunQueue",

@@ -9,6 +9,7 @@ SolidflowError
 ├── ReexecutionError   a run cannot be re-executed (unknown run, outputs it needs are not stored)
 ├── RunRequestError    a run cannot be launched or canceled (unknown run, or its status forbids it)
 ├── ExecutorError      the executor cannot run steps (a Ray cluster that cannot be reached or was lost)
+├── EventLogError      the event log cannot be used: its file is damaged or read-only, its disk full
 └── StepFailure        a step failed during a run with raise_on_error=True (carries the original error)
 """
 
@@ -91,3 +92,18 @@ class StepFailure(SolidflowError):
 
 class RunRequestError(SolidflowError):
     """A run cannot be launched or canceled: it is unknown, or its status does not allow it."""
+
+
+class EventLogError(SolidflowError):
+    """The event log cannot be read or written.
+
+    Attributes:
+        path: the event log's location.
+        reason: "damaged" (`solidflow recover` repairs it), "read-only", "full" (no space
+            left on its device) or "unavailable".
+    """
+
+    def __init__(self, message: str, *, path: str, reason: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason

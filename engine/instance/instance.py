@@ -14,7 +14,12 @@ from pathlib import Path
 from solidflow.engine.events.records import RUN_END_TYPES, EventRecord
 from solidflow.engine.instance.config import CONFIG_FILE, InstanceConfig, InstanceConfigError
 from solidflow.engine.instance.runs import END_EVENTS, RunRecord, RunStatus, why_dead
-from solidflow.engine.instance.storage import EVENT_LOGS, DuplicateRecordError, InstanceStorage
+from solidflow.engine.instance.storage import (
+    EVENT_LOGS,
+    DuplicateRecordError,
+    InstanceStorage,
+    Recovery,
+)
 from solidflow.engine.registry import PluginError
 from solidflow.errors import RunRequestError
 
@@ -157,6 +162,11 @@ class Instance:
             self.storage.store_events([event])
         return dataclasses.replace(run, status=status, end_time=end_time)
 
+    def recover_event_log(self) -> Recovery:
+        """Check the event log and, if it is damaged, set it aside and copy the runs and
+        events that can still be read into a new one (`solidflow recover`)."""
+        return self.storage.recover()
+
     def events(self, run_id: str, after: int = -1) -> list[EventRecord]:
         """The stored events of `run_id` with seq > `after`, ordered by seq."""
         return self.storage.get_events(run_id, after)
@@ -212,6 +222,9 @@ class Instance:
         driver stored, if it stored one before it died; else CANCELED for a CANCELING run and
         FAILURE for the others, with an end event that gives `reason`. Nothing changes if the
         run moved on meanwhile. Returns the run's record afterwards."""
+        if self.storage.read_only:  # say how the run ended without recording it
+            status = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.FAILURE
+            return dataclasses.replace(run, status=status)
         last = self.storage.last_seq(run.run_id)
         tail = self.storage.get_events(run.run_id, after=last - 1) if last >= 0 else []
         if tail and tail[0].type in RUN_END_TYPES:

@@ -19,14 +19,24 @@ from solidflow.engine.events.records import (
     unpack_payload,
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.sqlite_recovery import recover_database
 from solidflow.engine.instance.sqlite_schedules import MIGRATION as SCHEDULES_MIGRATION
 from solidflow.engine.instance.sqlite_schedules import SqliteSchedules, SqliteStepClaims
 from solidflow.engine.instance.storage import (
     MUTABLE_RUN_FIELDS,
     DuplicateRecordError,
     InstanceStorage,
+    Recovery,
 )
-from solidflow.engine.sqlite_files import SharedDatabase, transaction
+from solidflow.engine.sqlite_files import (
+    SharedDatabase,
+    is_damage,
+    is_full,
+    is_read_only,
+    transaction,
+    writable,
+)
+from solidflow.errors import EventLogError
 
 _STEP_END_TYPES = "('STEP_SUCCESS', 'STEP_MEMOIZED')"
 """The events that record a step's lineage, as an SQL list (literal: the partial index on them
@@ -169,6 +179,14 @@ def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
     return RunRecord(**values)
 
 
+def recover_command(home: Path | None) -> str:
+    """The command that recovers the event log of the instance at `home`."""
+    default = os.environ.get("SOLIDFLOW_HOME") or Path.home() / ".solidflow"
+    if home is None or Path(default).expanduser().resolve() == home.resolve():
+        return "solidflow recover"
+    return f"solidflow --home {home} recover"
+
+
 class SqliteSettings(Config):
     """The settings of the SQLite event log."""
 
@@ -186,14 +204,44 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
 
     config_schema = SqliteSettings
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], home: Path | None = None) -> None:
         self.path = Path(path)
+        self._home = home
         self._db = SharedDatabase(self.path, self._migrate)
 
     @classmethod
     def from_config(cls, config: Config, home: Path) -> SqliteStorage:
         assert isinstance(config, SqliteSettings)
-        return cls(home / Path(config.path).expanduser())
+        return cls(home / Path(config.path).expanduser(), home)
+
+    @property
+    def read_only(self) -> bool:
+        return not writable(self.path)
+
+    def _failure(self, error: Exception) -> EventLogError:
+        """The error to raise for a failure of the database (damaged, read-only, full)."""
+        path = str(self.path)
+        if isinstance(error, sqlite3.DatabaseError) and is_damage(error):
+            return EventLogError(
+                f"the event log {path} is damaged ({error}): `{recover_command(self._home)}` "
+                "sets it aside and copies what can still be read into a new one",
+                path=path,
+                reason="damaged",
+            )
+        if is_full(error):
+            return EventLogError(
+                f"no space left for the event log {path} ({error})", path=path, reason="full"
+            )
+        if is_read_only(error) or self.read_only:
+            return EventLogError(
+                f"the event log {path} is read-only ({error}): nothing can be recorded there; "
+                "give a writable home with --home or SOLIDFLOW_HOME",
+                path=path,
+                reason="read-only",
+            )
+        return EventLogError(
+            f"the event log {path} cannot be used: {error}", path=path, reason="unavailable"
+        )
 
     def __repr__(self) -> str:
         return f"SqliteStorage({str(self.path)!r})"
@@ -215,8 +263,13 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._db.lock():
-            yield self._db.connection()
+        try:
+            with self._db.lock():
+                yield self._db.connection()
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.Error, OSError) as error:
+            raise self._failure(error) from error
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -317,6 +370,19 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
                 params,
             ).fetchall()
         return [_run_from_row(row) for row in rows]
+
+    def recover(self) -> Recovery:
+        """Check the database; if it is damaged, move it aside and copy what can be read of
+        it into a new one (see sqlite_recovery)."""
+        self._db.close()
+        return recover_database(
+            self.path,
+            self,
+            run_columns=_RUN_COLUMNS,
+            decode_run=_run_from_row,
+            event_columns=_EVENT_COLUMNS,
+            decode_event=_event_from_row,
+        )
 
     def close(self) -> None:
         self._db.close()

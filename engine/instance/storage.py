@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,10 +15,34 @@ from solidflow.engine.instance.claims import StepClaim
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.ticks import ScheduleState, TickRecord, TickStatus
 from solidflow.engine.registry import Registry
+from solidflow.errors import EventLogError
 
 
 class DuplicateRecordError(ValueError):
     """A write repeats a stored key (an event's (run_id, seq) or a run's id); nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recovery:
+    """What recovering an event log did (`solidflow recover`).
+
+    Args:
+        path: the event log.
+        damage: what SQLite found wrong with it, None if nothing (then nothing else changed).
+        moved_to: where the damaged file was set aside.
+        runs: the run records copied into the new event log.
+        rebuilt: run records rebuilt from their events (their records could not be read).
+        events: the events copied.
+        unreadable: (table, first rowid, last rowid) of the ranges that could not be read.
+    """
+
+    path: str
+    damage: str | None
+    moved_to: str | None = None
+    runs: int = 0
+    rebuilt: int = 0
+    events: int = 0
+    unreadable: tuple[tuple[str, int, int], ...] = ()
 
 
 class EventLogStorage(ABC):
@@ -44,6 +69,22 @@ class EventLogStorage(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the storage's resources."""
+
+    def recover(self) -> Recovery:
+        """Check the event log and, if it is damaged, replace it with what can still be read
+        of it; backends that cannot do this raise EventLogError."""
+        raise EventLogError(
+            f"the event log {self!r} cannot be recovered by solidflow: see its backend's "
+            "documentation",
+            path=repr(self),
+            reason="unavailable",
+        )
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this process can only read the storage (a read-only home): then writes
+        fail, and readers record nothing (not even the end of a run found dead)."""
+        return False
 
 
 MUTABLE_RUN_FIELDS = frozenset(

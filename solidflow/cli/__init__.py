@@ -8,7 +8,7 @@ import click
 
 from solidflow.cli.bench_commands import bench
 from solidflow.cli.common import print_warnings
-from solidflow.cli.inspect_commands import cancel, logs, runs
+from solidflow.cli.inspect_commands import cancel, logs, recover, runs
 from solidflow.cli.memo_commands import explain
 from solidflow.cli.queue_commands import daemon, launch, sweep
 from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
@@ -45,6 +45,7 @@ for command in (
     runs,
     logs,
     cancel,
+    recover,
     store,
     bench,
     ui,

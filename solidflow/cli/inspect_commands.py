@@ -84,3 +84,24 @@ def cancel(ctx: click.Context, run_id: str, wait: bool) -> None:
         time.sleep(0.2)
         record = instance.get_run(record.run_id) or record
     click.echo(f"run {record.run_id}: {record.status.value}")
+
+
+@click.command()
+@click.pass_context
+@user_errors
+def recover(ctx: click.Context) -> None:
+    """Recover a damaged event log: move it aside and copy the runs and events that can
+    still be read into a new one (a run whose record is lost is rebuilt from its events)."""
+    recovery = instance_of(ctx).recover_event_log()
+    if recovery.damage is None:
+        click.echo(f"the event log {recovery.path} is not damaged; nothing changed")
+        return
+    click.echo(f"the event log {recovery.path} was damaged ({recovery.damage})")
+    click.echo(f"moved it to {recovery.moved_to}")
+    summary = f"recovered {recovery.runs + recovery.rebuilt} runs and {recovery.events} events"
+    if recovery.rebuilt:
+        summary += f" ({recovery.rebuilt} runs rebuilt from their events)"
+    click.echo(f"{summary} into a new {recovery.path}")
+    for table, first, last in recovery.unreadable:
+        rows = f"rows {first}-{last}" if last >= 0 else "all rows"
+        click.echo(f"{rows} of table {table} could not be read")
