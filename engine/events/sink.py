@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.errors import EventLogError
 
 logger = logging.getLogger("solidflow")
 
@@ -40,6 +41,10 @@ class EventSink:
             raises is logged once and otherwise ignored; listeners must be quick.
         flush_interval: most seconds an event waits in the buffer.
         max_batch: most records buffered before they are written.
+        on_failure: called once, with the error, when the event log fails (EventLogError:
+            its disk is full, its file damaged or read-only); from then on a failed write
+            keeps the events buffered without raising, and is tried again at most every
+            `flush_interval` seconds (see `failure`).
     """
 
     def __init__(
@@ -49,8 +54,14 @@ class EventSink:
         listeners: Sequence[Listener] = (),
         flush_interval: float = 0.2,
         max_batch: int = 1000,
+        on_failure: Callable[[EventLogError], None] | None = None,
     ) -> None:
         self.run_id = run_id
+        self.failure: EventLogError | None = None
+        """The first error of the event log, None while every write succeeded."""
+        self.unwritten = 0
+        """How many events `close` gave up after the event log failed."""
+        self._on_failure = on_failure
         self._storage = storage
         self._listeners = tuple(listeners)
         self._broken_listeners: set[int] = set()
@@ -115,30 +126,48 @@ class EventSink:
                 if self._flusher is None:
                     self._start_flusher()
                 self._buffer.append(record)
-                if (
-                    len(self._buffer) >= self._max_batch
-                    or time.monotonic() - self._last_flush >= self._flush_interval
-                ):
+                waited = time.monotonic() - self._last_flush >= self._flush_interval
+                if waited or (len(self._buffer) >= self._max_batch and self.failure is None):
                     self.flush()
             return record
 
     def flush(self) -> None:
-        """Write the buffered events; afterwards every emitted event is durable.
+        """Write the buffered events; afterwards every emitted event is durable (unless the
+        event log failed: see `failure`).
 
-        If the storage raises, the events stay buffered and the next flush retries them.
+        If the storage raises, the events stay buffered and the next flush retries them; an
+        EventLogError is not raised but kept in `failure` (and given to `on_failure`).
         """
         with self._lock:
-            if self._buffer and self._storage is not None:
-                self._storage.store_events(self._buffer)
-                self._buffer = []
             self._last_flush = time.monotonic()
+            if self._buffer and self._storage is not None:
+                try:
+                    self._storage.store_events(self._buffer)
+                except EventLogError as error:
+                    self._failed(error)
+                    return
+                self._buffer = []
+
+    def _failed(self, error: EventLogError) -> None:
+        if self.failure is None:
+            self.failure = error
+            if self._on_failure is not None:
+                self._on_failure(error)
 
     def close(self) -> None:
-        """Write what is buffered and stop the background flusher."""
+        """Write what is buffered and stop the background flusher. If the event log fails,
+        the last event (the run's end) is tried alone, and the others are given up
+        (`unwritten` counts them)."""
         self._closed.set()
         if self._flusher is not None:
             self._flusher.join()
         self.flush()
+        with self._lock:
+            if self._buffer and self._storage is not None:
+                self.unwritten, self._buffer = len(self._buffer) - 1, self._buffer[-1:]
+                self.flush()
+                self.unwritten += len(self._buffer)
+                self._buffer = []
 
     def _start_flusher(self) -> None:
         self._flusher = threading.Thread(

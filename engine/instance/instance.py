@@ -21,7 +21,7 @@ from solidflow.engine.instance.storage import (
     Recovery,
 )
 from solidflow.engine.registry import PluginError
-from solidflow.errors import RunRequestError
+from solidflow.errors import EventLogError, RunRequestError
 
 _WATCH_PAGE = 1000
 
@@ -221,10 +221,18 @@ class Instance:
         """Record the end of `run`, whose driver is gone for `reason`: as the end event its
         driver stored, if it stored one before it died; else CANCELED for a CANCELING run and
         FAILURE for the others, with an end event that gives `reason`. Nothing changes if the
-        run moved on meanwhile. Returns the run's record afterwards."""
-        if self.storage.read_only:  # say how the run ended without recording it
+        run moved on meanwhile. Returns the run's record afterwards (on a read-only home or a
+        full disk, how the run ended, without recording it)."""
+        try:
+            return self._record_dead(run, reason)
+        except EventLogError as error:
+            if error.reason == "damaged":
+                raise
             status = RunStatus.CANCELED if run.status is RunStatus.CANCELING else RunStatus.FAILURE
             return dataclasses.replace(run, status=status)
+
+    def _record_dead(self, run: RunRecord, reason: str) -> RunRecord:
+        """Record the end of `run`, whose driver is dead for `reason`; its ended record."""
         last = self.storage.last_seq(run.run_id)
         tail = self.storage.get_events(run.run_id, after=last - 1) if last >= 0 else []
         if tail and tail[0].type in RUN_END_TYPES:

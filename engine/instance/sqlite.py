@@ -214,10 +214,6 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         assert isinstance(config, SqliteSettings)
         return cls(home / Path(config.path).expanduser(), home)
 
-    @property
-    def read_only(self) -> bool:
-        return not writable(self.path)
-
     def _failure(self, error: Exception) -> EventLogError:
         """The error to raise for a failure of the database (damaged, read-only, full)."""
         path = str(self.path)
@@ -232,7 +228,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
             return EventLogError(
                 f"no space left for the event log {path} ({error})", path=path, reason="full"
             )
-        if is_read_only(error) or self.read_only:
+        if is_read_only(error) or not writable(self.path):
             return EventLogError(
                 f"the event log {path} is read-only ({error}): nothing can be recorded there; "
                 "give a writable home with --home or SOLIDFLOW_HOME",

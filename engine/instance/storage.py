@@ -80,12 +80,6 @@ class EventLogStorage(ABC):
             reason="unavailable",
         )
 
-    @property
-    def read_only(self) -> bool:
-        """Whether this process can only read the storage (a read-only home): then writes
-        fail, and readers record nothing (not even the end of a run found dead)."""
-        return False
-
 
 MUTABLE_RUN_FIELDS = frozenset(
     {

@@ -3,6 +3,7 @@ on its executor, and record its end (success, failure or cancel)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import socket
@@ -47,6 +48,7 @@ from solidflow.engine.store import IntermediateStore, is_local_root
 from solidflow.errors import (
     ConfigError,
     DefinitionError,
+    EventLogError,
     ExecutorError,
     RunRequestError,
     SelectionError,
@@ -64,30 +66,34 @@ class _Run:
         self.run_id = record.run_id
 
     def end(self, status: RunStatus, message: str, **payload: Any) -> None:
+        """Record the run's end event and status. When the event log fails, as much as it
+        takes is recorded; a run left unended is found dead later (see Instance)."""
         self.sink.emit(END_EVENTS[status], None, {"message": message, **payload})
         self.sink.close()
-        self.instance.storage.update_run(self.run_id, status=status, end_time=time.time())
+        with contextlib.suppress(EventLogError):
+            self.instance.storage.update_run(self.run_id, status=status, end_time=time.time())
         Leases(self.instance).release(self.run_id)
 
 
 def _outcome(
     state: SchedulerState,
     teardown_failures: list[str],
-    cancel_reason: str | None,
+    monitor: RunMonitor,
     events: list[EventRecord],
 ) -> tuple[RunStatus, str, dict[str, Any]]:
     """The run's status, the message of its end event and the rest of that event's payload;
-    `events` are the run's events (a canceled run lists the steps that started)."""
+    `events` are the run's events (a stopped run lists the steps that started)."""
     failed = state.keys_with(StepStatus.FAILED)
     skipped = state.keys_with(StepStatus.SKIPPED)
     total = len(state.status)
     payload: dict[str, Any] = {"failed_steps": failed}
-    if cancel_reason is not None:
+    if monitor.canceled:
         completed = state.keys_with(StepStatus.SUCCEEDED) + state.keys_with(StepStatus.MEMOIZED)
         started = {event.step for event in events if event.type is EventType.STEP_START}
         stopped = state.keys_with(StepStatus.CANCELED)
+        reason = monitor.failure_reason or monitor.cancel_reason
         payload.update(
-            reason=cancel_reason,
+            reason=reason,
             completed_steps=completed,
             interrupted_steps=[key for key in stopped if key in started],
             not_started_steps=[
@@ -96,7 +102,10 @@ def _outcome(
                 if status is StepStatus.PENDING or (key in stopped and key not in started)
             ],
         )
-        message = f"run canceled ({cancel_reason}): {len(completed)} of {total} steps completed"
+        if monitor.failure_reason is not None:
+            message = f"run stopped: {reason} ({len(completed)} of {total} steps completed)"
+            return RunStatus.FAILURE, message, payload
+        message = f"run canceled ({reason}): {len(completed)} of {total} steps completed"
         return RunStatus.CANCELED, message, payload
     if state.run_failure is not None:
         return RunStatus.FAILURE, state.run_failure, payload
@@ -148,9 +157,14 @@ def drive_run(
     ):
         return _not_started(run, instance)
     started_run = dataclasses.replace(run, status=started, **driver)
-    sink = EventSink(run.run_id, instance.storage, listeners=[on_event] if on_event else ())
-    bookkeeping = _Run(instance, sink, started_run)
     with RunMonitor(instance, run.run_id) as monitor:
+        sink = EventSink(
+            run.run_id,
+            instance.storage,
+            listeners=[on_event] if on_event else (),
+            on_failure=lambda error: monitor.fail(str(error)),
+        )
+        bookkeeping = _Run(instance, sink, started_run)
         result = _prepared_and_driven(
             bookkeeping, pipeline, monitor, executor=executor, raise_on_error=raise_on_error
         )
@@ -251,14 +265,15 @@ def _drive(
     try:
         state, teardown_failures = _execute(run, prepared, executor, memoize, monitor)
     except KeyboardInterrupt:
-        run.end(RunStatus.CANCELED, f"run canceled ({monitor.cancel_reason or 'interrupted'})")
+        if monitor.failure_reason is not None:
+            run.end(RunStatus.FAILURE, f"run stopped: {monitor.failure_reason}")
+        else:
+            run.end(RunStatus.CANCELED, f"run canceled ({monitor.cancel_reason or 'interrupted'})")
         raise
     except BaseException as error:
         run.end(RunStatus.FAILURE, f"engine error: {type(error).__name__}: {error}")
         raise
-    status, message, payload = _outcome(
-        state, teardown_failures, monitor.cancel_reason, run.sink.events
-    )
+    status, message, payload = _outcome(state, teardown_failures, monitor, run.sink.events)
     run.end(status, message, **payload)
     result = PipelineRunResult(
         run_id=run.run_id,

@@ -18,6 +18,7 @@ from solidflow.engine.executors.interrupts import (
 )
 from solidflow.engine.instance import Instance
 from solidflow.engine.instance.runs import RunStatus
+from solidflow.errors import EventLogError
 
 logger = logging.getLogger("solidflow")
 
@@ -48,6 +49,7 @@ class RunMonitor:
         self.run_id = run_id
         self.interval = instance.config.run_monitoring.heartbeat_interval
         self.cancel_reason: str | None = None
+        self.failure_reason: str | None = None
         self.signal: int | None = None
         self._synced = False  # whether the run storage knows of a cancel requested here
         self._interrupting = False  # a SIGINT this monitor sent to interrupt a step
@@ -62,8 +64,14 @@ class RunMonitor:
 
     @property
     def canceled(self) -> bool:
-        """Whether a cancel of the run was requested."""
-        return self.cancel_reason is not None
+        """Whether the run must stop: a cancel was requested, or it cannot go on (`fail`)."""
+        return self.cancel_reason is not None or self.failure_reason is not None
+
+    def fail(self, reason: str) -> None:
+        """Stop the run as a cancel does, to end it as failed for `reason` (its event log
+        cannot be written); safe from any thread."""
+        if self.failure_reason is None:
+            self.failure_reason = reason
 
     def request_cancel(self, reason: str) -> None:
         """Ask for the run to stop (safe from any thread and from signal handlers: it only
@@ -130,11 +138,13 @@ class RunMonitor:
             if not self._active:
                 return
             try:
-                if now >= self._next_beat or (self.canceled and not self._synced):
+                if now >= self._next_beat or self._cancel_unsynced():
                     self._beat(now)
                     self._next_beat = now + self.interval
                 else:
                     self._look_for_cancel()
+            except EventLogError as error:  # the run cannot be recorded: stop it
+                self.fail(str(error))
             except Exception:  # the next look tries again
                 logger.warning("run %s: heartbeat failed", self.run_id, exc_info=True)
             if self.canceled:
@@ -143,7 +153,7 @@ class RunMonitor:
     def _beat(self, now: float) -> None:
         """Write the heartbeat (and CANCELING, for a cancel requested in this process)."""
         changes: dict[str, Any] = {"heartbeat": now}
-        if self.canceled and not self._synced:
+        if self._cancel_unsynced():
             changes["status"] = RunStatus.CANCELING
         storage = self._instance.storage
         if storage.update_run(self.run_id, expected=_ALIVE, **changes):
@@ -152,6 +162,10 @@ class RunMonitor:
             current = storage.get_run(self.run_id)
             status = current.status.value if current is not None else "gone"
             self.request_cancel(f"the run was ended by another process ({status})")
+
+    def _cancel_unsynced(self) -> bool:
+        """Whether a cancel was requested in this process and the run storage is not told."""
+        return self.cancel_reason is not None and not self._synced
 
     def _look_for_cancel(self) -> None:
         run = self._instance.storage.get_run(self.run_id)

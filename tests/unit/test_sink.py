@@ -10,6 +10,7 @@ from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.instance.sqlite import SqliteStorage
 from solidflow.engine.instance.storage import EventLogStorage
+from solidflow.errors import EventLogError
 
 
 class RecordingStorage(EventLogStorage):
@@ -188,3 +189,31 @@ def test_a_child_forked_while_another_thread_holds_the_lock_can_still_emit():
         release.set()
         holder.join()
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class FullStorage(RecordingStorage):
+    """An event log whose disk is full: writes of more than `room` events fail."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def store_events(self, records):
+        if len(records) > self.room:
+            raise EventLogError("no space left", path="events.db", reason="full")
+        self.batches.append(list(records))
+
+
+def test_a_failing_event_log_stops_nothing_in_the_step_and_is_reported_once():
+    failures = []
+    storage = FullStorage(room=1)
+    sink = EventSink("r1", storage, flush_interval=3600, max_batch=2, on_failure=failures.append)
+    for _ in range(5):
+        sink.emit(EventType.LOG)  # a batch of 2 fails: no error reaches the emitter
+    sink.flush()
+    assert [error.reason for error in failures] == ["full"]
+    assert sink.failure is failures[0]
+    sink.emit(EventType.RUN_FAILURE)
+    sink.close()  # only the end fits: it is written alone, the rest given up
+    assert [[e.seq for e in batch] for batch in storage.batches] == [[5]]
+    assert sink.unwritten == 5
