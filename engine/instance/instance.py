@@ -171,6 +171,18 @@ class Instance:
         """The stored events of `run_id` with seq > `after`, ordered by seq."""
         return self.storage.get_events(run_id, after)
 
+    def event_pages(
+        self, run_id: str, after: int = -1, size: int = _WATCH_PAGE
+    ) -> Iterator[list[EventRecord]]:
+        """The stored events of `run_id` with seq > `after`, ordered by seq, in lists of at
+        most `size` (read one at a time, so a long log starts at once and is never whole in
+        memory)."""
+        while page := self.storage.get_events(run_id, after, size):
+            yield page
+            if len(page) < size:
+                return
+            after = page[-1].seq
+
     def watch(
         self,
         run_id: str,
@@ -186,6 +198,18 @@ class Instance:
         Raises:
             KeyError: there is no run `run_id` (raised once its stored events are exhausted).
         """
+        for page in self.watch_pages(run_id, after, poll_interval, timeout):
+            yield from page
+
+    def watch_pages(
+        self,
+        run_id: str,
+        after: int = -1,
+        poll_interval: float = 0.1,
+        timeout: float | None = None,
+    ) -> Iterator[list[EventRecord]]:
+        """`watch`, a list of the events read at once at a time: a reader that buffers its
+        output flushes it after each list, before the next one is waited for."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             batch = self.storage.get_events(run_id, after, _WATCH_PAGE)
@@ -197,11 +221,12 @@ class Instance:
                 if run.status.ended:
                     ended = True
                     batch = self.storage.get_events(run_id, after)
-            for event in batch:
-                yield event
-                if event.type in RUN_END_TYPES:
-                    return
+            end = next((i for i, e in enumerate(batch) if e.type in RUN_END_TYPES), None)
+            if end is not None:
+                yield batch[: end + 1]
+                return
             if batch:
+                yield batch
                 after = batch[-1].seq
             remaining = None if deadline is None else deadline - time.monotonic()
             if ended or (remaining is not None and remaining <= 0):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import IO
 
-from rich.console import Console
+from rich.console import COLOR_SYSTEMS, Console
+from rich.control import strip_control_codes
 from rich.live import Live
+from rich.style import Style
 from rich.text import Text
 
 from solidflow.engine import EventRecord, EventType, describe_event
@@ -23,17 +25,44 @@ _STYLES = {
 }
 
 
-def event_line(event: EventRecord) -> Text:
-    when = dt.datetime.fromtimestamp(event.timestamp).strftime("%H:%M:%S.%f")[:-3]
-    level = event.payload.get("level", "")
-    text = Text(f"{when} ")
-    text.append(f"{event.type.value:<17}", style=_STYLES.get(event.type, "cyan"))
-    if event.step:
-        text.append(f" {event.step}", style="bold")
-    if level:
-        text.append(f" [{level}]")
-    text.append(f" {describe_event(event)}")
-    return text
+class EventLines:
+    """Renders events as lines of text, one per event, as fast as a run logs: plain strings,
+    with the styles of `console`'s colour system when it has one (a terminal)."""
+
+    def __init__(self, console: Console) -> None:
+        system = COLOR_SYSTEMS.get(console.color_system or "")
+
+        def styled(style: str) -> tuple[str, str]:
+            if system is None:
+                return "", ""
+            prefix, suffix = Style.parse(style).render("\0", color_system=system).split("\0")
+            return prefix, suffix
+
+        self._kinds = {}
+        for kind in EventType:
+            prefix, suffix = styled(_STYLES.get(kind, "cyan"))
+            self._kinds[kind] = f"{prefix}{kind.value:<17}{suffix}"
+        self._bold = styled("bold")
+        self._clock: dict[int, str] = {}
+
+    def _time(self, timestamp: float) -> str:
+        second, micros = divmod(round(timestamp * 1_000_000), 1_000_000)
+        clock = self._clock.get(second)
+        if clock is None:
+            if len(self._clock) > 4096:
+                self._clock.clear()
+            clock = self._clock[second] = dt.datetime.fromtimestamp(second).strftime("%H:%M:%S")
+        return f"{clock}.{micros // 1000:03d}"
+
+    def __call__(self, event: EventRecord) -> str:
+        """The event's line, ending with a newline."""
+        step = f" {self._bold[0]}{event.step}{self._bold[1]}" if event.step else ""
+        level = event.payload.get("level")
+        level = f" [{level}]" if level else ""
+        message = describe_event(event)
+        if not message.isprintable():
+            message = strip_control_codes(message)
+        return f"{self._time(event.timestamp)} {self._kinds[event.type]}{step}{level} {message}\n"
 
 
 _STEP_END_LINES = {

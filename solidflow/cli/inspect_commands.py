@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import time
 
 import click
+from rich.console import Console
 from rich.table import Table
 
 from solidflow.cli.common import instance_of, user_errors, wide_console
-from solidflow.cli.display import event_line
-from solidflow.engine import RunStatus, find_run
+from solidflow.cli.display import EventLines
+from solidflow.engine import EventRecord, RunStatus, find_run
 
 
 def format_time(timestamp: float) -> str:
@@ -58,13 +60,19 @@ def logs(ctx: click.Context, run_id: str, follow: bool, as_json: bool) -> None:
     """Print the events of run RUN_ID (a unique prefix is enough; "latest" is the newest run)."""
     instance = instance_of(ctx)
     record = find_run(instance, run_id)
-    events = instance.watch(record.run_id) if follow else instance.events(record.run_id)
-    console = wide_console()
-    for event in events:
-        if as_json:
-            click.echo(json.dumps(event.to_dict(), default=str))
-        else:
-            console.print(event_line(event))
+    pages = instance.watch_pages(record.run_id) if follow else instance.event_pages(record.run_id)
+    render = _json_line if as_json else EventLines(Console(highlight=False))
+    out = click.get_text_stream("stdout")
+    try:
+        for page in pages:
+            out.write("".join(map(render, page)))
+            out.flush()
+    except BrokenPipeError:  # the reader (e.g. head) has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+def _json_line(event: EventRecord) -> str:
+    return json.dumps(event.to_dict(), default=str) + "\n"
 
 
 @click.command()

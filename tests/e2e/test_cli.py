@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from solidflow.engine.events.records import EventType
-from solidflow.engine.instance.runs import RunStatus
+from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.store import IntermediateStore
 from tests.e2e.conftest import PIPELINES, SOLIDFLOW, target
 
@@ -83,6 +83,29 @@ def test_logs_json_and_prefix_and_latest(cli, instance):
     assert "RUN_SUCCESS" in plain.out and "STEP_OUTPUT" in plain.out
     unknown = cli("logs", "nope")
     assert unknown.code == 2 and "error: no run with id 'nope'" in unknown.err
+
+
+def test_logs_piped_to_a_reader_that_stops_early_ends_quietly(home, instance):
+    now = time.time()
+    instance.add_run(
+        RunRecord(run_id="long", pipeline_name="p", status=RunStatus.SUCCESS, create_time=now)
+    )
+    lines = [
+        EventRecord(
+            run_id="long", seq=seq, timestamp=now, type=EventType.LOG, payload={"message": "x" * 80}
+        )
+        for seq in range(5000)  # more than a pipe holds
+    ]
+    instance.store_events(lines)
+    env = {**os.environ, "SOLIDFLOW_HOME": str(home)}
+    logs = subprocess.Popen(
+        [*SOLIDFLOW, "logs", "long"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    first = logs.stdout.readline()
+    logs.stdout.close()
+    _, err = logs.communicate(timeout=60)
+    assert first.rstrip().endswith(b"x" * 80)
+    assert (logs.returncode, err) == (0, b"")
 
 
 def test_runs_lists_status(cli, instance):

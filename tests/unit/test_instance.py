@@ -314,3 +314,23 @@ def test_watch_stops_at_timeout_and_after_ended_runs(instance):
 
     with pytest.raises(KeyError):
         list(instance.watch("missing", timeout=1))
+
+
+def test_event_pages_read_the_log_in_order_a_page_at_a_time(instance):
+    instance.add_run(make_run("paged", status=RunStatus.SUCCESS))
+    instance.store_events([log("paged", seq) for seq in range(7)])
+    pages = [[e.seq for e in page] for page in instance.event_pages("paged", size=3)]
+    assert pages == [[0, 1, 2], [3, 4, 5], [6]]
+    assert [[e.seq for e in p] for p in instance.event_pages("paged", after=2, size=4)] == [
+        [3, 4, 5, 6]
+    ]
+    assert list(instance.event_pages("paged", after=6)) == []
+
+
+def test_watch_pages_end_with_the_run_end_event(instance):
+    instance.add_run(make_run("ended", status=RunStatus.SUCCESS))
+    instance.store_events(
+        [log("ended", 0), log("ended", 1, EventType.RUN_SUCCESS), log("ended", 2)]
+    )
+    pages = list(instance.watch_pages("ended", poll_interval=0.01, timeout=10))
+    assert [[e.seq for e in page] for page in pages] == [[0, 1]]
