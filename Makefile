@@ -63,7 +63,7 @@ check-java:
 		exit 1; \
 	fi
 
-demo: check-java $(VENV)/.demo-installed $(UI_ASSETS)
+demo: $(VENV)/.demo-installed $(UI_ASSETS)
 	$(BIN)/solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local --executor ray
 	$(BIN)/solidflow logs latest
 	@echo

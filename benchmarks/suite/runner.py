@@ -28,7 +28,7 @@ class SuiteOptions:
     executor: str = "ray"
     address: str | None = None
     scale: str = "small"
-    out: Path = Path("bench-results")
+    out: Path = Path("bench_results")
 
 
 def _connect_ray(address: str | None) -> tuple[RayShapes, RayActorPool]:

@@ -13,16 +13,15 @@ from solidflow.engine.memo.leases import Leases
 from solidflow.engine.memo.memoization import stored_outputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.engine.store.files import Reclaimed
-from solidflow.errors import ConfigError
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def parse_age(text: str) -> float:
-    """Seconds in an age such as "45s", "30m", "12h", "7d" or "2w"."""
+    """Seconds in an age such as "45s", "30m", "12h", "7d" or "2w"; ValueError for other text."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
     if match is None:
-        raise ConfigError([("older_than", f"'{text}' is not an age like 30m, 12h, 7d or 2w")])
+        raise ValueError(f"'{text}' is not an age like 30m, 12h, 7d or 2w")
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
@@ -88,6 +87,9 @@ def collect_garbage(
     removed: those older than the collection and than every live run, that no live process
     holds. So are Parquet datasets that later writes of their keys replaced before the
     collection and every live run started (no run that may read them is going).
+
+    Raises:
+        ValueError: neither `keep_last` nor `older_than` is given, or `keep_last` < 0.
     """
     if store is None:
         own = instance_store(instance)
@@ -103,9 +105,9 @@ def collect_garbage(
         finally:
             own.close()
     if keep_last is None and older_than is None:
-        raise ConfigError([("", "give keep_last (--keep-last N) or older_than (--older-than 7d)")])
+        raise ValueError("collect_garbage needs keep_last or older_than")
     if keep_last is not None and keep_last < 0:
-        raise ConfigError([("keep_last", "must be 0 or more")])
+        raise ValueError(f"keep_last must be 0 or more, not {keep_last}")
     started = time.time()
     keep_runs = keep_last if keep_last is not None else 0
     if not include_latest:

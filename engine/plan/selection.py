@@ -32,13 +32,17 @@ _SYNTAX_HELP = (
 
 
 def select_steps(
-    query: str | Sequence[str], upstream: Mapping[str, Collection[str]]
+    query: str | Sequence[str],
+    upstream: Mapping[str, Collection[str]],
+    *,
+    pipeline_name: str | None = None,
 ) -> frozenset[str]:
     """The steps a selection query picks.
 
     Args:
         query: one query string (comma-separated items) or a list of them.
         upstream: every step name mapped to the names of the steps it directly depends on.
+        pipeline_name: the pipeline's name, for messages.
 
     Raises:
         SelectionError: the query is empty, has bad syntax or names no step or composite.
@@ -53,7 +57,7 @@ def select_steps(
             raise SelectionError(
                 f"invalid item {item!r} in solid selection {text!r}: {_SYNTAX_HELP}"
             )
-        roots = _resolve(match["name"], upstream, groups)
+        roots = _resolve(match["name"], upstream, groups, pipeline_name)
         selected |= roots
         if match["up"]:
             selected |= _reach(roots, upstream, _depth(match["up"]))
@@ -101,13 +105,17 @@ def _downstream(upstream: Mapping[str, Collection[str]]) -> dict[str, list[str]]
 
 
 def _resolve(
-    name: str, upstream: Mapping[str, Collection[str]], groups: Mapping[str, set[str]]
+    name: str,
+    upstream: Mapping[str, Collection[str]],
+    groups: Mapping[str, set[str]],
+    pipeline_name: str | None,
 ) -> set[str]:
     if name in upstream:
         return {name}
     if name in groups:
         return set(groups[name])
-    message = f"no solid named {name!r} in pipeline"
+    where = "the pipeline" if pipeline_name is None else f"pipeline {pipeline_name!r}"
+    message = f"no solid named {name!r} in {where}"
     close = _closest(name, [*upstream, *groups])
     if close:
         message += f"; did you mean {_either(close)}?"

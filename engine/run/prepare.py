@@ -109,7 +109,7 @@ def selected_nodes(pipeline: PipelineDefinition, solid_selection: Selection) -> 
     """The nodes `solid_selection` picks (all of them for None)."""
     if solid_selection is None:
         return frozenset(pipeline.nodes)
-    return select_steps(solid_selection, pipeline.upstream())
+    return select_steps(solid_selection, pipeline.upstream(), pipeline_name=pipeline.name)
 
 
 def _executor_name(

@@ -207,7 +207,7 @@ def plan_reexecution(
     if from_failure:
         selected = _steps_to_finish(parent, events, pipeline)
     elif solid_selection is not None:
-        selected = select_steps(solid_selection, pipeline.upstream())
+        selected = select_steps(solid_selection, pipeline.upstream(), pipeline_name=pipeline.name)
     else:
         selected = frozenset(pipeline.nodes)
     config = dict(parent.run_config if run_config is None else run_config)

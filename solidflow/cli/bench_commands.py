@@ -27,7 +27,7 @@ _SCALES = ("small", "medium", "large")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("bench-results"),
+    default=Path("bench_results"),
     show_default=True,
     help="Directory for results.json and the PNG plots.",
 )

@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
+from solidflow.cli.config_files import parse_tags
 from solidflow.engine import Instance
 from solidflow.errors import SolidflowError
 
@@ -86,7 +87,7 @@ address_option = click.option(
     help="Ray cluster to join: auto, host:port or ray://host:port (implies --executor ray).",
 )
 tag_option = click.option(
-    "--tag", "tags", multiple=True, help="key=value tag recorded with the run."
+    "--tag", "tags", multiple=True, callback=parse_tags, help="key=value tag recorded with the run."
 )
 memoize_option = click.option(
     "--memoize/--no-memoize",

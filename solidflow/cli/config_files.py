@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import click
 import yaml
 
 from solidflow.errors import ConfigError
@@ -29,7 +30,8 @@ def load_run_config(paths: Iterable[str]) -> dict[str, Any]:
         try:
             loaded = yaml.safe_load(Path(path).read_text()) or {}
         except OSError as exc:
-            raise ConfigError([("", f"cannot read config file {path}: {exc.strerror}")]) from None
+            message = f"cannot read config file {path}: {exc.strerror}"
+            raise click.BadParameter(message, param_hint="'-c' / '--config'") from None
         except yaml.YAMLError as exc:
             raise ConfigError([("", f"config file {path} is not valid YAML: {exc}")]) from None
         if not isinstance(loaded, Mapping):
@@ -38,11 +40,12 @@ def load_run_config(paths: Iterable[str]) -> dict[str, Any]:
     return merged
 
 
-def parse_tags(pairs: Iterable[str]) -> dict[str, str]:
+def parse_tags(ctx: click.Context, param: click.Parameter, pairs: Iterable[str]) -> dict[str, str]:
+    """The --tag options as a mapping (a click callback: a bad pair is a usage error)."""
     tags = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError([("tags", f"tag {pair!r} must look like key=value")])
+            raise click.BadParameter(f"tag {pair!r} must look like key=value", ctx, param)
         tags[key] = value
     return tags

@@ -27,7 +27,7 @@ from solidflow.cli.common import (
     user_errors,
     wide_console,
 )
-from solidflow.cli.config_files import load_run_config, parse_tags
+from solidflow.cli.config_files import load_run_config
 from solidflow.daemon import Daemon
 from solidflow.engine import (
     Instance,
@@ -74,7 +74,7 @@ def launch(
     mode: str | None,
     selection: str | None,
     executor: str | None,
-    tags: tuple[str, ...],
+    tags: dict[str, str],
     priority: int | None,
     memoize: bool | None,
 ) -> None:
@@ -87,7 +87,7 @@ def launch(
         solid_selection=selection,
         executor=executor,
         instance=instance_of(ctx),
-        tags=parse_tags(tags),
+        tags=tags,
         memoize=memoize,
         target=loadable_target,
         priority=priority,
@@ -165,7 +165,7 @@ def sweep(
     mode: str | None,
     selection: str | None,
     executor: str | None,
-    tags: tuple[str, ...],
+    tags: dict[str, str],
     priority: int | None,
     memoize: bool,
     wait: bool,
@@ -185,7 +185,7 @@ def sweep(
         mode=mode,
         solid_selection=selection,
         executor=executor,
-        tags=parse_tags(tags),
+        tags=tags,
         priority=priority,
         memoize=memoize,
         target=loadable_target,

@@ -26,7 +26,7 @@ from solidflow.cli.common import (
     tag_option,
     user_errors,
 )
-from solidflow.cli.config_files import deep_merge, load_run_config, parse_tags
+from solidflow.cli.config_files import deep_merge, load_run_config
 from solidflow.cli.display import RunProgress
 from solidflow.engine import (
     EventRecord,
@@ -112,7 +112,7 @@ def run(
     selection: str | None,
     executor: str | None,
     address: str | None,
-    tags: tuple[str, ...],
+    tags: dict[str, str],
     memoize: bool | None,
 ) -> None:
     """Run the pipeline TARGET ("file.py:name" or "package.module:name")."""
@@ -127,7 +127,7 @@ def run(
             solid_selection=selection,
             executor=executor,
             instance=instance,
-            tags=parse_tags(tags),
+            tags=tags,
             memoize=memoize,
             target=loadable_target,
             on_event=listener,
@@ -158,7 +158,7 @@ def reexecute(
     configs: tuple[str, ...],
     executor: str | None,
     address: str | None,
-    tags: tuple[str, ...],
+    tags: dict[str, str],
     memoize: bool | None,
 ) -> None:
     """Run steps of run RUN_ID again; the other steps' outputs come from the store.
@@ -181,7 +181,7 @@ def reexecute(
             run_config=run_config,
             executor=executor,
             instance=instance,
-            tags=parse_tags(tags),
+            tags=tags,
             memoize=memoize,
             on_event=listener,
         )

@@ -52,12 +52,26 @@ def list_outputs(ctx: click.Context, run_id: str | None) -> None:
     console.print(f"{len(listing.outputs)} outputs, {_size(listing.total_bytes)} in {listing.root}")
 
 
+def _age(ctx: click.Context, param: click.Parameter, text: str | None) -> float | None:
+    """--older-than in seconds (a click callback: text that is not an age is a usage error)."""
+    try:
+        return None if text is None else parse_age(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), ctx, param) from None
+
+
 @store.command("gc")
 @click.option(
-    "--keep-last", type=int, default=None, help="Keep outputs of each pipeline's N newest runs."
+    "--keep-last",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep outputs of each pipeline's N newest runs.",
 )
 @click.option(
-    "--older-than", default=None, help="Delete outputs older than this (30m, 12h, 7d, 2w)."
+    "--older-than",
+    default=None,
+    callback=_age,
+    help="Delete outputs older than this (30m, 12h, 7d, 2w).",
 )
 @click.option(
     "--include-latest", is_flag=True, help="Also delete outputs of each pipeline's newest run."
@@ -68,16 +82,18 @@ def list_outputs(ctx: click.Context, run_id: str | None) -> None:
 def collect(
     ctx: click.Context,
     keep_last: int | None,
-    older_than: str | None,
+    older_than: float | None,
     include_latest: bool,
     dry_run: bool,
 ) -> None:
     """Delete stored outputs that recent runs do not use."""
+    if keep_last is None and older_than is None:
+        raise click.UsageError("give --keep-last N or --older-than AGE (e.g. 7d)")
     instance = instance_of(ctx)
     report = collect_garbage(
         instance,
         keep_last=keep_last,
-        older_than=None if older_than is None else parse_age(older_than),
+        older_than=older_than,
         include_latest=include_latest,
         dry_run=dry_run,
     )

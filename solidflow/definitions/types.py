@@ -78,7 +78,7 @@ class DataType:
         )
 
     def _mismatch(self, value: Any) -> str:
-        return f"value of type {type(value).__name__} is not a {self.name}"
+        return f"value of type {type(value).__name__} is not {with_article(self.name)}"
 
     def __repr__(self) -> str:
         return f"DataType({self.name!r})"
@@ -94,6 +94,11 @@ def _always(_: Any) -> bool:
 
 
 ANY = DataType("Any", _always, "accepts every value")
+
+
+def with_article(name: str) -> str:
+    """`name` after "a", or "an" when it starts with a vowel letter: "an int", "a str"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _describe(value: Any) -> str:
@@ -113,7 +118,7 @@ def class_type(cls: type) -> DataType:
         return TypeCheck(
             success=False,
             description=f"value {_describe(value)} of type {type(value).__name__} "
-            f"is not a {cls.__name__}",
+            f"is not {with_article(cls.__name__)}",
         )
 
     return DataType(cls.__name__, check, f"an instance of {cls.__qualname__}", python_types=(cls,))

@@ -140,7 +140,7 @@ def test_type_check_failure_exit_1_keeps_completed_steps(cli, instance):
     assert done.code == 1
     assert (
         "solid 'broken_text' output 'result': expected int, type check failed: "
-        "value '1' of type str is not a int"
+        "value '1' of type str is not an int"
     ) in done.out
     run = _only_run(instance)
     assert run.status is RunStatus.FAILURE
@@ -190,7 +190,8 @@ def test_failing_resource_teardown_fails_the_run(cli, instance):
 def test_bad_selection_suggests_names(cli, instance):
     done = cli("run", target("arithmetic"), "--select", "dobule+")
     assert done.code == 2
-    assert "no solid named 'dobule'" in done.err and "'double'" in done.err
+    assert "no solid named 'dobule' in pipeline 'arithmetic'" in done.err
+    assert "'double'" in done.err
     assert "Traceback" not in done.err
     assert _only_run(instance).status is RunStatus.FAILURE
 
@@ -442,3 +443,27 @@ def test_terminal_shows_live_progress(home, tmp_path):
     assert "steps 4/4 done" in screen  # the live status line
     assert "\x1b[" in screen  # drawn with terminal control codes
     assert "SUCCESS" in screen
+
+
+@pytest.mark.parametrize(
+    ("arguments", "names"),
+    [
+        (("run", target("arithmetic"), "--tag", "team"), "'--tag': tag 'team' must look like"),
+        (("run", target("arithmetic"), "-c", "missing.yaml"), "'--config': cannot read config"),
+        (("store", "gc", "--older-than", "soon"), "'--older-than': 'soon' is not an age"),
+        (("store", "gc", "--keep-last", "-1"), "'--keep-last': -1 is not in the range"),
+        (
+            (
+                "store",
+                "gc",
+            ),
+            "give --keep-last N or --older-than AGE",
+        ),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error_not_a_run_config_error(cli, instance, arguments, names):
+    done = cli(*arguments)
+    assert done.code == 2
+    assert names in done.err
+    assert "invalid run config" not in done.err and "Traceback" not in done.err
+    assert instance.runs() == []

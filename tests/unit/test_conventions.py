@@ -148,6 +148,8 @@ def test_check_type_runs_a_type_check_outside_a_pipeline() -> None:
     odd = check_type(Even, 3)
     assert not odd.success and odd.description == "3 is odd"
     assert check_type(Annotated[int, Even], 4).success
-    assert check_type(Annotated[int, Even], "4").description == "value '4' of type str is not a int"
+    assert (
+        check_type(Annotated[int, Even], "4").description == "value '4' of type str is not an int"
+    )
     assert not check_type(list[int], [1, "2"]).success
     assert check_type(int, 1).success

@@ -125,7 +125,7 @@ def test_input_type_check_failure() -> None:
         execute_solid(scaled, {"value": "3"}, {"factor": 1}, {"offset": 0})
     assert str(info.value) == (
         "solid 'scaled' input 'value': expected int, type check failed: "
-        "value '3' of type str is not a int"
+        "value '3' of type str is not an int"
     )
     assert info.value.step == "scaled"
     assert info.value.original is None

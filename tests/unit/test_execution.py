@@ -331,7 +331,7 @@ def test_type_check_failure_fails_the_step(instance: Instance) -> None:
     assert not failed.success
     assert failed.failure_message == (
         "solid 'needs_int' input 'x': expected int, type check failed: "
-        "value 'seven' of type str is not a int"
+        "value 'seven' of type str is not an int"
     )
     assert calls == []
     [checked] = [e for e in failed.events if e.type is EventType.STEP_INPUT]
@@ -339,7 +339,7 @@ def test_type_check_failure_fails_the_step(instance: Instance) -> None:
         "input": "x",
         "type": "int",
         "type_check": False,
-        "description": "value 'seven' of type str is not a int",
+        "description": "value 'seven' of type str is not an int",
     }
     [failure] = [e for e in failed.events if e.type is EventType.STEP_FAILURE]
     assert failure.payload["message"] == failed.failure_message
@@ -358,7 +358,7 @@ def test_output_type_check_failure(instance: Instance) -> None:
     result = execute_pipeline(lying, instance=instance)
     assert result.result_for("lies").failure_message == (
         "solid 'lies' output 'result': expected int, type check failed: "
-        "value 'not an int' of type str is not a int"
+        "value 'not an int' of type str is not an int"
     )
     [output] = [e for e in result.events if e.type is EventType.STEP_OUTPUT]
     assert output.payload["type_check"] is False

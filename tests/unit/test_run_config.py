@@ -352,12 +352,12 @@ def test_unselected_solids_need_no_config(instance: Instance) -> None:
         (
             {"rows": ["a"]},
             "solids.count.inputs.rows",
-            "expected list[int]: item 0: value 'a' of type str is not a int",
+            "expected list[int]: item 0: value 'a' of type str is not an int",
         ),
         (
             {"rows": [1], "offset": True},
             "solids.count.inputs.offset",
-            "expected int: value True of type bool is not a int",
+            "expected int: value True of type bool is not an int",
         ),
         (
             {"rows": "12"},

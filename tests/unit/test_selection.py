@@ -107,7 +107,7 @@ def test_prefix_matches_whole_components_only() -> None:
 def test_unknown_name_suggests_closest() -> None:
     with pytest.raises(SelectionError) as info:
         sel("lod")
-    assert str(info.value) == "no solid named 'lod' in pipeline; did you mean 'load'?"
+    assert str(info.value) == "no solid named 'lod' in the pipeline; did you mean 'load'?"
 
 
 def test_unknown_name_with_several_suggestions() -> None:
@@ -115,8 +115,8 @@ def test_unknown_name_with_several_suggestions() -> None:
     with pytest.raises(SelectionError) as info:
         select_steps("*load_", upstream)
     message = str(info.value)
-    assert message.startswith("no solid named 'load_' in pipeline; did you mean ")
-    suggestions = message.removeprefix("no solid named 'load_' in pipeline; did you mean ")
+    assert message.startswith("no solid named 'load_' in the pipeline; did you mean ")
+    suggestions = message.removeprefix("no solid named 'load_' in the pipeline; did you mean ")
     assert suggestions.count("'load_") == 3
     assert ", " in suggestions
     assert " or " in suggestions
@@ -133,7 +133,13 @@ def test_two_suggestions_joined_with_or() -> None:
 def test_unknown_name_without_close_matches() -> None:
     with pytest.raises(SelectionError) as info:
         sel("zzzzzz+")
-    assert str(info.value) == "no solid named 'zzzzzz' in pipeline"
+    assert str(info.value) == "no solid named 'zzzzzz' in the pipeline"
+
+
+def test_an_unknown_name_is_reported_with_the_pipeline_name() -> None:
+    with pytest.raises(SelectionError) as info:
+        select_steps("lod", {"load": []}, pipeline_name="etl")
+    assert str(info.value) == "no solid named 'lod' in pipeline 'etl'; did you mean 'load'?"
 
 
 def test_unknown_composite_suggests_prefix() -> None:
