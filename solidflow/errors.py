@@ -3,6 +3,7 @@
 SolidflowError
 ├── DefinitionError    a pipeline, solid, resource or type is defined wrongly (raised at decoration time)
 ├── ConfigError        run_config does not match the pipeline's schema (.errors lists every problem)
+│   └── RunArgumentError  a run's mode or executor argument names none that exists
 ├── SelectionError     a solid selection names unknown solids or has bad syntax
 ├── TargetError        a pipeline target ("file.py:name", "module:name") cannot be loaded
 ├── RunNotFoundError   no run has the id, unique id prefix or "latest" given
@@ -41,6 +42,15 @@ class ConfigError(SolidflowError):
         count = len(lines)
         head = f"invalid run config ({count} problem{'s' if count != 1 else ''})"
         super().__init__(head + ":\n" + "\n".join(f"  {line}" for line in lines))
+
+
+class RunArgumentError(ConfigError):
+    """A run's mode or executor argument names none that exists. A ConfigError (so code that
+    catches those catches it too) whose message is the problem alone, not 'invalid run config'."""
+
+    def __init__(self, errors: Sequence[tuple[str, str]], run_id: str | None = None) -> None:
+        super().__init__(errors, run_id)
+        Exception.__init__(self, "\n".join(message for _, message in self.errors))
 
 
 class SelectionError(SolidflowError):

@@ -22,7 +22,7 @@ from solidflow.engine.plan.steps import ExecutionPlan, build_plan
 from solidflow.engine.registry import PluginError, reference_of
 from solidflow.engine.run.targets import FILE_MODULE_PREFIX
 from solidflow.engine.store import IntermediateStore
-from solidflow.errors import ConfigError, DefinitionError
+from solidflow.errors import ConfigError, DefinitionError, RunArgumentError
 
 Selection = str | Sequence[str] | None
 
@@ -76,7 +76,7 @@ def pipeline_mode(pipeline: PipelineDefinition, name: str | None) -> Mode:
             )
         else:
             message = f"unknown mode '{name}'; pipeline '{pipeline.name}' has modes: {modes}"
-        raise ConfigError([("mode", message)]) from None
+        raise RunArgumentError([("mode", message)]) from None
 
 
 def executor_name(executor: Executor) -> str:
@@ -102,7 +102,9 @@ def _executor(
     try:
         return name, EXECUTORS.load(name)
     except PluginError as error:
-        raise ConfigError([("execution", str(error))]) from None
+        if executor is None:  # named by run_config's execution section
+            raise ConfigError([("execution", str(error))]) from None
+        raise RunArgumentError([("execution", str(error))]) from None
 
 
 def selected_nodes(pipeline: PipelineDefinition, solid_selection: Selection) -> frozenset[str]:

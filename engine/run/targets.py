@@ -81,8 +81,9 @@ def import_location(location: str) -> ModuleType:
         missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
         if missing and (missing == location or location.startswith(missing + ".")):
             raise TargetError(f"no module named '{location}'") from None
+        problem = exc.msg if isinstance(exc, SyntaxError) else exc  # str() adds its place
         raise TargetError(
-            f"could not load '{location}': {type(exc).__name__}: {exc}{_where(exc)}"
+            f"could not load '{location}': {type(exc).__name__}: {problem}{_where(exc)}"
         ) from None
 
 

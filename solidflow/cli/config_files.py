@@ -33,11 +33,23 @@ def load_run_config(paths: Iterable[str]) -> dict[str, Any]:
             message = f"cannot read config file {path}: {exc.strerror}"
             raise click.BadParameter(message, param_hint="'-c' / '--config'") from None
         except yaml.YAMLError as exc:
-            raise ConfigError([("", f"config file {path} is not valid YAML: {exc}")]) from None
+            raise ConfigError(
+                [("", f"config file {path} is not valid YAML: {_yaml_problem(exc)}")]
+            ) from None
         if not isinstance(loaded, Mapping):
             raise ConfigError([("", f"config file {path} must hold a mapping at the top level")])
         merged = deep_merge(merged, loaded)
     return merged
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong in a YAML file and where, on one line."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if problem is None:
+        return " ".join(str(error).split())
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{problem}{where}"
 
 
 def parse_tags(ctx: click.Context, param: click.Parameter, pairs: Iterable[str]) -> dict[str, str]:
