@@ -10,7 +10,6 @@ from typing import Any, overload
 
 from solidflow.definitions.composition import (
     GraphBuilder,
-    Invocation,
     MultipleOutputs,
     OutputHandle,
     _Scope,
@@ -21,6 +20,7 @@ from solidflow.definitions.composition import (
     output_bindings,
 )
 from solidflow.definitions.graph import FromOutput, FromValue
+from solidflow.definitions.invocation import Invocation
 from solidflow.definitions.solid import InputDefinition, check_name
 from solidflow.definitions.types import resolve_type
 from solidflow.errors import DefinitionError

@@ -12,6 +12,7 @@ from typing import Any, overload
 from solidflow.definitions.config import config_schema_problem
 from solidflow.definitions.context import is_context_parameter
 from solidflow.definitions.events import DEFAULT_OUTPUT
+from solidflow.definitions.invocation import Invocation
 from solidflow.definitions.retry import RetryPolicy
 from solidflow.definitions.types import DataType, resolve_type
 from solidflow.errors import DefinitionError
@@ -94,15 +95,11 @@ class SolidDefinition:
     def output_names(self) -> tuple[str, ...]:
         return tuple(output_def.name for output_def in self.outputs)
 
-    def alias(self, name: str) -> Any:
+    def alias(self, name: str) -> Invocation:
         """This solid under another name, so a pipeline can use it more than once."""
-        from solidflow.definitions.composition import Invocation
-
         return Invocation(self, name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from solidflow.definitions.composition import Invocation
-
         return Invocation(self, self.name)(*args, **kwargs)
 
 
