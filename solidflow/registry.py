@@ -1,41 +1,71 @@
-"""Registries of named plug-ins (codecs, step launchers, option checks...): each is found
-through the entry points of a group, registered in code, or named by its import path
-("package.module:attribute"), and loaded on first need.
+"""Plug-ins found by name, and registries of plug-in objects (codecs, step launchers, option
+checks...) that every layer can keep.
 
-A package adds plug-ins by declaring entry points, for example in its pyproject.toml:
+A plug-in is named by an entry point of an installed distribution in its kind's group, or by
+a reference "package.module:attribute". A package adds plug-ins by declaring entry points,
+for example in its pyproject.toml:
 
     [project.entry-points."solidflow.codecs"]
     my_points = "my_package.codecs:POINT_CODEC"
+
+`PluginRegistry` holds objects, also registered in code, each entry point imported when it is
+first needed; solidflow.engine.registry.Registry finds plug-in classes (executors, storages)
+whose settings are known before they are imported.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import sys
 import threading
 import warnings
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Generic, TypeVar
+
+from solidflow.errors import SolidflowError
 
 T = TypeVar("T")
 
 
-class UnknownPlugin(LookupError):
-    """A registry has nothing under the name asked for."""
+class PluginError(SolidflowError, LookupError):
+    """A plug-in that cannot be found or loaded; the message names it and says why."""
 
 
-def load_object(path: str) -> Any:
-    """The object at `path`, "package.module:attribute" (the attribute may be dotted)."""
-    module_name, _, attribute = path.partition(":")
+_ENTRY_POINTS: dict[tuple[str, ...], tuple[Any, dict[str, dict[str, list[str]]]]] = {}
+
+
+def entry_points_of(group: str) -> dict[str, list[str]]:
+    """The values of the entry points of `group` by name, in the distributions on sys.path
+    (read once per sys.path: reading every distribution's metadata takes tens of ms)."""
+    key = tuple(sys.path)
+    cached = _ENTRY_POINTS.get(key)
+    if cached is None:
+        _ENTRY_POINTS.clear()
+        cached = _ENTRY_POINTS[key] = (importlib.metadata.entry_points(), {})
+    found, groups = cached
+    names = groups.get(group)
+    if names is None:
+        names = groups[group] = {}
+        for entry in found.select(group=group):
+            values = names.setdefault(entry.name, [])
+            if entry.value not in values:
+                values.append(entry.value)
+    return names
+
+
+def load_object(reference: str) -> Any:
+    """The object at `reference`, "package.module:attribute" (the attribute may be dotted)."""
+    module_name, _, attribute = reference.partition(":")
     if not module_name or not attribute:
-        raise ValueError(f"{path!r} is not an import path of the form 'package.module:name'")
+        raise ValueError(f"{reference!r} is not a reference of the form 'package.module:name'")
     found: Any = importlib.import_module(module_name)
     for part in attribute.split("."):
         found = getattr(found, part)
     return found
 
 
-class Registry(Generic[T]):
-    """Plug-ins of one kind by name: those registered in code and the entry points of
+class PluginRegistry(Generic[T]):
+    """Plug-in objects of one kind by name: those registered in code and the entry points of
     `group`, each entry point imported only when it is first needed. `what` names the kind
     in messages ("codec", "step launcher")."""
 
@@ -43,22 +73,34 @@ class Registry(Generic[T]):
         self.group = group
         self.what = what
         self._lock = threading.RLock()
-        self._unloaded: dict[str, EntryPoint] | None = None  # listed lazily, then loaded
+        self._unloaded: dict[str, list[str]] | None = None  # listed lazily, then loaded
         self._from_entry_points: dict[str, T] = {}
         self._registered: dict[str, T] = {}
         self.version = 0
         """Counts the changes of the registry's contents: what is derived from them is stale
         once it differs."""
 
-    def _entry_points(self) -> dict[str, EntryPoint]:
+    def __repr__(self) -> str:
+        return f"PluginRegistry({self.group!r})"
+
+    def _entry_points(self) -> dict[str, list[str]]:
         if self._unloaded is None:
-            listed = entry_points(group=self.group)
-            self._unloaded = {entry.name: entry for entry in listed}
+            self._unloaded = dict(entry_points_of(self.group))
         return self._unloaded
 
     def _load(self, name: str) -> T:
-        entry = self._entry_points().pop(name)
-        item: T = entry.load()
+        """Load entry point `name` (forgotten if it fails); PluginError says why it failed."""
+        values = self._entry_points().pop(name)
+        if len(values) > 1:
+            sources = ", ".join(sorted(values))
+            raise PluginError(f"{self.what} '{name}' is registered more than once: {sources}")
+        try:
+            item: T = load_object(values[0])
+        except Exception as error:
+            raise PluginError(
+                f"{self.what} '{name}' ({values[0]}, entry point of {self.group}) could not be "
+                f"loaded: {type(error).__name__}: {error}"
+            ) from error
         self._from_entry_points[name] = item
         self.version += 1
         return item
@@ -86,7 +128,7 @@ class Registry(Generic[T]):
             return sorted({*self._entry_points(), *self._from_entry_points, *self._registered})
 
     def find(self, name: str) -> T | None:
-        """The plug-in called `name`, or None; an entry point that fails to load raises."""
+        """The plug-in called `name`, or None; PluginError if its entry point fails to load."""
         with self._lock:
             if name in self._registered:
                 return self._registered[name]
@@ -94,18 +136,11 @@ class Registry(Generic[T]):
                 return self._from_entry_points[name]
             if name not in self._entry_points():
                 return None
-            entry = self._entry_points()[name]
-            try:
-                return self._load(name)
-            except Exception as error:
-                raise UnknownPlugin(
-                    f"{self.what} '{name}' ({entry.value}, entry point of {self.group}) "
-                    f"could not be loaded: {type(error).__name__}: {error}"
-                ) from error
+            return self._load(name)
 
     def get(self, name: str) -> T:
-        """The plug-in called `name`, or the object at the import path `name`
-        ("package.module:attribute"); UnknownPlugin lists the known names."""
+        """The plug-in called `name`, or the object at the reference `name`
+        ("package.module:attribute"); PluginError lists the known names."""
         found = self.find(name)
         if found is not None:
             return found
@@ -113,25 +148,21 @@ class Registry(Generic[T]):
             try:
                 return load_object(name)
             except (ImportError, AttributeError, ValueError) as error:
-                raise UnknownPlugin(
+                raise PluginError(
                     f"{self.what} '{name}' cannot be imported: {type(error).__name__}: {error}"
                 ) from error
         known = ", ".join(self.names()) or "none"
-        raise UnknownPlugin(f"unknown {self.what} '{name}'; available: {known}")
+        raise PluginError(f"unknown {self.what} '{name}'; available: {known}")
 
     def items(self) -> dict[str, T]:
         """Every plug-in by name, loading the entry points not loaded yet. An entry point
         that fails to load is left out with a warning (a broken plug-in stops no run)."""
         with self._lock:
-            for name, entry in list(self._entry_points().items()):
+            for name in list(self._entry_points()):
                 try:
                     self._load(name)
-                except Exception as error:
+                except PluginError as error:
                     warnings.warn(
-                        f"solidflow: {self.what} '{name}' ({entry.value}, entry point of "
-                        f"{self.group}) could not be loaded and is ignored: "
-                        f"{type(error).__name__}: {error}",
-                        RuntimeWarning,
-                        stacklevel=2,
+                        f"solidflow: {error}; it is ignored", RuntimeWarning, stacklevel=2
                     )
             return {**self._from_entry_points, **self._registered}

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import solidflow.definitions
-from solidflow.registry import Registry, UnknownPlugin
+from solidflow.registry import PluginError, PluginRegistry
 
 ErrorFormatter = Callable[[BaseException], str]
 """The message of an exception, in one line."""
 
-ERROR_FORMATTERS: Registry[ErrorFormatter] = Registry(
+ERROR_FORMATTERS: PluginRegistry[ErrorFormatter] = PluginRegistry(
     "solidflow.error_formatters", "error formatter"
 )
 
@@ -80,7 +80,7 @@ def _formatter_for(exc: BaseException) -> ErrorFormatter | None:
         return None
     try:
         return ERROR_FORMATTERS.find(package)
-    except UnknownPlugin:  # a broken formatter: the plain message still describes the error
+    except PluginError:  # a broken formatter: the plain message still describes the error
         return None
 
 

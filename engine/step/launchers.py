@@ -15,7 +15,7 @@ from solidflow.engine.step.context import Emit
 from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.task import StepResult, StepTask
 from solidflow.engine.store import IntermediateStore
-from solidflow.registry import Registry
+from solidflow.registry import PluginRegistry
 
 
 class StepLauncher(Protocol):
@@ -44,7 +44,9 @@ class StepLauncher(Protocol):
         ...
 
 
-STEP_LAUNCHERS: Registry[StepLauncher] = Registry("solidflow.step_launchers", "step launcher")
+STEP_LAUNCHERS: PluginRegistry[StepLauncher] = PluginRegistry(
+    "solidflow.step_launchers", "step launcher"
+)
 
 
 def register_step_launcher(name: str, launcher: StepLauncher) -> StepLauncher:

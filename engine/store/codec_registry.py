@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from solidflow.engine.store.codecs import Codec, qualified_name
-from solidflow.registry import Registry
+from solidflow.registry import PluginRegistry
 
-CODECS: Registry[Codec] = Registry("solidflow.codecs", "codec")
+CODECS: PluginRegistry[Codec] = PluginRegistry("solidflow.codecs", "codec")
 
 
 def register_codec(codec: Codec, name: str | None = None) -> Codec:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from solidflow.errors import DefinitionError
-from solidflow.registry import Registry, UnknownPlugin
+from solidflow.registry import PluginError, PluginRegistry
 
 # Option name -> (a check of its value, what the value must be).
 OptionTable = Mapping[str, tuple[Callable[[Any], bool], str]]
@@ -18,7 +18,7 @@ TagCheck = Callable[[str, Any], None]
 """Checks the options of a tag of the solid named by the first argument; raises a
 DefinitionError naming what is wrong."""
 
-TAG_CHECKS: Registry[TagCheck] = Registry("solidflow.solid_tags", "solid tag check")
+TAG_CHECKS: PluginRegistry[TagCheck] = PluginRegistry("solidflow.solid_tags", "solid tag check")
 
 
 def register_tag_options(tag: str, check: TagCheck) -> TagCheck:
@@ -31,7 +31,7 @@ def check_tags(solid_name: str, tags: Mapping[str, Any]) -> None:
     for tag, options in tags.items():
         try:
             check = TAG_CHECKS.find(tag)
-        except UnknownPlugin as error:
+        except PluginError as error:
             raise DefinitionError(f"solid '{solid_name}': tags['{tag}']: {error}") from None
         if check is not None:
             check(solid_name, options)

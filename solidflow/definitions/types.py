@@ -10,7 +10,7 @@ from typing import Annotated, Any, Union
 
 from solidflow.definitions.loaders import TypeLoader
 from solidflow.errors import DefinitionError
-from solidflow.registry import Registry
+from solidflow.registry import PluginRegistry
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,7 +286,7 @@ Conversion = Callable[[type, type], bool]
 """Whether the engine hands outputs of the first class to inputs of the second, although
 neither class is a subclass of the other (by converting what it stored)."""
 
-CONVERSIONS: Registry[Conversion] = Registry("solidflow.conversions", "type conversion")
+CONVERSIONS: PluginRegistry[Conversion] = PluginRegistry("solidflow.conversions", "type conversion")
 """Consulted only for edges that would otherwise be rejected; the engine's codecs fill it."""
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from solidflow.registry import Registry, UnknownPlugin, load_object
+from solidflow.registry import PluginError, PluginRegistry, load_object
 
 GROUP = "solidflow.test_plugins"
 
@@ -40,7 +40,7 @@ def plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_entry_points_are_listed_without_loading_them(plugin_site: Path) -> None:
-    registry: Registry[int] = Registry(GROUP, "test plugin")
+    registry: PluginRegistry[int] = PluginRegistry(GROUP, "test plugin")
     assert registry.names() == ["answer", "broken"]
     assert "demo_plugins_module" not in sys.modules
     assert registry.get("answer") == 42
@@ -50,22 +50,22 @@ def test_entry_points_are_listed_without_loading_them(plugin_site: Path) -> None
 def test_items_load_every_entry_point_and_skip_broken_ones_with_a_warning(
     plugin_site: Path,
 ) -> None:
-    registry: Registry[int] = Registry(GROUP, "test plugin")
+    registry: PluginRegistry[int] = PluginRegistry(GROUP, "test plugin")
     with pytest.warns(RuntimeWarning, match="test plugin 'broken' .* could not be loaded"):
         assert registry.items() == {"answer": 42}
     assert registry.items() == {"answer": 42}  # warned once
 
 
 def test_a_broken_entry_point_asked_for_by_name_says_why(plugin_site: Path) -> None:
-    registry: Registry[int] = Registry(GROUP, "test plugin")
-    with pytest.raises(UnknownPlugin, match=r"test plugin 'broken' .* ModuleNotFoundError"):
+    registry: PluginRegistry[int] = PluginRegistry(GROUP, "test plugin")
+    with pytest.raises(PluginError, match=r"test plugin 'broken' .* ModuleNotFoundError"):
         registry.find("broken")
 
 
 def test_registrations_in_code_replace_entry_points_and_can_be_removed(
     plugin_site: Path,
 ) -> None:
-    registry: Registry[int] = Registry(GROUP, "test plugin")
+    registry: PluginRegistry[int] = PluginRegistry(GROUP, "test plugin")
     version = registry.version
     registry.register("answer", 7)
     assert registry.version > version
@@ -78,16 +78,16 @@ def test_registrations_in_code_replace_entry_points_and_can_be_removed(
 
 
 def test_unknown_names_list_the_known_ones_and_import_paths_load(plugin_site: Path) -> None:
-    registry: Registry[object] = Registry(GROUP, "test plugin")
-    with pytest.raises(UnknownPlugin) as raised:
+    registry: PluginRegistry[object] = PluginRegistry(GROUP, "test plugin")
+    with pytest.raises(PluginError) as raised:
         registry.get("answr")
     assert str(raised.value) == "unknown test plugin 'answr'; available: answer, broken"
     assert registry.get("demo_plugins_module:NESTED.VALUE") == "deep"
-    with pytest.raises(UnknownPlugin, match="cannot be imported: AttributeError"):
+    with pytest.raises(PluginError, match="cannot be imported: AttributeError"):
         registry.get("demo_plugins_module:MISSING")
 
 
 def test_load_object_needs_a_module_and_an_attribute() -> None:
     assert load_object("pathlib:Path") is Path
-    with pytest.raises(ValueError, match="not an import path"):
+    with pytest.raises(ValueError, match="not a reference"):
         load_object("pathlib")
