@@ -76,6 +76,10 @@ class StoredDataset:
         fs, path = url_to_fs(self.location)
         return _parquet_dataset(path, fs).to_table()
 
+    def to_pandas(self) -> Any:
+        """The whole dataset as a pandas DataFrame, read in this process (by Arrow)."""
+        return self.to_arrow().to_pandas()
+
     def load_as(self, python_class: type, **resources: Any) -> Any:
         """The dataset as a value of `python_class`, built by that class's codec: a pandas or
         polars DataFrame read in this process, or a Spark DataFrame read by the session

@@ -51,6 +51,7 @@ def test_a_dataset_is_stored_with_rows_schema_and_size(store: IntermediateStore)
     loaded = store.get(KEY)
     assert isinstance(loaded, StoredDataset)
     assert loaded.to_arrow().sort_by("id").equals(pa.concat_tables(PARTS))
+    assert loaded.to_pandas()["id"].sum() == 10
     assert loaded.load_as(pd.DataFrame)["id"].sum() == 10
     assert loaded.python_type == "pyspark.sql.DataFrame"
     assert store.check([KEY]) == {KEY: (OutputStatus.PRESENT, None)}
