@@ -1,4 +1,5 @@
-"""Plug-ins found by name: executors, run launchers, storages and event logs.
+"""Plug-in classes found by name: executors, run launchers, storages and event logs
+(solidflow.registry finds the entry points, and keeps the registries of plug-in objects).
 
 A plug-in of a kind is named either by an entry point of an installed distribution, in the
 kind's group (`solidflow.executors`, ...; solidflow declares its own in pyproject.toml), or by
@@ -9,23 +10,18 @@ needs, so that its settings are known without importing it.
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import logging
-import sys
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from solidflow.definitions.config import Config
-from solidflow.errors import SolidflowError
+from solidflow.registry import PluginError, entry_points_of, load_object
 
 logger = logging.getLogger("solidflow")
 
 T = TypeVar("T")
 
-
-class PluginError(SolidflowError, LookupError):
-    """A plug-in that cannot be found or loaded; the message names it and says why."""
+__all__ = ["Deferred", "PluginError", "Registry", "is_reference", "reference_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,36 +50,6 @@ def reference_of(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-_ENTRY_POINTS: dict[tuple[str, ...], tuple[Any, dict[str, dict[str, list[str]]]]] = {}
-
-
-def _entry_points(group: str) -> dict[str, list[str]]:
-    """The values of the entry points of `group` by name, in the distributions on sys.path
-    (read once per sys.path: reading every distribution's metadata takes tens of ms)."""
-    key = tuple(sys.path)
-    cached = _ENTRY_POINTS.get(key)
-    if cached is None:
-        _ENTRY_POINTS.clear()
-        cached = _ENTRY_POINTS[key] = (importlib.metadata.entry_points(), {})
-    found, groups = cached
-    names = groups.get(group)
-    if names is None:
-        names = groups[group] = {}
-        for entry in found.select(group=group):
-            values = names.setdefault(entry.name, [])
-            if entry.value not in values:
-                values.append(entry.value)
-    return names
-
-
-def _import_attribute(reference: str) -> Any:
-    module_name, _, attribute = reference.partition(":")
-    value: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        value = getattr(value, part)
-    return value
-
-
 class Registry(Generic[T]):
     """The plug-ins of one kind.
 
@@ -103,7 +69,7 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         """The registered names, sorted."""
-        return sorted(_entry_points(self.group))
+        return sorted(entry_points_of(self.group))
 
     def entry(self, name: str) -> type[T] | Deferred:
         """What `name` (a registered name or a "package.module:Class" reference) refers to,
@@ -114,7 +80,7 @@ class Registry(Generic[T]):
         """
         if is_reference(name):
             return self._checked(name, self._imported(name, name))
-        values = _entry_points(self.group).get(name)
+        values = entry_points_of(self.group).get(name)
         if not values:
             available = ", ".join(self.names()) or "none"
             raise PluginError(
@@ -161,7 +127,7 @@ class Registry(Generic[T]):
 
     def _imported(self, name: str, reference: str, extra: str | None = None) -> Any:
         try:
-            return _import_attribute(reference)
+            return load_object(reference)
         except ModuleNotFoundError as error:
             if extra is not None:
                 raise PluginError(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from solidflow.definitions.solid_options import OptionTable, check_options
 from solidflow.errors import DefinitionError
-from solidflow.integrations.options import OptionTable, check_options
 
 
 def _non_negative_number(value: Any) -> bool:

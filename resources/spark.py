@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 
 from solidflow.definitions.config import Config
 from solidflow.definitions.resource import InitContext, resource
+from solidflow.engine.step.error_info import error_info
 
 CONNECT_MODE_VARIABLE = "SPARK_CONNECT_MODE_ENABLED"
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -124,8 +125,6 @@ def build_session(config: SparkConfig) -> Any:
     """A SparkSession for `config`; SparkResourceError says in one line why there is none."""
     from pyspark.sql import SparkSession
 
-    from solidflow.integrations.spark.errors import spark_error_message
-
     _check_reachable(config)
     builder = SparkSession.builder.appName(config.app_name)
     if config.remote:
@@ -141,7 +140,7 @@ def build_session(config: SparkConfig) -> Any:
     except Exception as exc:
         target = config.remote or config.master or "local[*]"
         raise SparkResourceError(
-            f"could not start a Spark session on {target}: {spark_error_message(exc)}"
+            f"could not start a Spark session on {target}: {error_info(exc).message}"
         ) from None
 
 

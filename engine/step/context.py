@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from solidflow.definitions.context import ExecutionContextBase
@@ -67,6 +68,11 @@ class Resources:
 
     def __repr__(self) -> str:
         return f"Resources({', '.join(sorted(self._values))})"
+
+
+def resource_values(resources: Resources) -> Mapping[str, Any]:
+    """`resources` as a read-only mapping of key to resource."""
+    return MappingProxyType(resources._values)
 
 
 class SolidExecutionContext(ExecutionContextBase):

@@ -1,13 +1,35 @@
-"""Serialisable descriptions of errors raised by user code, with engine frames left out."""
+"""Serialisable descriptions of errors raised by user code, with engine frames left out.
+
+The message of an exception from a library whose errors carry more than a message (Spark's
+Java stack dumps) comes from the error formatter registered for the library's top-level
+package, with `register_error_formatter` or through the entry points of the group
+"solidflow.error_formatters" (loaded when such an error is first described).
+"""
 
 from __future__ import annotations
 
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import solidflow.definitions
+from solidflow.registry import PluginError, PluginRegistry
+
+ErrorFormatter = Callable[[BaseException], str]
+"""The message of an exception, in one line."""
+
+ERROR_FORMATTERS: PluginRegistry[ErrorFormatter] = PluginRegistry(
+    "solidflow.error_formatters", "error formatter"
+)
+
+
+def register_error_formatter(package: str, formatter: ErrorFormatter) -> ErrorFormatter:
+    """Describe exceptions of classes defined in the top-level package `package` with
+    `formatter`."""
+    return ERROR_FORMATTERS.register(package, formatter)
+
 
 _OWN_DIRS = tuple(
     os.path.dirname(os.path.dirname(os.path.abspath(path))) + os.sep
@@ -43,24 +65,27 @@ def error_info(exc: BaseException) -> ErrorInfo:
         frame for frame in traceback.extract_tb(exc.__traceback__) if not _is_own_frame(frame)
     ]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
-    message = _safe_str(exc)
-    if _is_spark_error(exc):  # the one-line message, not the Java stack dump
+    formatter = _formatter_for(exc)
+    message = _safe_str(exc, formatter)
+    if formatter is not None:  # the formatted message, not what str() gives (a stack dump)
         lines.append(f"{type(exc).__name__}: {message}\n")
     else:  # with notes, a SyntaxError's source line, the module of the class
         lines.extend(traceback.format_exception_only(type(exc), exc))
     return ErrorInfo(error_class=type(exc).__name__, message=message, traceback="".join(lines))
 
 
-def _is_spark_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith(("pyspark.", "py4j."))
-
-
-def _safe_str(exc: BaseException) -> str:
+def _formatter_for(exc: BaseException) -> ErrorFormatter | None:
+    package = type(exc).__module__.partition(".")[0]
+    if package == "builtins":
+        return None
     try:
-        if _is_spark_error(exc):
-            from solidflow.integrations.spark.errors import spark_error_message
+        return ERROR_FORMATTERS.find(package)
+    except PluginError:  # a broken formatter: the plain message still describes the error
+        return None
 
-            return spark_error_message(exc)
-        return str(exc)
+
+def _safe_str(exc: BaseException, formatter: ErrorFormatter | None) -> str:
+    try:
+        return formatter(exc) if formatter is not None else str(exc)
     except Exception as broken:  # an exception whose __str__ itself raises
         return f"<message unavailable: __str__ raised {type(broken).__name__}>"

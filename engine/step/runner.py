@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -15,114 +14,36 @@ from solidflow.engine.events.records import EventType, to_plain
 from solidflow.engine.plan.steps import FromLoader
 from solidflow.engine.step.context import Emit, Resources, SolidExecutionContext, SolidLogger
 from solidflow.engine.step.error_info import ErrorInfo, error_info
+from solidflow.engine.step.launchers import launcher_for
+from solidflow.engine.step.outputs import StepError, as_input, store_output
 from solidflow.engine.step.resources import ResourceInitError, ResourceManager
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask, present_inputs
-from solidflow.engine.store import (
-    IntermediateStore,
-    OutputCorrupt,
-    StoredOutput,
-    StoredRef,
-    StoreError,
-)
-from solidflow.engine.store.datasets import StoredDataset
-from solidflow.integrations.spark.submit_options import submit_options
-
-
-class _StepError(Exception):
-    def __init__(
-        self,
-        message: str,
-        kind: str,
-        info: ErrorInfo | None = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.info = info
-        self.exception = exception
+from solidflow.engine.store import IntermediateStore, OutputCorrupt, StoredRef, StoreError
+from solidflow.engine.store.codec_registry import describe
 
 
 def _type_check(
     data_type: DataType, value: Any, side: str, name: str, task: StepTask
 ) -> tuple[dict[str, Any], str | None]:
-    """Type-check an input or output (`side`): the event payload, and the failure message."""
+    """Type-check an input or output (`side`): the event payload, and the failure message.
+    The metadata of a typed value that passed is what its codec describes (rows, columns,
+    schema) and what the check reported."""
     outcome = data_type.type_check(value)
     payload: dict[str, Any] = {side: name, "type": data_type.name, "type_check": outcome.success}
     if outcome.description:
         payload["description"] = outcome.description
-    if outcome.metadata:
-        payload["metadata"] = to_plain(dict(outcome.metadata))
+    metadata = outcome.metadata
+    if outcome.success and data_type.python_types:
+        described = describe(value)
+        metadata = {**described, **metadata} if described else metadata
+    if metadata:
+        payload["metadata"] = to_plain(dict(metadata))
     if outcome.success:
         return payload, None
     return payload, (
         f"solid '{task.step_key}' {side} '{name}': expected {data_type.name}, "
         f"type check failed: {outcome.description}"
     )
-
-
-def _store_output(
-    task: StepTask, name: str, value: Any, store: IntermediateStore | None, emit: Emit
-) -> tuple[dict[str, Any], Any]:
-    """Persist one output under its key. Returns what the STEP_OUTPUT event says about it and
-    the value steps downstream receive: the value itself, or for a Spark DataFrame the stored
-    Parquet dataset (so that they read what was stored, in whichever process they run).
-
-    Writing a Spark DataFrame runs the Spark jobs that compute it: if that fails, the step
-    fails. Other values that cannot be stored only make a warning."""
-    key = task.output_keys.get(name)
-    if store is None or key is None:
-        return {}, value
-    where = {"run_id": task.run_id, "step": task.step_key, "output": name, "lineage": task.lineage}
-    if _is_spark_dataframe(value):
-        from solidflow.integrations.spark.dataframes import store_dataframe
-
-        stored, jobs = store_dataframe(store, key, value, **where)
-        payload = _stored_payload(stored)
-        payload.update(rows=stored.rows, spark=jobs)
-        return payload, StoredDataset.of(stored)
-    try:
-        stored = store.put(key, value, **where, known_missing=task.outputs_missing)
-    except Exception as exc:
-        emit(
-            EventType.LOG,
-            task.step_key,
-            {
-                "level": "WARNING",
-                "message": f"output '{name}' of solid '{task.step_key}' could not be stored "
-                f"({type(exc).__name__}: {error_info(exc).message}); later runs cannot reuse it",
-            },
-        )
-        return {"key": key, "stored": False}, value
-    return _stored_payload(stored), value
-
-
-def _stored_payload(stored: StoredOutput) -> dict[str, Any]:
-    return {
-        "key": stored.key,
-        "stored": True,
-        "serializer": stored.serializer,
-        "bytes": stored.bytes,
-    }
-
-
-def _is_spark_dataframe(value: Any) -> bool:
-    """Whether `value` is a Spark DataFrame (classic or Spark Connect)."""
-    sql = sys.modules.get("pyspark.sql")
-    return sql is not None and isinstance(value, sql.DataFrame)
-
-
-def _as_input(value: Any, data_type: DataType, resources: Resources, where: str) -> Any:
-    """The input value a solid receives: stored Parquet datasets become the declared type."""
-    if not isinstance(value, StoredDataset):
-        return value
-    from solidflow.integrations.spark.dataframes import dataset_as
-
-    try:
-        return dataset_as(value, data_type, resources, where)
-    except Exception as exc:
-        info = error_info(exc)
-        message = f"{where}: could not read the stored dataset {value.location}: {info.message}"
-        raise _StepError(message, "input", info, exc) from None
 
 
 def _collect_outputs(
@@ -136,13 +57,13 @@ def _collect_outputs(
     def accept(item: Any) -> None:
         if isinstance(item, Output):
             if item.name not in names:
-                raise _StepError(
+                raise StepError(
                     f"solid '{task.step_key}' produced output '{item.name}', which it does not "
                     f"declare (declared: {', '.join(names)})",
                     "output",
                 )
             if item.name in outputs:
-                raise _StepError(
+                raise StepError(
                     f"solid '{task.step_key}' produced output '{item.name}' twice", "output"
                 )
             outputs[item.name] = item
@@ -168,7 +89,7 @@ def _collect_outputs(
                 },
             )
         else:
-            raise _StepError(
+            raise StepError(
                 f"solid '{task.step_key}' yielded {type(item).__name__}; a solid body may yield "
                 "Output, Materialization or ExpectationResult",
                 "output",
@@ -183,7 +104,7 @@ def _collect_outputs(
         outputs[names[0]] = Output(returned, names[0])
     else:
         if not isinstance(returned, tuple) or len(returned) != len(names):
-            raise _StepError(
+            raise StepError(
                 f"solid '{task.step_key}' declares outputs {', '.join(names)} and must return a "
                 f"tuple of {len(names)} values (or yield Output(value, name)), it returned "
                 f"{type(returned).__name__}",
@@ -193,7 +114,7 @@ def _collect_outputs(
             accept(value if isinstance(value, Output) else Output(value, name))
     missing = [o.name for o in solid.outputs if o.is_required and o.name not in outputs]
     if missing:
-        raise _StepError(f"solid '{task.step_key}' did not produce output '{missing[0]}'", "output")
+        raise StepError(f"solid '{task.step_key}' did not produce output '{missing[0]}'", "output")
     return outputs
 
 
@@ -208,7 +129,7 @@ def _loaded(data_type: DataType, config: Any, context: SolidExecutionContext, wh
         message = (
             f"{where}: the loader of {data_type.name} raised {info.error_class}: {info.message}"
         )
-        raise _StepError(message, "input", info, exc) from None
+        raise StepError(message, "input", info, exc) from None
 
 
 def _not_produced(
@@ -217,7 +138,7 @@ def _not_produced(
     """Record that the step did not produce optional output `name`: a NotProduced stored
     under the output's key (so that a memoized step's readers are skipped again)."""
     marker = NotProduced(task.step_key, name)
-    payload, _ = _store_output(task, name, marker, store, emit)
+    payload, _ = store_output(task, name, marker, store, emit)
     message = f"optional output '{name}' was not produced"
     emit(
         EventType.STEP_OUTPUT,
@@ -251,11 +172,11 @@ def _attempt(
         where = f"solid '{task.step_key}' input '{name}'"
         if isinstance(task.inputs.get(name), FromLoader):
             value = _loaded(data_type, value, context, where)
-        kwargs[name] = value = _as_input(value, data_type, step_resources, where)
+        kwargs[name] = value = as_input(value, data_type, step_resources, where)
         payload, failure = _type_check(data_type, value, "input", name, task)
         emit(EventType.STEP_INPUT, task.step_key, payload)
         if failure:
-            raise _StepError(failure, "type_check")
+            raise StepError(failure, "type_check")
     if solid.takes_config:
         kwargs["config"] = task.config
     returned = solid.fn(context, **kwargs) if solid.takes_context else solid.fn(**kwargs)
@@ -270,11 +191,11 @@ def _attempt(
         if produced[output.name].metadata:
             payload["output_metadata"] = to_plain(dict(produced[output.name].metadata))
         if failure is None:
-            stored, outputs[output.name] = _store_output(task, output.name, value, store, emit)
+            stored, outputs[output.name] = store_output(task, output.name, value, store, emit)
             payload.update(stored)
         emit(EventType.STEP_OUTPUT, task.step_key, payload)
         if failure:
-            raise _StepError(failure, "type_check")
+            raise StepError(failure, "type_check")
     return outputs
 
 
@@ -294,13 +215,13 @@ def _unavailable(task: StepTask, name: str, error: StoreError) -> str:
 
 def _load_inputs(task: StepTask, load: Callable[[Any], Any]) -> dict[str, Any]:
     """Each input's value, loaded with `load`; a stored output that is gone or damaged is a
-    _StepError naming the input and the key."""
+    StepError naming the input and the key."""
     values = {}
     for name in task.inputs:
         try:
             values[name] = task.input_value(name, load)
         except StoreError as error:
-            raise _StepError(_unavailable(task, name, error), "input") from None
+            raise StepError(_unavailable(task, name, error), "input") from None
     return values
 
 
@@ -315,27 +236,25 @@ def run_step(
 ) -> StepResult:
     """Load the step's inputs (`load` turns a handle into its value), run the step's solid
     with retries per its RetryPolicy and store its outputs under their keys, in this process
-    or, for solids tagged for spark-submit, as a Spark driver program; never raises for step
-    failures. An input that cannot be loaded from the store fails the step. `retry_number`
-    counts the attempts made before this call (in processes that died), which count against
-    the RetryPolicy.
+    or through the step launcher its definition chooses (see engine.step.launchers); never
+    raises for step failures. An input that cannot be loaded from the store fails the step.
+    `retry_number` counts the attempts made before this call (in processes that died), which
+    count against the RetryPolicy (a launcher runs the step anew).
 
     A step an input of which is an output that was not produced is skipped (nothing runs and
     nothing is emitted; the result says which outputs were missing)."""
     try:
         input_values = _load_inputs(task, load)
-    except _StepError as failure:
+    except StepError as failure:
         emit(EventType.STEP_START, task.step_key, {"attempt": 1, "pid": os.getpid()})
         return _failed(task, emit, str(failure), failure.kind, None, None)
     values, missing = present_inputs(task.inputs, input_values)
     if missing:
         addresses = tuple(dict.fromkeys(item.address for item in missing))
         return StepResult(step_key=task.step_key, success=False, missing_inputs=addresses)
-    options = submit_options(task.solid.tags)
-    if options is not None:
-        from solidflow.integrations.spark.submit import run_submitted
-
-        return run_submitted(task, values, resources, emit, store, options)
+    launcher = launcher_for(task.solid)
+    if launcher is not None:
+        return launcher.launch(task, values, resources, emit, store)
     return run_step_here(task, values, resources, emit, store, retry_number=retry_number)
 
 
@@ -348,8 +267,10 @@ def run_step_here(
     *,
     retry_number: int = 0,
 ) -> StepResult:
-    """`run_step` in this process. The step's resources are built first: when one fails to
-    initialise, the step does not start (the result names the resource)."""
+    """`run_step` in this process, whatever launcher the solid's definition chooses: what
+    executors and step launchers run where the step's body runs. The step's resources are
+    built first: when one fails to initialise, the step does not start (the result names the
+    resource)."""
     try:
         step_resources = resources.resources_for(
             task.solid.required_resource_keys, f"solid '{task.step_key}'"
@@ -369,7 +290,7 @@ def run_step_here(
         emit(EventType.STEP_START, task.step_key, {"attempt": retry_number + 1, "pid": os.getpid()})
         try:
             outputs = _attempt(task, input_values, step_resources, emit, retry_number, store)
-        except _StepError as failure:
+        except StepError as failure:
             return _failed(task, emit, str(failure), failure.kind, failure.info, failure.exception)
         except KeyboardInterrupt:
             _failed(

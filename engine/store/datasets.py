@@ -1,4 +1,4 @@
-"""Outputs stored as a directory of Parquet files written by another engine (Spark).
+"""Outputs stored as a directory of Parquet files written by another engine (such as Spark).
 
 Every write of a key's dataset goes into a directory of its own: a `produce` callback writes
 it under a temporary name that its writer holds, and it is moved to
@@ -18,7 +18,7 @@ import dataclasses
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +27,8 @@ import pyarrow as pa
 import xxhash
 from fsspec import AbstractFileSystem
 
+from solidflow.engine.store.codec_registry import dataset_as
+from solidflow.engine.store.codecs import Codec
 from solidflow.engine.store.records import (
     Assessment,
     OutputStatus,
@@ -49,45 +51,64 @@ Produce = Callable[[str], object]
 
 @dataclass(frozen=True, slots=True)
 class StoredDataset:
-    """A stored Parquet dataset: what a step downstream of a Spark DataFrame output receives
-    until it is converted to the input's declared type.
+    """A stored Parquet dataset: what a step downstream of an output stored as a dataset
+    (such as a Spark DataFrame) receives until it is converted to the input's declared type.
 
     Args:
         key: the output's store key.
         location: the dataset directory, a local path or an fsspec URL.
         rows: the number of rows, from the Parquet footers.
         schema: the Arrow schema as text.
+        python_type: the type of the value that was stored (its codec's python_type).
     """
 
     key: str
     location: str
     rows: int | None = None
     schema: str | None = None
+    python_type: str = ""
 
     @classmethod
     def of(cls, record: StoredOutput) -> StoredDataset:
         """The dataset stored as described by the sidecar `record`."""
-        return cls(key=record.key, location=record.location, rows=record.rows, schema=record.schema)
-
-    def _dataset(self) -> Any:
-        from fsspec.core import url_to_fs
-
-        fs, path = url_to_fs(self.location)
-        return _parquet_dataset(path, fs)
+        return cls(
+            key=record.key,
+            location=record.location,
+            rows=record.rows,
+            schema=record.schema,
+            python_type=record.python_type,
+        )
 
     def to_arrow(self) -> pa.Table:
         """The whole dataset as one Arrow table, read in this process."""
-        return self._dataset().to_table()
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(self.location)
+        return _parquet_dataset(path, fs).to_table()
 
     def to_pandas(self) -> Any:
-        """The whole dataset as a pandas DataFrame, read in this process."""
+        """The whole dataset as a pandas DataFrame, read in this process (by Arrow)."""
         return self.to_arrow().to_pandas()
 
-    def to_spark(self, spark: Any) -> Any:
-        """The dataset as a Spark DataFrame of the SparkSession `spark` (read by Spark)."""
-        from solidflow.integrations.spark.paths import spark_url
+    def load_as(self, python_class: type, **resources: Any) -> Any:
+        """The dataset as a value of `python_class`, built by that class's codec: a pandas or
+        polars DataFrame read in this process, or a Spark DataFrame read by the session
+        given as `spark=...`, for example."""
+        return dataset_as(self, (python_class,), resources)
 
-        return spark.read.parquet(spark_url(self.location))
+
+class StoredDatasetCodec(Codec):
+    """Inputs declared as StoredDataset receive the dataset itself."""
+
+    python_type = "solidflow.StoredDataset"
+    classes = (f"{__name__}.StoredDataset",)
+    loads_datasets = True
+
+    def from_dataset(self, dataset: Any, resources: Mapping[str, Any]) -> Any:
+        return dataset
+
+
+STORED_DATASET_CODEC = StoredDatasetCodec()
 
 
 def _parquet_dataset(path: str, fs: AbstractFileSystem) -> Any:

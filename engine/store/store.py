@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import pyarrow as pa
 from fsspec.core import split_protocol
 
 from solidflow.engine.store.backend import STORAGES, StorageBackend
@@ -24,13 +23,7 @@ from solidflow.engine.store.records import (
     StoredOutput,
     full_checksum,
 )
-from solidflow.engine.store.serialization import (
-    ARROW,
-    Encoded,
-    decode_arrow,
-    decode_payload,
-    encode,
-)
+from solidflow.engine.store.serialization import Encoded, decode, encode
 
 _KEY = re.compile(r"[0-9a-f]{2,}")
 _LOCAL_PROTOCOLS = (None, "file", "local")
@@ -101,15 +94,15 @@ class IntermediateStore:
         backend: the storage backend (a registered name or "package.module:Class"); by
             default "local" for a directory and "fsspec" for a URL.
 
-    Arrow-compatible values (Arrow tables and record batches, pandas and polars data frames,
-    numeric numpy arrays) are stored as Arrow IPC files and loaded zero-copy from local disk
-    (so numpy arrays other than boolean ones load read-only). bytes, bytearray and memoryview
-    values are stored as they are, without a copy, and load into one buffer (a memoryview
-    read-only, of format "B"). Plain data (None, bool, int, float, str, bytes and lists and
-    str-keyed dicts of them) is stored as msgpack, anything else with cloudpickle. In a local
-    root, these outputs of up to 64 KiB are packed into one SQLite database and written on
-    `flush` (or every 500 outputs); until then only this process sees them. Parquet datasets written by another engine (`put_dataset`)
-    are stored as directories and load as a StoredDataset.
+    Values whose class has a codec (see codec_registry) are stored as it encodes them: tables,
+    data frames and numeric arrays as Arrow IPC files, loaded zero-copy from local disk (so
+    arrays load read-only). bytes, bytearray and memoryview values are stored as they are,
+    without a copy, and load into one buffer (a memoryview read-only, of format "B"). Plain
+    data (None, bool, int, float, str, bytes and lists and str-keyed dicts of them) is stored
+    as msgpack, anything else with cloudpickle. In a local root, these outputs of up to 64 KiB
+    are packed into one SQLite database and written on `flush` (or every 500 outputs); until
+    then only this process sees them. Parquet datasets written by another engine
+    (`put_dataset`) are stored as directories and load as a StoredDataset.
 
     `check` and `get` detect damage by size and a checksum of up to ~2 MiB of samples, and
     check the whole data the first time they see it (see README, "What is checked when");
@@ -250,11 +243,9 @@ class IntermediateStore:
                 raise OutputCorrupt(message, key=key, reason=found.reason)
             message = f"no output is stored under key {key}: {found.reason}"
             raise OutputMissing(message, key=key, reason=found.reason)
-        if record.serializer == ARROW:
-            return decode_arrow(pa.ipc.open_file(data), record.python_type)
         if record.serializer == PARQUET:
             return data
-        return decode_payload(record.serializer, data, record.python_type)
+        return decode(record.serializer, record.python_type, data)
 
     def assess(self, keys: Collection[str]) -> dict[str, Assessment]:
         """The status of each key, the reason unless PRESENT, and the sidecar when PRESENT

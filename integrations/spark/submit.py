@@ -1,6 +1,7 @@
-"""Run a step with spark-submit: the step, its inputs and resource specs are pickled into an
-exchange directory, `submitted_step.py` runs them as the Spark driver program, and its events
-are relayed here as they come."""
+"""The step launcher of solids tagged `{"spark": {"submit": {...}}}`: the step, its inputs and
+resource specs are pickled into an exchange directory, `submitted_step.py` runs them as the
+Spark driver program launched with spark-submit, and its events are relayed here as they
+come."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pyspark
-
+from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType
 from solidflow.engine.step.context import Emit
 from solidflow.engine.step.error_info import error_info
@@ -25,7 +25,7 @@ from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.task import StepResult, StepTask
 from solidflow.engine.store import IntermediateStore
 from solidflow.integrations.spark import exchange
-from solidflow.integrations.spark.submit_options import SubmitOptions
+from solidflow.integrations.spark.submit_options import SubmitOptions, submit_options
 from solidflow.resources.spark import CONNECT_MODE_VARIABLE
 
 _POLL_SECONDS = 0.1
@@ -39,6 +39,8 @@ _LOG_LINE = re.compile(r"^\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} (INFO|WARN|DEBUG)\
 def _spark_submit(options: SubmitOptions) -> str:
     if options.spark_submit:
         return options.spark_submit
+    import pyspark
+
     home = os.environ.get("SPARK_HOME") or os.path.dirname(pyspark.__file__)
     return os.path.join(home, "bin", "spark-submit")
 
@@ -235,3 +237,26 @@ def _submission_failed(
 def _find_application_id(log: str) -> str | None:
     found = _APPLICATION_ID.search(log)
     return found.group(1) if found else None
+
+
+class SparkSubmitLauncher:
+    """Launches the steps of solids tagged for spark-submit (see `run_submitted`)."""
+
+    def launches(self, solid: SolidDefinition) -> bool:
+        return submit_options(solid.tags) is not None
+
+    def launch(
+        self,
+        task: StepTask,
+        input_values: Mapping[str, Any],
+        resources: ResourceManager,
+        emit: Emit,
+        store: IntermediateStore | None,
+    ) -> StepResult:
+        options = submit_options(task.solid.tags)
+        if options is None:
+            raise ValueError(f"solid '{task.solid.name}' is not tagged for spark-submit")
+        return run_submitted(task, input_values, resources, emit, store, options)
+
+
+LAUNCHER = SparkSubmitLauncher()

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from solidflow.definitions.solid_options import OptionTable, check_options
 from solidflow.errors import DefinitionError
-from solidflow.integrations.options import OptionTable, check_options
 
 
 def _strings(value: Any) -> bool:

@@ -11,7 +11,6 @@ from typing import Any, overload
 from solidflow.definitions.broken import defined
 from solidflow.definitions.composition import (
     GraphBuilder,
-    Invocation,
     MultipleOutputs,
     OutputHandle,
     _Scope,
@@ -22,6 +21,7 @@ from solidflow.definitions.composition import (
     output_bindings,
 )
 from solidflow.definitions.graph import FromOutput, FromValue
+from solidflow.definitions.invocation import Invocation
 from solidflow.definitions.solid import InputDefinition, check_name
 from solidflow.definitions.types import resolve_type
 from solidflow.errors import DefinitionError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from typing import Any
 
 from solidflow.definitions.events import DEFAULT_OUTPUT
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue, InputBinding, Node
+from solidflow.definitions.invocation import current_scope, enter_scope, leave_scope
 from solidflow.definitions.solid import InputDefinition, SolidDefinition, check_name
 from solidflow.definitions.types import DataType, resolve_type, types_compatible
 from solidflow.errors import DefinitionError
@@ -74,13 +74,12 @@ class _Scope:
     composites: dict[str, Any]
     composite_outputs: dict[str, dict[str, InputBinding]]
 
-
-class _ScopeStack(threading.local):
-    def __init__(self) -> None:
-        self.scopes: list[_Scope] = []
-
-
-_stack = _ScopeStack()
+    def place(self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict) -> Any:
+        """Place a solid or composite `definition` in this scope under `name`."""
+        full_name = claim_name(self, name)
+        if isinstance(definition, SolidDefinition):
+            return _place_solid(self, full_name, definition, args, kwargs)
+        return definition.place(self, full_name, args, kwargs)
 
 
 class GraphBuilder:
@@ -99,15 +98,15 @@ class GraphBuilder:
         )
 
     def run(self, fn: Callable[..., Any], **kwargs: Any) -> Any:
-        _stack.scopes.append(self._root)
+        enter_scope(self._root)
         try:
             return fn(**kwargs)
         finally:
-            _stack.scopes.pop()
+            leave_scope()
 
 
 def enter_nested(prefix: str, owner: str) -> _Scope:
-    outer = current_scope(owner)
+    outer = typing.cast(_Scope, current_scope(owner))
     scope = _Scope(
         prefix=prefix,
         owner=owner,
@@ -115,21 +114,12 @@ def enter_nested(prefix: str, owner: str) -> _Scope:
         composites=outer.composites,
         composite_outputs=outer.composite_outputs,
     )
-    _stack.scopes.append(scope)
+    enter_scope(scope)
     return scope
 
 
 def leave_nested() -> None:
-    _stack.scopes.pop()
-
-
-def current_scope(what: str) -> _Scope:
-    if not _stack.scopes:
-        raise DefinitionError(
-            f"{what} was called outside a @pipeline or @composite_solid body; to run a solid "
-            "on its own use execute_solid(...), or call its function as solid.fn(...)"
-        )
-    return _stack.scopes[-1]
+    leave_scope()
 
 
 def claim_name(scope: _Scope, name: str) -> str:
@@ -215,24 +205,6 @@ def bind_arguments(
             raise DefinitionError(f"{owner} got input '{name}' twice")
         bound[name] = value
     return bound
-
-
-class Invocation:
-    """A solid or composite about to be placed in the graph under `name`."""
-
-    def __init__(self, definition: Any, name: str) -> None:
-        self.definition = definition
-        self.name = name
-
-    def alias(self, name: str) -> Invocation:
-        return Invocation(self.definition, name)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        scope = current_scope(f"solid '{self.name}'")
-        full_name = claim_name(scope, self.name)
-        if isinstance(self.definition, SolidDefinition):
-            return _place_solid(scope, full_name, self.definition, args, kwargs)
-        return self.definition.place(scope, full_name, args, kwargs)
 
 
 def _place_solid(

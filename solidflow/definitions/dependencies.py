@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from solidflow.definitions.composition import Invocation, MultipleOutputs, OutputHandle
+from solidflow.definitions.composition import MultipleOutputs, OutputHandle
 from solidflow.definitions.events import DEFAULT_OUTPUT
+from solidflow.definitions.invocation import Invocation
 from solidflow.errors import DefinitionError
 
 

@@ -13,11 +13,11 @@ from solidflow.definitions.broken import defined
 from solidflow.definitions.config import config_schema_problem
 from solidflow.definitions.context import is_context_parameter
 from solidflow.definitions.events import DEFAULT_OUTPUT
+from solidflow.definitions.invocation import Invocation
 from solidflow.definitions.retry import RetryPolicy
+from solidflow.definitions.solid_options import check_tags
 from solidflow.definitions.types import DataType, resolve_type
 from solidflow.errors import DefinitionError
-from solidflow.integrations.ray_options import check_ray_options
-from solidflow.integrations.spark.submit_options import check_spark_tags
 
 NO_DEFAULT: Any = inspect.Parameter.empty
 
@@ -101,15 +101,11 @@ class SolidDefinition:
     def output_names(self) -> tuple[str, ...]:
         return tuple(output_def.name for output_def in self.outputs)
 
-    def alias(self, name: str) -> Any:
+    def alias(self, name: str) -> Invocation:
         """This solid under another name, so a pipeline can use it more than once."""
-        from solidflow.definitions.composition import Invocation
-
         return Invocation(self, name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from solidflow.definitions.composition import Invocation
-
         return Invocation(self, self.name)(*args, **kwargs)
 
 
@@ -276,10 +272,8 @@ def solid(
                 f"solid '{solid_name}' requires resources {sorted(resource_keys)} but has no "
                 "'context' parameter to reach them; add 'context' as the first parameter"
             )
-        if tags and "ray" in tags:
-            check_ray_options(solid_name, tags["ray"])
-        if tags and "spark" in tags:
-            check_spark_tags(solid_name, tags["spark"])
+        if tags:
+            check_tags(solid_name, tags)
         if data_version is not None and not callable(data_version):
             raise DefinitionError(f"solid '{solid_name}': data_version must be a callable")
         if retry is not None and not isinstance(retry, RetryPolicy):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Union
 
 from solidflow.definitions.loaders import TypeLoader
 from solidflow.errors import DefinitionError
-from solidflow.integrations.tables import metadata_for_class
+from solidflow.registry import PluginRegistry
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,8 +68,8 @@ class DataType:
             )
         if isinstance(outcome, TypeCheck):
             return outcome
-        if isinstance(outcome, bool) or _is_numpy_bool(outcome):
-            passed = bool(outcome)
+        passed = _as_bool(outcome)
+        if passed is not None:
             return TypeCheck(success=passed, description=None if passed else self._mismatch(value))
         return TypeCheck(
             success=False,
@@ -84,9 +84,19 @@ class DataType:
         return f"DataType({self.name!r})"
 
 
-def _is_numpy_bool(value: Any) -> bool:
-    kind = type(value)
-    return kind.__module__ == "numpy" and kind.__name__ in ("bool", "bool_")
+def _as_bool(outcome: Any) -> bool | None:
+    """`outcome` as a bool: a bool, or a boolean scalar of an array library (which `.item()`
+    turns into a bool); None for anything else."""
+    if isinstance(outcome, bool):
+        return outcome
+    item = getattr(outcome, "item", None)
+    if not callable(item):
+        return None
+    try:
+        scalar = item()
+    except Exception:  # not a scalar
+        return None
+    return scalar if isinstance(scalar, bool) else None
 
 
 def _always(_: Any) -> bool:
@@ -94,6 +104,7 @@ def _always(_: Any) -> bool:
 
 
 ANY = DataType("Any", _always, "accepts every value")
+_PASSED = TypeCheck(success=True)
 
 
 def with_article(name: str) -> str:
@@ -110,11 +121,10 @@ def class_type(cls: type) -> DataType:
     """A DataType that accepts instances of `cls` (ints are accepted as floats; bools are never ints)."""
     accepted: tuple[type, ...] = (int, float) if cls is float else (cls,)
     rejects_bool = cls in (int, float)
-    describe = metadata_for_class(cls)
 
     def check(value: Any) -> TypeCheck:
         if isinstance(value, accepted) and not (rejects_bool and isinstance(value, bool)):
-            return TypeCheck(success=True, metadata=describe(value) if describe else {})
+            return _PASSED
         return TypeCheck(
             success=False,
             description=f"value {_describe(value)} of type {type(value).__name__} "
@@ -277,38 +287,23 @@ def resolve_type(annotation: Any, owner: str = "") -> DataType:
     )
 
 
-# The qualified names of the classes a stored Parquet dataset converts to (the converter is
-# solidflow.integrations.spark.dataframes.dataset_as).
-SPARK_DATAFRAME_CLASS = "pyspark.sql.dataframe.DataFrame"
-ARROW_TABLE_CLASS = "pyarrow.lib.Table"
-PANDAS_DATAFRAME_CLASSES = frozenset({"pandas.DataFrame", "pandas.core.frame.DataFrame"})  # 3 / 2
-POLARS_DATAFRAME_CLASS = "polars.dataframe.frame.DataFrame"
-STORED_DATASET_CLASS = "solidflow.engine.store.datasets.StoredDataset"
+Conversion = Callable[[type, type], bool]
+"""Whether the engine hands outputs of the first class to inputs of the second, although
+neither class is a subclass of the other (by converting what it stored)."""
 
-# Outputs of these classes are stored as Parquet datasets, which the engine hands to inputs
-# declared as any of the classes in _DATASET_INPUTS.
-_DATASET_OUTPUTS = frozenset({SPARK_DATAFRAME_CLASS})
-_DATASET_INPUTS = frozenset(
-    {
-        SPARK_DATAFRAME_CLASS,
-        ARROW_TABLE_CLASS,
-        *PANDAS_DATAFRAME_CLASSES,
-        POLARS_DATAFRAME_CLASS,
-        STORED_DATASET_CLASS,
-    }
-)
+CONVERSIONS: PluginRegistry[Conversion] = PluginRegistry("solidflow.conversions", "type conversion")
+"""Consulted only for edges that would otherwise be rejected; the engine's codecs fill it."""
 
 
-def qualified_names(cls: type) -> set[str]:
-    """The qualified names ("module.Class") of `cls` and its base classes."""
-    return {f"{klass.__module__}.{klass.__qualname__}" for klass in getattr(cls, "__mro__", ())}
-
-
-def _converted(out_cls: type, in_cls: type) -> bool:
-    """Whether the engine converts stored outputs of `out_cls` into inputs of `in_cls`."""
-    return bool(qualified_names(out_cls) & _DATASET_OUTPUTS) and bool(
-        qualified_names(in_cls) & _DATASET_INPUTS
-    )
+def _plainly_compatible(out_cls: type, in_cls: type) -> bool:
+    if bool in (out_cls, in_cls) and int in (out_cls, in_cls):
+        return False  # the int check rejects bools, the bool check every other int
+    try:
+        if issubclass(out_cls, in_cls) or issubclass(in_cls, out_cls):
+            return True
+    except TypeError:  # classes issubclass cannot compare (protocols with data members)
+        return True
+    return in_cls is float and out_cls is int
 
 
 def types_compatible(output: DataType, input: DataType) -> bool:
@@ -316,17 +311,8 @@ def types_compatible(output: DataType, input: DataType) -> bool:
     engine does not convert between)."""
     if not output.python_types or not input.python_types:
         return True
-    for out_cls in output.python_types:
-        for in_cls in input.python_types:
-            if _converted(out_cls, in_cls):
-                return True
-            if bool in (out_cls, in_cls) and int in (out_cls, in_cls):
-                continue  # the int check rejects bools, the bool check every other int
-            try:
-                if issubclass(out_cls, in_cls) or issubclass(in_cls, out_cls):
-                    return True
-            except TypeError:  # classes issubclass cannot compare (protocols with data members)
-                return True
-            if in_cls is float and out_cls is int:
-                return True
-    return False
+    pairs = [(o, i) for o in output.python_types for i in input.python_types]
+    if any(_plainly_compatible(out_cls, in_cls) for out_cls, in_cls in pairs):
+        return True
+    conversions = CONVERSIONS.items().values()
+    return any(convert(o, i) for o, i in pairs for convert in conversions)

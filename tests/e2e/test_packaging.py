@@ -54,7 +54,7 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
         "engine/run/scheduler.py",
         "engine/instance/sqlite.py",
         "resources/file_cache.py",
-        "integrations/tables.py",
+        "integrations/arrow.py",
         "integrations/spark/submitted_step.py",
         "integrations/notebook/api.py",
         "integrations/dbt/invoke.py",
@@ -63,6 +63,10 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
         "web/static/assets/app.js",
     ):
         assert f"solidflow/{module}" in names
+    [entry_points] = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    for group in ("solidflow.codecs", "solidflow.step_launchers", "solidflow.solid_tags"):
+        assert f"[{group}]" in declared  # integrations are found without imports by hand
 
     target = tmp_path / "site"
     subprocess.run(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -19,3 +21,27 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     assert result.output_for("total") == 20
     kept = result.result_for("keep_even")
     assert [e.label for e in kept.expectation_results] == ["some rows are even"]
+
+
+def test_readme_codec_example_stores_and_loads_a_user_class(tmp_path, monkeypatch):
+    from solidflow.engine.store import IntermediateStore
+    from solidflow.engine.store.codec_registry import CODECS, describe
+
+    [block] = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+        if "register_codec(" in block
+    ]
+    module = types.ModuleType("readme_codec")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    exec(compile(block, str(README), "exec"), module.__dict__)
+    namespace = module.__dict__
+    try:
+        readings = namespace["Readings"]("north", [1.0, 2.5])
+        store = IntermediateStore(tmp_path / "store")
+        stored = store.put("ab" * 16, readings, run_id="r", step="s", output="result")
+        assert (stored.serializer, stored.python_type) == ("arrow", "readme_codec.Readings")
+        assert store.get("ab" * 16) == readings
+        assert describe(readings) == {"sensor": "north", "readings": 2}
+    finally:
+        CODECS.unregister("readme_codec.Readings")

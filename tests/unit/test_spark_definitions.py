@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 
 from solidflow import Instance, Mode, execute_pipeline, pipeline, solid
 from solidflow.engine.events.records import EventType
+from solidflow.engine.step.error_info import error_info
 from solidflow.errors import ConfigError, DefinitionError
 from solidflow.integrations.spark import jobs
 from solidflow.integrations.spark.errors import spark_error_message
@@ -176,6 +177,18 @@ def test_a_python_worker_error_is_the_exception_that_ends_its_traceback() -> Non
         "An exception was thrown from the Python worker. Please see the stack trace below: "
         "ValueError: cannot handle value 0"
     )
+
+
+def test_py4j_and_pyspark_errors_are_described_by_the_spark_error_formatter() -> None:
+    from py4j.protocol import Py4JError
+
+    dump = "An error occurred while calling o1.parquet.\n\tat a.b.C(C.java:1)\n"
+    try:
+        raise Py4JError(dump)
+    except Py4JError as exc:
+        info = error_info(exc)
+    assert info.message == "An error occurred while calling o1.parquet."
+    assert info.traceback.endswith("Py4JError: An error occurred while calling o1.parquet.\n")
 
 
 def test_the_driver_error_is_the_last_error_line_of_its_log() -> None:

@@ -8,13 +8,15 @@ import uuid
 from pathlib import Path
 
 import fsspec
+import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from solidflow.definitions.types import ARROW_TABLE_CLASS, STORED_DATASET_CLASS, qualified_names
 from solidflow.engine.store import IntermediateStore, OutputStatus
-from solidflow.engine.store.datasets import StoredDataset
+from solidflow.engine.store.codec_registry import codec_for_class
+from solidflow.engine.store.datasets import STORED_DATASET_CODEC, StoredDataset
 
 KEY = "ab" * 16
 PARTS = [pa.table({"id": [1, 2, 3], "k": ["a", "b", "a"]}), pa.table({"id": [4], "k": ["c"]})]
@@ -51,6 +53,8 @@ def test_a_dataset_is_stored_with_rows_schema_and_size(store: IntermediateStore)
     assert isinstance(loaded, StoredDataset)
     assert loaded.to_arrow().sort_by("id").equals(pa.concat_tables(PARTS))
     assert loaded.to_pandas()["id"].sum() == 10
+    assert loaded.load_as(pd.DataFrame)["id"].sum() == 10
+    assert loaded.python_type == "pyspark.sql.DataFrame"
     assert store.check([KEY]) == {KEY: (OutputStatus.PRESENT, None)}
     assert store.verify(KEY) == (OutputStatus.PRESENT, None)
     assert [stored.key for stored in store.list()] == [KEY]
@@ -184,6 +188,23 @@ def test_a_failed_sidecar_commit_leaves_no_temporary_file(tmp_path: Path, monkey
     assert store.check([KEY])[KEY][0] is OutputStatus.MISSING
 
 
-def test_the_definitions_name_the_stored_dataset_class_by_its_real_name() -> None:
-    assert STORED_DATASET_CLASS in qualified_names(StoredDataset)
-    assert ARROW_TABLE_CLASS in qualified_names(pa.Table)
+def test_the_codecs_name_the_stored_dataset_and_table_classes_by_their_real_names() -> None:
+    assert codec_for_class(StoredDataset) is STORED_DATASET_CODEC
+    assert codec_for_class(pa.Table).python_type == "pyarrow.Table"
+
+
+def test_a_dataset_loads_as_each_class_whose_codec_reads_datasets(
+    store: IntermediateStore,
+) -> None:
+    put(store)
+    loaded = store.get(KEY)
+    expected = pa.concat_tables(PARTS)
+    assert loaded.load_as(StoredDataset) is loaded
+    assert loaded.load_as(pa.Table).sort_by("id").equals(expected)
+    assert loaded.load_as(pl.DataFrame).sort("id").rows() == [
+        (1, "a"),
+        (2, "b"),
+        (3, "a"),
+        (4, "c"),
+    ]
+    assert loaded.load_as(pd.DataFrame).sort_values("id")["k"].tolist() == ["a", "b", "a", "c"]

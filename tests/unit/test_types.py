@@ -4,6 +4,7 @@
 
 from typing import Annotated, Any, Optional, Union
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -221,6 +222,13 @@ def test_check_returning_neither_bool_nor_typecheck_fails() -> None:
     assert outcome.description == "type check of Truthy returned int, expected bool or TypeCheck"
 
 
+def test_check_may_return_a_boolean_scalar_of_an_array_library() -> None:
+    assert DataType("Positive", lambda value: np.int64(value) > 0).type_check(2).success
+    assert not DataType("Positive", lambda value: np.int64(value) > 0).type_check(-2).success
+    outcome = DataType("Count", lambda value: np.int64(value)).type_check(1)
+    assert outcome.description == "type check of Count returned int64, expected bool or TypeCheck"
+
+
 def test_datatype_needs_a_callable_check() -> None:
     with pytest.raises(DefinitionError, match="DataType 'X': type_check_fn must be callable"):
         DataType("X", "not callable")  # type: ignore[arg-type]
@@ -260,31 +268,11 @@ def test_unusable_annotation_is_a_definition_error(annotation: Any) -> None:
 # --- tables ----------------------------------------------------------------------------------
 
 
-def test_pyarrow_table_metadata() -> None:
-    table = pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]})
-    outcome = check(pa.Table, table)
-    assert outcome.success
-    assert outcome.metadata["rows"] == 3
-    assert outcome.metadata["columns"] == 2
-    assert outcome.metadata["schema"] == "a: int64, b: string"
-    assert outcome.metadata["bytes"] == table.nbytes
+def test_table_classes_are_checked() -> None:
+    assert check(pa.Table, pa.table({"a": [1, 2, 3]})).success
     assert not check(pa.Table, {"a": [1, 2, 3]}).success
-
-
-def test_pyarrow_record_batch_metadata() -> None:
-    batch = pa.record_batch({"a": [1, 2]})
-    outcome = check(pa.RecordBatch, batch)
-    assert outcome.success
-    assert (outcome.metadata["rows"], outcome.metadata["columns"]) == (2, 1)
-
-
-def test_pandas_dataframe_metadata() -> None:
-    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": [True, False]})
-    outcome = check(pd.DataFrame, frame)
-    assert outcome.success
-    assert outcome.metadata["rows"] == 2
-    assert outcome.metadata["columns"] == 3
-    assert outcome.metadata["schema"] == "a: int64, b: float64, c: bool"
+    assert check(pa.RecordBatch, pa.record_batch({"a": [1, 2]})).success
+    assert check(pd.DataFrame, pd.DataFrame({"a": [1, 2]})).success
     rejected = check(pd.DataFrame, pa.table({"a": [1]}))
     assert not rejected.success
     assert rejected.description.endswith("is not a DataFrame")
