@@ -286,4 +286,4 @@ def test_plan_names_the_helper_constant_or_resource_that_changed(cli, tmp_path):
 
     unknown = cli("explain", shop, "expensiv", "--mode", "prod")
     assert unknown.code == 2
-    assert "no solid named 'expensiv' in pipeline; did you mean 'expensive'?" in unknown.err
+    assert "no solid named 'expensiv' in pipeline 'shop'; did you mean 'expensive'?" in unknown.err
