@@ -20,6 +20,7 @@ from solidflow.engine.step.resources import ResourceInitError, ResourceManager
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask, present_inputs
 from solidflow.engine.store import IntermediateStore, OutputCorrupt, StoredRef, StoreError
 from solidflow.engine.store.codec_registry import describe
+from solidflow.engine.store.write_behind import intermediate_store
 
 
 def _type_check(
@@ -254,7 +255,7 @@ def run_step(
         return StepResult(step_key=task.step_key, success=False, missing_inputs=addresses)
     launcher = launcher_for(task.solid)
     if launcher is not None:
-        return launcher.launch(task, values, resources, emit, store)
+        return launcher.launch(task, values, resources, emit, intermediate_store(store))
     return run_step_here(task, values, resources, emit, store, retry_number=retry_number)
 
 

@@ -140,3 +140,11 @@ class OutputWriter:
             except Exception:
                 continue
         self.store.discard(staged)
+
+
+def intermediate_store(
+    outputs: IntermediateStore | OutputWriter | None,
+) -> IntermediateStore | None:
+    """The store that `outputs` puts into: code that writes there itself, such as a step
+    launched in another process, needs the store, not the writer in front of it."""
+    return outputs.store if isinstance(outputs, OutputWriter) else outputs

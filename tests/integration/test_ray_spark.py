@@ -38,3 +38,14 @@ def test_spark_solids_run_as_ray_tasks_with_one_session_per_worker_process(ray_a
     teardowns = [e for e in result.events if e.type is EventType.RESOURCE_TEARDOWN]
     assert len(inits) == len(spark_pids) == len(teardowns)
     assert all(e.payload["success"] for e in inits + teardowns)
+
+
+def test_a_submitted_solid_runs_through_spark_submit_from_a_ray_worker(ray_address, tmp_path):
+    # The Ray worker writes its steps' outputs behind; the submitted driver writes its own.
+    pipeline = spark_pipelines.submitted("local[1]")
+    config = {"execution": {"ray": {"address": ray_address}}}
+    result = execute_pipeline(pipeline, config, instance=Instance(tmp_path / "h"))
+    assert result.success, result.result_for("generated").failure_message
+    assert result.output_for("count_even") == 500
+    [log] = [e for e in result.events if e.type is EventType.LOG and e.step == "generated"]
+    assert log.payload["message"] == "running as the Spark driver"
