@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from solidflow import Instance
+
 from ..ports import RAY_PORTS, SPARK_PORTS, free_port_bases
 from .clusters import SCRIPTS
 
@@ -155,3 +157,9 @@ def spark_cluster() -> Iterator[SparkCluster]:
         )
         if stopped.returncode == 0:
             shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def instance(tmp_path: Path) -> Instance:
+    """An instance of the test's own, in an empty home."""
+    return Instance(tmp_path / "home")

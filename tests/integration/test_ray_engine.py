@@ -17,6 +17,7 @@ from solidflow.engine.events.records import EventType
 from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.store import IntermediateStore
 from tests.integration import ray_pipelines as pipelines
+from tests.integration.events import events_of
 
 pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.ray, pytest.mark.slow]
 
@@ -27,19 +28,10 @@ def _ray(address: str, **settings) -> dict:
     return {"execution": {EXECUTOR: {"address": address, **settings}}}
 
 
-def _of(result, kind: EventType) -> list:
-    return [e for e in result.events if e.type is kind]
-
-
-@pytest.fixture
-def instance(tmp_path) -> Instance:
-    return Instance(tmp_path / "home")
-
-
 def test_steps_pinned_to_nodes_run_there(ray_address, instance):
     result = execute_pipeline(pipelines.spread, _ray(ray_address), instance=instance)
-    assert result.success, [e.message for e in _of(result, EventType.STEP_FAILURE)]
-    starts = {e.step: e.payload["node_id"] for e in _of(result, EventType.STEP_START)}
+    assert result.success, [e.message for e in events_of(result, EventType.STEP_FAILURE)]
+    starts = {e.step: e.payload["node_id"] for e in events_of(result, EventType.STEP_START)}
     a_nodes = {starts[f"a{i}"] for i in range(3)}
     b_nodes = {starts[f"b{i}"] for i in range(3)}
     assert len(a_nodes) == 1 and len(b_nodes) == 1 and a_nodes != b_nodes
@@ -80,10 +72,10 @@ def test_a_worker_killed_mid_step_is_retried_and_the_run_succeeds(ray_address, i
     assert result.success, [e.message for e in result.events]
     assert result.output_for("plus_one") == 43
     killed_pid = int((tmp_path / "killed").read_text())
-    [retry] = _of(result, EventType.STEP_RETRY)
+    [retry] = events_of(result, EventType.STEP_RETRY)
     assert retry.step == "dies_once" and retry.payload["reason"] == "worker_died"
     assert retry.payload["attempt"] == 2
-    starts = [e for e in _of(result, EventType.STEP_START) if e.step == "dies_once"]
+    starts = [e for e in events_of(result, EventType.STEP_START) if e.step == "dies_once"]
     assert starts[-1].payload["pid"] != killed_pid and starts[-1].payload["attempt"] == 2
     kinds = [e.type for e in result.events if e.step == "dies_once"]
     assert kinds.index(EventType.STEP_RETRY) < len(kinds) - 1 - kinds[::-1].index(
@@ -106,8 +98,8 @@ def test_resources_are_built_once_per_worker_actor_and_run(ray_address, instance
         used_by = {str(result.output_for(f"use_{i}")) for i in range(6)}
         assert sorted(inits) == sorted(used_by)  # one per actor that used it, in this run
         assert sorted(torn) == sorted(inits)
-        assert len(_of(result, EventType.RESOURCE_INIT)) == len(inits)
-        assert len(_of(result, EventType.RESOURCE_TEARDOWN)) == len(inits)
+        assert len(events_of(result, EventType.RESOURCE_INIT)) == len(inits)
+        assert len(events_of(result, EventType.RESOURCE_TEARDOWN)) == len(inits)
 
 
 def test_an_unpicklable_output_fails_the_step_that_made_it(ray_address, instance):
@@ -128,21 +120,21 @@ def test_a_large_table_moves_between_workers_and_descendants_of_failures_skip(
     )
     assert result.success and result.output_for("table_rows") == 1_000_000
     failing = execute_pipeline(pipelines.failing, _ray(ray_address), instance=instance)
-    skipped = [(e.step, e.payload["upstream"]) for e in _of(failing, EventType.STEP_SKIPPED)]
+    skipped = [(e.step, e.payload["upstream"]) for e in events_of(failing, EventType.STEP_SKIPPED)]
     assert sorted(skipped) == [("after", "explodes"), ("below", "explodes")]
-    assert {e.step for e in _of(failing, EventType.STEP_START)} == {"explodes", "seed"}
+    assert {e.step for e in events_of(failing, EventType.STEP_START)} == {"explodes", "seed"}
 
 
 def test_memoized_run_reads_stored_outputs_on_workers(ray_address, instance):
     first = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance)
     assert first.success
     again = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance, memoize=True)
-    assert _of(again, EventType.STEP_SUCCESS) == []
+    assert events_of(again, EventType.STEP_SUCCESS) == []
     assert again.output_for("table_rows") == 1000
     child = reexecute_pipeline(
         first.run_id, solid_selection="table_rows", executor=EXECUTOR, instance=instance
     )
-    assert [e.step for e in _of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
+    assert [e.step for e in events_of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
     assert child.output_for("table_rows") == 1000  # the worker read the parent's stored table
 
 
@@ -249,7 +241,7 @@ def test_a_killed_driver_leaves_outputs_handed_on_uncommitted(ray_address, tmp_p
         instance=instance,
         memoize=True,
     )
-    assert {e.step for e in _of(third, EventType.STEP_MEMOIZED)} == {
+    assert {e.step for e in events_of(third, EventType.STEP_MEMOIZED)} == {
         "early",
         "plus_one",
         "waits_for_gate",
@@ -264,7 +256,7 @@ def test_a_shared_resource_is_built_once_per_worker_for_later_runs(ray_address, 
         result = execute_pipeline(pipelines.with_shared_resource, config, instance=instance)
         assert result.success
         users |= {str(result.output_for(f"use_{i}")) for i in range(6)}
-        assert _of(result, EventType.RESOURCE_TEARDOWN) == []
+        assert events_of(result, EventType.RESOURCE_TEARDOWN) == []
     lines = ledger.read_text().split()
     inits = [pid for kind, pid in zip(lines[::2], lines[1::2], strict=True) if kind == "init"]
     assert sorted(inits) == sorted(users)  # once per worker over both runs, never torn down

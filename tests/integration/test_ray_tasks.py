@@ -18,6 +18,7 @@ from solidflow.engine.events.records import EventType
 from solidflow.engine.instance.runs import RunStatus
 from solidflow.engine.store import IntermediateStore
 from tests.integration import ray_pipelines as pipelines
+from tests.integration.events import events_of
 
 pytestmark = [pytest.mark.xdist_group("ray"), pytest.mark.ray, pytest.mark.slow]
 
@@ -31,19 +32,10 @@ def _resident_bytes() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _of(result, kind: EventType) -> list:
-    return [e for e in result.events if e.type is kind]
-
-
-@pytest.fixture
-def instance(tmp_path) -> Instance:
-    return Instance(tmp_path / "home")
-
-
 def test_solids_pinned_by_custom_resources_run_on_both_worker_nodes(ray_address, instance):
     result = execute_pipeline(pipelines.spread, _ray(ray_address), instance=instance)
     assert result.success
-    starts = {e.step: e.payload["node_id"] for e in _of(result, EventType.STEP_START)}
+    starts = {e.step: e.payload["node_id"] for e in events_of(result, EventType.STEP_START)}
     a_nodes = {starts[f"a{i}"] for i in range(3)}
     b_nodes = {starts[f"b{i}"] for i in range(3)}
     assert len(a_nodes) == 1 and len(b_nodes) == 1 and a_nodes != b_nodes
@@ -66,7 +58,9 @@ def test_event_stream_is_complete_and_ordered_per_step(ray_address, instance):
 
 def test_outputs_stored_by_workers_are_committed_when_the_run_returns(ray_address, instance):
     result = execute_pipeline(pipelines.spread, _ray(ray_address), instance=instance)
-    keys = [e.payload["key"] for e in _of(result, EventType.STEP_OUTPUT) if e.payload["stored"]]
+    keys = [
+        e.payload["key"] for e in events_of(result, EventType.STEP_OUTPUT) if e.payload["stored"]
+    ]
     assert len(keys) == 8
     store = IntermediateStore(instance.config.storage.root)  # sees only committed outputs
     try:
@@ -101,9 +95,9 @@ def test_a_worker_killed_mid_step_is_retried_and_the_run_succeeds(ray_address, i
     assert result.success, [e.message for e in result.events]
     assert result.output_for("plus_one") == 43
     killed_pid = int((tmp_path / "killed").read_text())
-    [retry] = _of(result, EventType.STEP_RETRY)
+    [retry] = events_of(result, EventType.STEP_RETRY)
     assert retry.step == "dies_once" and retry.payload["reason"] == "worker_died"
-    starts = [e for e in _of(result, EventType.STEP_START) if e.step == "dies_once"]
+    starts = [e for e in events_of(result, EventType.STEP_START) if e.step == "dies_once"]
     assert starts[0].payload["pid"] == killed_pid
     assert starts[-1].payload["pid"] != killed_pid
 
@@ -118,7 +112,7 @@ def test_a_large_table_moves_between_workers_not_through_the_driver(ray_address,
     )
     grown = _resident_bytes() - before
     assert result.success
-    assert [e.payload["output"] for e in _of(result, EventType.STEP_OUTPUT)] == ["result"] * 2
+    assert [e.payload["output"] for e in events_of(result, EventType.STEP_OUTPUT)] == ["result"] * 2
     assert grown < 60 * 2**20, f"the driver grew by {grown / 2**20:.0f} MiB"
     assert result.output_for("table_rows") == rows
 
@@ -127,7 +121,7 @@ def test_memoization_and_reexecution_on_ray(ray_address, instance):
     first = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance)
     assert first.success
     again = execute_pipeline(pipelines.big_data, _ray(ray_address), instance=instance, memoize=True)
-    assert _of(again, EventType.STEP_SUCCESS) == []
+    assert events_of(again, EventType.STEP_SUCCESS) == []
     assert again.output_for("big_table").num_rows == 1000  # loaded from the store
     changed = execute_pipeline(
         pipelines.big_data,
@@ -135,11 +129,14 @@ def test_memoization_and_reexecution_on_ray(ray_address, instance):
         instance=instance,
         memoize=True,
     )
-    assert [e.step for e in _of(changed, EventType.STEP_SUCCESS)] == ["big_table", "table_rows"]
+    assert [e.step for e in events_of(changed, EventType.STEP_SUCCESS)] == [
+        "big_table",
+        "table_rows",
+    ]
     child = reexecute_pipeline(
         first.run_id, solid_selection="table_rows", executor="ray_tasks", instance=instance
     )
-    assert [e.step for e in _of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
+    assert [e.step for e in events_of(child, EventType.STEP_SUCCESS)] == ["table_rows"]
     assert child.output_for("table_rows") == 1000  # the worker read the parent's stored table
 
 
@@ -170,16 +167,16 @@ def test_resources_are_built_once_per_worker_process_and_torn_down(ray_address, 
     used_by = {str(result.output_for(f"use_{i}")) for i in range(6)}
     assert sorted(inits) == sorted(used_by)  # one per worker process that used it
     assert sorted(teardowns) == sorted(inits)
-    assert len(_of(result, EventType.RESOURCE_TEARDOWN)) == len(inits)
-    assert _of(result, EventType.STEP_RETRY) == []
+    assert len(events_of(result, EventType.RESOURCE_TEARDOWN)) == len(inits)
+    assert events_of(result, EventType.STEP_RETRY) == []
 
 
 def test_descendants_of_a_failed_step_are_skipped_without_running(ray_address, instance):
     result = execute_pipeline(pipelines.failing, _ray(ray_address), instance=instance)
     assert not result.success and result.result_for("seed").success
-    skipped = [(e.step, e.payload["upstream"]) for e in _of(result, EventType.STEP_SKIPPED)]
+    skipped = [(e.step, e.payload["upstream"]) for e in events_of(result, EventType.STEP_SKIPPED)]
     assert sorted(skipped) == [("after", "explodes"), ("below", "explodes")]
-    assert {e.step for e in _of(result, EventType.STEP_START)} == {"explodes", "seed"}
+    assert {e.step for e in events_of(result, EventType.STEP_START)} == {"explodes", "seed"}
     assert result.result_for("after").skipped and result.result_for("below").skipped
 
 
@@ -189,24 +186,27 @@ def test_outputs_not_produced_skip_their_readers_on_ray(ray_address, instance):
     assert result.success
     assert result.output_for("after_cold") == 8
     assert result.output_for("add_up") == 7  # the fan-in reads the output that was produced
-    skipped = {e.step: e.message for e in _of(result, EventType.STEP_SKIPPED)}
+    skipped = {e.step: e.message for e in events_of(result, EventType.STEP_SKIPPED)}
     assert skipped == {
         "after_hot": "skipped because output 'hot' of step 'split_by' was not produced",
         "after_after": "skipped because upstream step 'after_hot' was skipped",
     }
     again = execute_pipeline(pipelines.conditional, config, instance=instance, memoize=True)
-    assert again.success and _of(again, EventType.STEP_START) == []
-    assert {e.step for e in _of(again, EventType.STEP_SKIPPED)} == {"after_hot", "after_after"}
+    assert again.success and events_of(again, EventType.STEP_START) == []
+    assert {e.step for e in events_of(again, EventType.STEP_SKIPPED)} == {
+        "after_hot",
+        "after_after",
+    }
 
 
 def test_a_failing_resource_ends_the_run_on_ray(ray_address, instance):
     result = execute_pipeline(pipelines.broken_resource, _ray(ray_address), instance=instance)
     message = "resource 'warehouse' failed to initialise: ConnectionError: warehouse is down"
     assert not result.success
-    assert {e.step for e in _of(result, EventType.STEP_START)} == {"seed"}
+    assert {e.step for e in events_of(result, EventType.STEP_START)} == {"seed"}
     assert result.events[-1].type is EventType.RUN_FAILURE
     assert result.events[-1].message == message
-    [init] = _of(result, EventType.RESOURCE_INIT)
+    [init] = events_of(result, EventType.RESOURCE_INIT)
     assert init.payload["resource"] == "warehouse" and init.payload["success"] is False
     assert result.result_for("query_warehouse").skipped
     assert result.result_for("plus_one").skipped
@@ -230,7 +230,7 @@ def test_consecutive_runs_build_and_tear_down_their_own_resources(ray_address, i
         assert result.success
         kinds = ledger.read_text().split()[::2]
         assert kinds.count("init") == kinds.count("teardown") >= 1
-        assert len(_of(result, EventType.RESOURCE_TEARDOWN)) == kinds.count("init")
+        assert len(events_of(result, EventType.RESOURCE_TEARDOWN)) == kinds.count("init")
         assert {e.run_id for e in instance.events(result.run_id)} == {result.run_id}
 
 

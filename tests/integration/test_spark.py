@@ -8,11 +8,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from solidflow import Instance, execute_pipeline, reexecute_pipeline
+from solidflow import execute_pipeline, reexecute_pipeline
 from solidflow.engine.events.records import EventType
 from solidflow.engine.store import IntermediateStore, OutputStatus
 from solidflow.engine.store.datasets import StoredDataset
 from tests.integration import spark_pipelines as pipelines
+from tests.integration.events import events_of
 
 pytestmark = [pytest.mark.xdist_group("spark"), pytest.mark.spark, pytest.mark.slow]
 
@@ -33,21 +34,12 @@ def _connect(cluster) -> dict:
     return {"resources": {"spark": {"config": {"remote": cluster.connect_url}}}}
 
 
-def _of(result, kind: EventType, step: str | None = None) -> list:
-    return [e for e in result.events if e.type is kind and (step is None or e.step == step)]
-
-
-@pytest.fixture
-def instance(tmp_path) -> Instance:
-    return Instance(tmp_path / "home")
-
-
 def test_a_mixed_pipeline_runs_on_the_standalone_cluster(spark_cluster, instance):
     result = execute_pipeline(pipelines.mixed, _classic(spark_cluster), instance=instance)
-    assert result.success, [e.payload for e in _of(result, EventType.STEP_FAILURE)]
+    assert result.success, [e.payload for e in events_of(result, EventType.STEP_FAILURE)]
     assert result.output_for("report") == pipelines.expected_sums()
 
-    [output] = _of(result, EventType.STEP_OUTPUT, "sum_by_key")
+    [output] = events_of(result, EventType.STEP_OUTPUT, "sum_by_key")
     payload = output.payload
     assert payload["serializer"] == "parquet"
     assert payload["rows"] == pipelines.KEYS
@@ -75,8 +67,8 @@ def test_a_second_run_is_memoized_and_a_spark_solid_reexecutes_from_stored_parqu
 
     second = execute_pipeline(pipelines.mixed, config, instance=instance, memoize=True)
     assert second.success
-    assert _of(second, EventType.STEP_START) == []
-    assert {e.step for e in _of(second, EventType.STEP_MEMOIZED)} == {
+    assert events_of(second, EventType.STEP_START) == []
+    assert {e.step for e in events_of(second, EventType.STEP_MEMOIZED)} == {
         "numbers",
         "sum_by_key",
         "report",
@@ -89,8 +81,8 @@ def test_a_second_run_is_memoized_and_a_spark_solid_reexecutes_from_stored_parqu
         first.run_id, solid_selection=["top_keys"], run_config=changed, instance=instance
     )
     assert child.success
-    assert [e.step for e in _of(child, EventType.STEP_START)] == ["top_keys"]
-    [read] = _of(child, EventType.STEP_INPUT, "top_keys")
+    assert [e.step for e in events_of(child, EventType.STEP_START)] == ["top_keys"]
+    [read] = events_of(child, EventType.STEP_INPUT, "top_keys")
     assert read.payload["type"] == "DataFrame"
     totals = child.output_for("top_keys").to_arrow().column("total").to_pylist()
     assert sorted(totals) == sorted(t for t in pipelines.expected_sums().values() if t >= minimum)
@@ -114,21 +106,24 @@ def test_without_memoization_a_spark_solid_reads_its_changed_source_again(
     assert second.success
     assert second.output_for("summarize") == {"rows": 20, "sum": 190}
     assert second.output_for("read_source").to_arrow().num_rows == 20
-    [before] = _of(first, EventType.STEP_OUTPUT, "read_source")
-    [output] = _of(second, EventType.STEP_OUTPUT, "read_source")
+    [before] = events_of(first, EventType.STEP_OUTPUT, "read_source")
+    [output] = events_of(second, EventType.STEP_OUTPUT, "read_source")
     assert output.payload["key"] == before.payload["key"]  # same key, this run's data
     assert output.payload["rows"] == 20 and output.payload["spark"]["job_ids"]
 
     memoized = execute_pipeline(pipelines.growing_source, config, instance=instance, memoize=True)
-    assert {e.step for e in _of(memoized, EventType.STEP_MEMOIZED)} == {"read_source", "summarize"}
+    assert {e.step for e in events_of(memoized, EventType.STEP_MEMOIZED)} == {
+        "read_source",
+        "summarize",
+    }
     assert memoized.output_for("read_source").to_arrow().num_rows == 20
 
 
 def test_the_mixed_pipeline_runs_through_spark_connect(spark_cluster, instance):
     result = execute_pipeline(pipelines.mixed, _connect(spark_cluster), instance=instance)
-    assert result.success, [e.payload for e in _of(result, EventType.STEP_FAILURE)]
+    assert result.success, [e.payload for e in events_of(result, EventType.STEP_FAILURE)]
     assert result.output_for("report") == pipelines.expected_sums()
-    [output] = _of(result, EventType.STEP_OUTPUT, "top_keys")
+    [output] = events_of(result, EventType.STEP_OUTPUT, "top_keys")
     assert output.payload["serializer"] == "parquet"
     assert output.payload["rows"] == pipelines.KEYS
     assert output.payload["spark"]["application_id"].startswith("app-")
@@ -137,16 +132,16 @@ def test_the_mixed_pipeline_runs_through_spark_connect(spark_cluster, instance):
 def test_a_submitted_solid_runs_as_a_spark_driver_through_spark_submit(spark_cluster, instance):
     pipeline = pipelines.submitted(spark_cluster.master_url)
     result = execute_pipeline(pipeline, instance=instance)
-    assert result.success, [e.payload for e in _of(result, EventType.STEP_FAILURE)]
+    assert result.success, [e.payload for e in events_of(result, EventType.STEP_FAILURE)]
     assert result.output_for("count_even") == 500
 
-    [start] = _of(result, EventType.STEP_START, "generated")
+    [start] = events_of(result, EventType.STEP_START, "generated")
     assert start.payload["pid"] != os.getpid()
     app_id = start.payload["spark_application_id"]
     assert app_id.startswith("app-")
-    [log] = _of(result, EventType.LOG, "generated")
+    [log] = events_of(result, EventType.LOG, "generated")
     assert log.payload["message"] == "running as the Spark driver"
-    [output] = _of(result, EventType.STEP_OUTPUT, "generated")
+    [output] = events_of(result, EventType.STEP_OUTPUT, "generated")
     assert output.payload["spark"]["application_id"] == app_id
     assert output.payload["rows"] == output.payload["spark"]["output_rows"] == 1_000
     # Everything the driver reported is in the central event log too.
@@ -175,7 +170,7 @@ def test_a_failing_spark_job_fails_its_step_clearly_and_keeps_earlier_outputs(
     assert "\tat " not in message and len(message.splitlines()) == 1
 
     assert result.result_for("numbers").success
-    [output] = _of(result, EventType.STEP_OUTPUT, "numbers")
+    [output] = events_of(result, EventType.STEP_OUTPUT, "numbers")
     store = IntermediateStore(instance.config.storage.root)
     assert store.check([output.payload["key"]])[output.payload["key"]][0] is OutputStatus.PRESENT
     assert result.output_for("numbers").num_rows == pipelines.ROWS
