@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -25,10 +26,22 @@ def fill(root: Path) -> None:
 
 
 def damage(database: Path, how: str) -> None:
+    """Damage the database so that SQLite notices on the first lookup, every time: "header"
+    overwrites the file header; "malformed" zeroes the page at the root of the outputs table,
+    leaving no valid page type (a lookup through the intact key index must read it). Random
+    bytes are not used: inside the index they can leave a lookup that misses quietly."""
+    with sqlite3.connect(database) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        [root] = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'outputs'"
+        ).fetchone()
+    conn.close()
     with open(database, "r+b") as file:
         if how == "malformed":
-            file.seek(2 * 4096 + 10)  # inside the table's pages
-        file.write(os.urandom(2000))  # at the start: the header
+            file.seek((root - 1) * page_size)
+            file.write(bytes(page_size))
+        else:
+            file.write(b"not a database" * 100)
 
 
 @pytest.mark.parametrize("how", ["malformed", "header"])
