@@ -14,6 +14,7 @@ from solidflow.engine.instance import Instance
 from solidflow.engine.instance.lookup import find_run
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.storage import Recovery
+from solidflow.engine.instance.tags import priority_of
 from solidflow.engine.instance.ticks import ScheduleState, ScheduleStatus, TickRecord, TickStatus
 from solidflow.engine.memo.explain import StepMemoStatus
 from solidflow.engine.memo.gc import GcReport, collect_garbage, parse_age
@@ -39,21 +40,24 @@ from solidflow.engine.run.preview import (
     PlannedStep,
     plan_pipeline,
 )
-from solidflow.engine.run.queue import DequeuedRun, RunQueue
+from solidflow.engine.run.queue import DequeuedRun, RunQueue, queued_runs
 from solidflow.engine.run.reexecute import create_reexecution, reexecute_pipeline
 from solidflow.engine.run.results import PipelineRunResult, SolidRunResult
 from solidflow.engine.run.scheduler import StepStatus
 from solidflow.engine.run.step_key import KeyedOutput, StepKey, explain_step
 from solidflow.engine.run.subprocess_launcher import SubprocessRunLauncher
 from solidflow.engine.run.supervise import RunSupervisor, SupervisedRun, SupervisorAction
-from solidflow.engine.run.targets import load_pipeline
+from solidflow.engine.run.targets import load_pipeline, target_location
 from solidflow.engine.schedules.manage import (
     ScheduleInfo,
     TickPreview,
+    WorkspaceSchedules,
+    collect_schedules,
     find_schedule,
     list_schedules,
     load_schedules,
     preview_schedule,
+    schedule_info,
     schedule_ticks,
     start_schedule,
     stop_schedule,
@@ -113,7 +117,9 @@ __all__ = [
     "TickPreview",
     "TickRecord",
     "TickStatus",
+    "WorkspaceSchedules",
     "collect_garbage",
+    "collect_schedules",
     "config_schema",
     "create_reexecution",
     "create_run",
@@ -135,10 +141,14 @@ __all__ = [
     "parse_grid_option",
     "plan_pipeline",
     "preview_schedule",
+    "priority_of",
+    "queued_runs",
     "reexecute_pipeline",
+    "schedule_info",
     "schedule_ticks",
     "start_schedule",
     "stop_schedule",
     "sweep_summary",
+    "target_location",
     "terminate_as_interrupt",
 ]

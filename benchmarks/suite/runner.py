@@ -17,6 +17,8 @@ from solidflow.benchmarks.suite.report import print_table, write_json
 from solidflow.benchmarks.suite.scales import SCALES
 from solidflow.benchmarks.suite.shapes import RayActorPool, RayShapes
 from solidflow.benchmarks.suite.workloads import WORKLOADS, Bench, rounds
+from solidflow.engine.executors.configs import RayConfig
+from solidflow.engine.executors.ray.connection import connect
 
 RESULTS_FILE = "results.json"
 
@@ -32,10 +34,16 @@ class SuiteOptions:
 
 
 def _connect_ray(address: str | None) -> tuple[RayShapes, RayActorPool]:
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(address=address, configure_logging=False, log_to_driver=False)
+    """Join Ray the way the engine does, so Ray's own notices stay out of the table."""
+    config = RayConfig(address=address)
+    connect(
+        address,
+        namespace=config.namespace,
+        runtime_env=None,
+        timeout=config.connect_timeout,
+        show_ray_logs=False,
+        say=lambda _message: None,
+    )
     return RayShapes.create(), RayActorPool()
 
 

@@ -26,6 +26,11 @@ def queue_order(runs: Iterable[RunRecord]) -> list[RunRecord]:
     return sorted(runs, key=lambda run: (-priority_of(run.tags), run.create_time, run.run_id))
 
 
+def queued_runs(instance: Instance) -> list[RunRecord]:
+    """The instance's QUEUED runs in the order the daemon starts them."""
+    return queue_order(instance.runs(status=RunStatus.QUEUED))
+
+
 class _TagCounts:
     """How many runs hold each tag limit's slots."""
 

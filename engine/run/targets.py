@@ -26,6 +26,11 @@ def _split(target: str) -> tuple[str, str | None]:
     return location, name
 
 
+def target_location(target: str) -> str:
+    """The file or module a target names ("path/file.py:name" -> "path/file.py")."""
+    return _split(target)[0]
+
+
 def _where(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if isinstance(exc, SyntaxError) and exc.filename:

@@ -19,28 +19,57 @@ from solidflow.engine.schedules.cron import ticks_after
 from solidflow.errors import ConfigError, SelectionError, TargetError
 
 
-def load_schedules(locations: Iterable[str]) -> dict[str, ScheduleDefinition]:
-    """The schedules defined at the top level of each file ("path/to/file.py") or module
-    ("package.module") of a workspace, by name.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkspaceSchedules:
+    """The schedules found in a workspace, and what kept others from being found.
 
-    Raises:
-        TargetError: a location cannot be loaded, or two schedules have the same name.
+    Args:
+        schedules: each schedule by name.
+        problems: (location, message) for each location that cannot be loaded, or that
+            defines a schedule whose name an earlier location took (its others are kept).
     """
+
+    schedules: dict[str, ScheduleDefinition]
+    problems: tuple[tuple[str, str], ...]
+
+
+def collect_schedules(locations: Iterable[str]) -> WorkspaceSchedules:
+    """The schedules defined at the top level of each file ("path/to/file.py") or module
+    ("package.module") of a workspace; a location that fails is reported, not raised."""
     found: dict[str, ScheduleDefinition] = {}
     where: dict[str, str] = {}
-    for location in locations:
-        module = import_location(location)
+    problems: list[tuple[str, str]] = []
+    for location in dict.fromkeys(locations):
+        try:
+            module = import_location(location)
+        except TargetError as error:
+            problems.append((location, str(error)))
+            continue
         for value in vars(module).values():
             if not isinstance(value, ScheduleDefinition) or found.get(value.name) is value:
                 continue
             if value.name in found:
-                raise TargetError(
+                message = (
                     f"two schedules are named '{value.name}': in {where[value.name]} and "
                     f"in {location}"
                 )
+                problems.append((location, message))
+                continue
             found[value.name] = value
             where[value.name] = location
-    return found
+    return WorkspaceSchedules(schedules=found, problems=tuple(problems))
+
+
+def load_schedules(locations: Iterable[str]) -> dict[str, ScheduleDefinition]:
+    """The schedules defined at the top level of each file or module of a workspace, by name.
+
+    Raises:
+        TargetError: a location cannot be loaded, or two schedules have the same name.
+    """
+    collected = collect_schedules(locations)
+    if collected.problems:
+        raise TargetError(collected.problems[0][1])
+    return collected.schedules
 
 
 def find_schedule(schedules: Mapping[str, ScheduleDefinition], name: str) -> ScheduleDefinition:
@@ -51,9 +80,16 @@ def find_schedule(schedules: Mapping[str, ScheduleDefinition], name: str) -> Sch
     return schedules[name]
 
 
-def schedule_ticks(instance: Instance, name: str, limit: int | None = None) -> list[TickRecord]:
-    """The recorded ticks of the schedule `name`, latest first, at most `limit` of them."""
-    return instance.storage.get_ticks(name, limit=limit)
+def schedule_ticks(
+    instance: Instance, name: str, limit: int | None = None, before: float | None = None
+) -> list[TickRecord]:
+    """The recorded ticks of the schedule `name`, latest first, at most `limit` of them; with
+    `before`, only those due before that time (the tick_time of the last tick of the
+    previous page)."""
+    if before is None:
+        return instance.storage.get_ticks(name, limit=limit)
+    earlier = [tick for tick in instance.storage.get_ticks(name) if tick.tick_time < before]
+    return earlier if limit is None else earlier[:limit]
 
 
 def start_schedule(instance: Instance, name: str, now: float) -> ScheduleState:
@@ -85,9 +121,9 @@ class ScheduleInfo:
     """A schedule of the workspace, as `solidflow schedule list` shows it.
 
     Args:
-        name, pipeline, cron, timezone, catchup: what the schedule says.
+        name, pipeline, cron, timezone, catchup, description: what the schedule says.
         status: RUNNING or STOPPED (never started: STOPPED).
-        next_tick: when it is next due (seconds since the epoch).
+        next_ticks: when it is next due (seconds since the epoch), in order.
         last_tick: its latest recorded tick, if any.
     """
 
@@ -96,33 +132,45 @@ class ScheduleInfo:
     cron: str
     timezone: str
     catchup: str
+    description: str | None
     status: ScheduleStatus
-    next_tick: float
+    next_ticks: tuple[float, ...]
     last_tick: TickRecord | None
+
+    @property
+    def next_tick(self) -> float:
+        """When it is next due."""
+        return self.next_ticks[0]
+
+
+def schedule_info(
+    instance: Instance, definition: ScheduleDefinition, now: float, upcoming: int = 1
+) -> ScheduleInfo:
+    """The schedule `definition` with its status, its next `upcoming` ticks after `now` and
+    its latest tick."""
+    state = instance.storage.get_schedule_state(definition.name)
+    last = instance.storage.get_ticks(definition.name, limit=1)
+    return ScheduleInfo(
+        name=definition.name,
+        pipeline=definition.pipeline.name,
+        cron=definition.cron,
+        timezone=definition.timezone,
+        catchup=definition.catchup,
+        description=definition.description,
+        status=state.status if state is not None else ScheduleStatus.STOPPED,
+        next_ticks=tuple(ticks_after(definition.cron, definition.zone, now, max(upcoming, 1))),
+        last_tick=last[0] if last else None,
+    )
 
 
 def list_schedules(
-    instance: Instance, schedules: Mapping[str, ScheduleDefinition], now: float
+    instance: Instance,
+    schedules: Mapping[str, ScheduleDefinition],
+    now: float,
+    upcoming: int = 1,
 ) -> list[ScheduleInfo]:
-    """Each schedule with its status, next tick and latest tick, by name."""
-    infos = []
-    for name in sorted(schedules):
-        definition = schedules[name]
-        state = instance.storage.get_schedule_state(name)
-        last = instance.storage.get_ticks(name, limit=1)
-        infos.append(
-            ScheduleInfo(
-                name=name,
-                pipeline=definition.pipeline.name,
-                cron=definition.cron,
-                timezone=definition.timezone,
-                catchup=definition.catchup,
-                status=state.status if state is not None else ScheduleStatus.STOPPED,
-                next_tick=ticks_after(definition.cron, definition.zone, now, 1)[0],
-                last_tick=last[0] if last else None,
-            )
-        )
-    return infos
+    """Each schedule (`schedule_info`), by name."""
+    return [schedule_info(instance, schedules[name], now, upcoming) for name in sorted(schedules)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -90,6 +90,7 @@ class RunInfo(BaseModel):
     start_time: float | None = Field(description="when its driver started it")
     end_time: float | None
     tags: dict[str, str]
+    priority: int = Field(description="queue priority: higher starts first")
     mode: str
     target: str | None
     run_config: dict[str, Any]
@@ -229,3 +230,77 @@ class StoredOutputInfo(BaseModel):
 class StoreListing(BaseModel):
     outputs: list[StoredOutputInfo]
     total_bytes: int
+
+
+class TickInfo(BaseModel):
+    """One time a schedule was due."""
+
+    key: str = Field(description="the tick's idempotency key, '<schedule>@<UTC time>'")
+    schedule: str
+    tick_time: float = Field(description="when it was due, seconds since the epoch")
+    status: str = Field(description="STARTED, SUCCESS (its run was queued), SKIPPED or FAILURE")
+    run_id: str | None
+    error: str | None = Field(description="why it failed or was skipped")
+    create_time: float = Field(description="when it was evaluated")
+
+
+class ScheduleInfo(BaseModel):
+    name: str
+    pipeline: str
+    cron: str
+    timezone: str
+    catchup: str = Field(description='"none", "latest" or "all"')
+    description: str | None
+    status: str = Field(description="RUNNING or STOPPED")
+    next_ticks: list[float] = Field(description="when it is next due, in order")
+    last_tick: TickInfo | None
+
+
+class ScheduleProblem(BaseModel):
+    """A file or module whose schedules could not be loaded."""
+
+    location: str
+    message: str
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleInfo]
+    problems: list[ScheduleProblem]
+
+
+class TickPage(BaseModel):
+    ticks: list[TickInfo] = Field(description="latest first")
+    next_cursor: float | None = Field(description="pass as `before` for the next page")
+
+
+class TickPreviewInfo(BaseModel):
+    tick_time: float
+    local_time: str = Field(description="the tick in the schedule's timezone, ISO 8601")
+    run_config: dict[str, Any] | None = Field(
+        description="the config its run would get (None: the tick would be skipped)"
+    )
+    problems: list[str] = Field(description="why the run would not be queued, if it would not")
+
+
+class SchedulePreview(BaseModel):
+    ticks: list[TickPreviewInfo]
+
+
+class QueuedRuns(BaseModel):
+    runs: list[RunInfo] = Field(description="QUEUED runs in the order the daemon starts them")
+
+
+class SweepRowInfo(BaseModel):
+    run_id: str
+    point: dict[str, Any] = Field(description="the config paths the point sets, and their values")
+    status: str
+    duration: float | None = Field(description="seconds from its start to its end")
+    metrics: dict[str, Any] = Field(description='each metric asked for ("step.name") and its value')
+    steps_computed: int
+    steps_served: int = Field(description="steps whose outputs it took from the store")
+
+
+class SweepInfo(BaseModel):
+    sweep_id: str
+    ended: bool = Field(description="all of its runs ended")
+    rows: list[SweepRowInfo] = Field(description="its runs, oldest first")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from solidflow import Instance
-from solidflow.web import api_pipelines, api_runs
+from solidflow.web import api_pipelines, api_queue, api_runs, api_schedules
 from solidflow.web.code_location import CodeLocation
 from solidflow.web.context import WebContext
 from solidflow.web.errors import install_error_handlers
@@ -45,7 +45,7 @@ def create_app(
     app = FastAPI(
         lifespan=lifespan,
         title="solidflow",
-        summary="Pipelines, runs, their events and stored outputs.",
+        summary="Pipelines, runs, their events and stored outputs, schedules and sweeps.",
         openapi_url="/api/openapi.json",
         docs_url=None,  # the interactive docs would load their scripts from a CDN
         redoc_url=None,
@@ -58,6 +58,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api_pipelines.router)
     app.include_router(api_runs.router)
+    app.include_router(api_schedules.router)
+    app.include_router(api_queue.router)
     app.add_middleware(
         RequestGuard,
         allowed_hosts=set(allowed_hosts),

@@ -19,16 +19,14 @@ from typing import IO, Any
 from solidflow import Instance, PipelineDefinition, create_reexecution, create_run
 from solidflow.engine import PipelinePlan, load_pipeline, plan_pipeline
 from solidflow.errors import ConfigError, SelectionError, SolidflowError
+from solidflow.web.code_errors import RequestError
+from solidflow.web.code_schedules import (
+    ScheduleCatalog,
+    list_answer,
+    preview_answer,
+    schedule_answer,
+)
 from solidflow.web.pipeline_description import as_json, describe_pipeline
-
-
-class RequestError(Exception):
-    """A request the code server cannot answer; `errors` are (path, message) pairs."""
-
-    def __init__(self, kind: str, message: str, errors: list[tuple[str, str]] = ()) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.errors = list(errors)
 
 
 class Workspace:
@@ -39,6 +37,7 @@ class Workspace:
         self.locations: list[dict[str, Any]] = []
         self.pipelines: dict[str, PipelineDefinition] = {}
         self.targets: dict[str, str] = {}  # where each pipeline loads from, from anywhere
+        self.schedules = ScheduleCatalog(targets)
         for target in targets:
             self.locations.append(self._load(target))
 
@@ -165,6 +164,9 @@ HANDLERS: dict[str, Handler] = {
     "memo": _memo,
     "create_run": _create_run,
     "create_reexecution": _create_reexecution,
+    "schedules": lambda workspace, request: list_answer(workspace.schedules, request),
+    "schedule": lambda workspace, request: schedule_answer(workspace.schedules, request),
+    "preview_schedule": lambda workspace, request: preview_answer(workspace.schedules, request),
 }
 
 

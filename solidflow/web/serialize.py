@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from solidflow.engine import EventRecord, RunRecord, describe_event
+from solidflow.engine import EventRecord, RunRecord, describe_event, priority_of
 from solidflow.web.api_models import RunInfo
 
 
@@ -15,6 +15,7 @@ def run_info(run: RunRecord) -> RunInfo:
         start_time=run.start_time,
         end_time=run.end_time,
         tags=dict(run.tags),
+        priority=priority_of(run.tags),
         mode=run.mode,
         target=run.target,
         run_config=dict(run.run_config),

@@ -58,37 +58,49 @@ def doomed_cluster():
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_killing_the_head_ends_the_run_within_seconds(doomed_cluster, tmp_path):
-    address, directory, env = doomed_cluster
+def _start_run(pipeline: str, config: str, doomed_cluster, tmp_path: Path):
+    """`solidflow run` of a pipeline of ray_pipelines on the doomed cluster, with the run
+    config `config` (YAML); the process and the instance it records the run in."""
+    address, _, env = doomed_cluster
     home = tmp_path / "home"
-    (tmp_path / "slow.yaml").write_text("solids:\n  slow:\n    config:\n      seconds: 120\n")
+    (tmp_path / "run.yaml").write_text(config)
+    target = f"{ray_pipelines.__file__}:{pipeline}"
     runner = subprocess.Popen(
-        [
-            SOLIDFLOW,
-            "run",
-            f"{ray_pipelines.__file__}:sleepy",
-            "--address",
-            address,
-            "-c",
-            "slow.yaml",
-        ],
+        [SOLIDFLOW, "run", target, "--address", address, "-c", "run.yaml"],
         env={**env, "SOLIDFLOW_HOME": str(home)},
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    instance = Instance(home)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # until the step runs (its log streams live)
+    return runner, Instance(home)
+
+
+def _logged(instance: Instance, message: str, timeout: float = 120) -> list:
+    """The run's events once a step logged `message` (logs stream live while steps run)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         runs = instance.runs()
-        if runs and any(e.message == "started sleeping" for e in instance.events(runs[0].run_id)):
-            break
+        events = instance.events(runs[0].run_id) if runs else []
+        if any(e.message == message for e in events):
+            return events
         time.sleep(0.1)
-    head = int((directory / "pids" / "head.pid").read_text())
-    killed = time.monotonic()
-    for pid in marked_processes("none=none", {head}):  # the head node's session
+    raise AssertionError(f"no step logged {message!r} within {timeout} s")
+
+
+def _kill_node(directory: Path, node: str) -> None:
+    """SIGKILL every process of a node of the cluster (its `ray start` session)."""
+    session = int((directory / "pids" / f"{node}.pid").read_text())
+    for pid in marked_processes("none=none", {session}):
         os.kill(pid, signal.SIGKILL)
+
+
+def test_killing_the_head_ends_the_run_within_seconds(doomed_cluster, tmp_path):
+    slow = "solids:\n  slow:\n    config:\n      seconds: 120\n"
+    runner, instance = _start_run("sleepy", slow, doomed_cluster, tmp_path)
+    _logged(instance, "started sleeping")
+    killed = time.monotonic()
+    _kill_node(doomed_cluster[1], "head")
     out, err = runner.communicate(timeout=60)
     ended = time.monotonic() - killed
     [run] = instance.runs()
@@ -99,47 +111,12 @@ def test_killing_the_head_ends_the_run_within_seconds(doomed_cluster, tmp_path):
     assert ended < 20, f"the run took {ended:.0f} s to end"
 
 
-def _events_until(instance: Instance, found, timeout: float = 120):
-    """The first run's events once `found(events)` holds (the run's logs stream live)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        runs = instance.runs()
-        events = instance.events(runs[0].run_id) if runs else []
-        if found(events):
-            return events
-        time.sleep(0.1)
-    raise AssertionError(f"not seen within {timeout} s")
-
-
 def test_steps_of_a_killed_worker_node_run_again_elsewhere(doomed_cluster, tmp_path):
-    address, directory, env = doomed_cluster
-    home = tmp_path / "home"
     naps = "".join(f"  nap_{i}:\n    config:\n      seconds: 8\n" for i in range(4))
-    (tmp_path / "naps.yaml").write_text(f"solids:\n{naps}")
-    runner = subprocess.Popen(
-        [
-            SOLIDFLOW,
-            "run",
-            f"{ray_pipelines.__file__}:naps",
-            "--address",
-            address,
-            "-c",
-            "naps.yaml",
-        ],
-        env={**env, "SOLIDFLOW_HOME": str(home)},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    instance = Instance(home)
-    events = _events_until(
-        instance, lambda events: any(e.message == "started sleeping on node_b" for e in events)
-    )
+    runner, instance = _start_run("naps", f"solids:\n{naps}", doomed_cluster, tmp_path)
+    events = _logged(instance, "started sleeping on node_b")
     [doomed_step] = [e.step for e in events if e.message == "started sleeping on node_b"]
-    node_b = int((directory / "pids" / "node_b.pid").read_text())
-    for pid in marked_processes("none=none", {node_b}):  # node_b's raylet and its workers
-        os.kill(pid, signal.SIGKILL)
+    _kill_node(doomed_cluster[1], "node_b")
     out, err = runner.communicate(timeout=180)
     assert runner.returncode == 0, out + err
     [run] = instance.runs()

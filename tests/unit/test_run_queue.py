@@ -125,6 +125,15 @@ def _queue(instance: Instance, count: int, **kwargs) -> list[str]:
     ]
 
 
+def test_queued_runs_are_the_queued_ones_in_start_order(instance):
+    from solidflow.engine import queued_runs
+
+    low = _queue(instance, 2)
+    high = _queue(instance, 1, priority=3)
+    instance.storage.update_run(low[0], status=RunStatus.CANCELED)
+    assert [run.run_id for run in queued_runs(instance)] == [high[0], low[1]]
+
+
 def test_the_queue_starts_runs_in_order_within_the_limit_and_each_once(instance):
     low = _queue(instance, 2)
     high = _queue(instance, 1, priority=3)

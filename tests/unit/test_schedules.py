@@ -230,3 +230,46 @@ def test_an_unknown_workspace_or_schedule_is_named(instance, tmp_path):
 
     with pytest.raises(TargetError, match=r"no schedule named .hourlyy.*hourly"):
         find_schedule(load_schedules([WORKSPACE]), "hourlyy")
+
+
+def test_a_workspace_location_that_fails_is_reported_and_the_others_are_kept(tmp_path):
+    from solidflow.engine import collect_schedules
+
+    broken = tmp_path / "broken.py"
+    broken.write_text("def oops(:\n")
+    again = tmp_path / "again.py"
+    again.write_text(
+        f"from solidflow.engine.run.targets import import_location\n"
+        f"hourly = import_location({WORKSPACE!r}).hourly\n"
+    )
+    found = collect_schedules([WORKSPACE, str(broken), str(again), WORKSPACE])
+    assert "hourly" in found.schedules
+    assert [Path(where).name for where, _ in found.problems] == ["broken.py", "again.py"]
+    assert "SyntaxError" in found.problems[0][1]
+    assert "two schedules are named 'hourly'" in found.problems[1][1]
+
+
+def test_a_schedule_info_gives_its_next_ticks_and_its_last_tick(instance):
+    from solidflow.engine import schedule_info
+
+    clock = FakeClock(datetime(2026, 6, 1, 9, 30, tzinfo=BERLIN))
+    start_schedule(instance, "hourly", clock())
+    clock.set(datetime(2026, 6, 1, 12, 0, 5, tzinfo=BERLIN))
+    _daemon(instance, clock).evaluate_schedules()
+    info = schedule_info(instance, queue_pipelines.hourly, clock(), upcoming=3)
+    assert [datetime.fromtimestamp(t, BERLIN).hour for t in info.next_ticks] == [13, 14, 15]
+    assert info.next_tick == info.next_ticks[0]
+    assert _local([info.last_tick]) == ["2026-06-01T12:00:00+02:00"]
+    assert info.status.value == "RUNNING" and info.pipeline == "napper"
+
+
+def test_ticks_are_read_a_page_at_a_time_before_a_cursor(instance):
+    clock = FakeClock(datetime(2026, 6, 1, 9, 30, tzinfo=BERLIN))
+    start_schedule(instance, "every_ten_minutes_all", clock())
+    clock.set(datetime(2026, 6, 1, 10, 0, 1, tzinfo=BERLIN))
+    _daemon(instance, clock).evaluate_schedules()
+    everything = schedule_ticks(instance, "every_ten_minutes_all")
+    assert len(everything) == 3
+    first = schedule_ticks(instance, "every_ten_minutes_all", limit=2)
+    rest = schedule_ticks(instance, "every_ten_minutes_all", limit=2, before=first[-1].tick_time)
+    assert first + rest == everything

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -100,6 +101,25 @@ def page(browser: object, web: WebServer) -> Iterator[object]:
     yield page
     context.close()
     assert not errors, f"the page raised: {errors}"
+
+
+TICKS_AT = datetime(2026, 6, 1, 10, 30, tzinfo=timezone.utc).timestamp()
+"""When the test schedules' ticks are evaluated (12:30 in Berlin)."""
+
+
+def record_ticks(home: Path) -> None:
+    """Evaluate the schedule hourly_nested at TICKS_AT, as a daemon that started it four hours
+    before would: ticks at 9:00 and 11:00 Berlin time fail, at 10:00 and 12:00 they queue a
+    run. Ticks are recorded once, so calling it again changes nothing."""
+    from solidflow.engine import Instance, evaluate_schedules, start_schedule, stop_schedule
+
+    from .pipelines import hourly_nested
+
+    instance = Instance(home)
+    stop_schedule(instance, "hourly_nested", TICKS_AT)
+    start_schedule(instance, "hourly_nested", TICKS_AT - 4 * 3600)
+    evaluate_schedules(instance, [hourly_nested], TICKS_AT)
+    stop_schedule(instance, "hourly_nested", TICKS_AT)
 
 
 def screenshot(page: object, name: str) -> None:

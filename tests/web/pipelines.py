@@ -11,6 +11,7 @@ from solidflow import (
     Output,
     composite_solid,
     pipeline,
+    schedule,
     solid,
 )
 
@@ -69,3 +70,17 @@ def prepare(x: int) -> int:
 @pipeline
 def nested():
     total(prepare(load()))
+
+
+@schedule(cron="0 * * * *", pipeline=nested, timezone="Europe/Berlin", catchup="all")
+def hourly_nested(context):
+    """Nested, every hour; the odd hours have no config."""
+    hour = context.scheduled_time.hour
+    if hour % 2:
+        raise ValueError(f"no rows at {hour}:00")
+    return {"solids": {"load": {"config": {"rows": hour}}}}
+
+
+@schedule(cron="30 2 * * *", pipeline=hello, tags={"team": "web"})
+def nightly_hello():
+    return {"solids": {"load": {"config": {"rows": "many"}}}}

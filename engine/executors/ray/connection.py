@@ -62,18 +62,19 @@ def wait_until_reachable(address: str, timeout: float) -> None:
 
 @contextlib.contextmanager
 def _ray_notices_hidden(show: bool) -> Iterator[None]:
-    """Keep Ray's log records (the token notice, ...) off stderr unless `show`: without a
-    handler of its own, Python prints warnings through its last-resort handler."""
+    """Keep Ray's warnings (the token notice, ...) off stderr unless `show`: Ray's logger
+    prints them through a handler of its own, so only its level keeps them out; errors
+    still show."""
     if show:
         yield
         return
     logger = logging.getLogger("ray")
-    quiet = logging.NullHandler()
-    logger.addHandler(quiet)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        logger.removeHandler(quiet)
+        logger.setLevel(level)
 
 
 @contextlib.contextmanager
