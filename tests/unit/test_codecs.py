@@ -69,7 +69,7 @@ def test_plain_values_have_no_codec_and_no_description() -> None:
     assert describe({"a": 1}) == {}
 
 
-def test_typed_inputs_report_what_their_codec_describes() -> None:
+def test_typed_inputs_report_what_their_codec_describes(tmp_path: Path) -> None:
     @solid
     def frame() -> pd.DataFrame:
         return pd.DataFrame({"a": [1, 2, 3]})
@@ -88,7 +88,7 @@ def test_typed_inputs_report_what_their_codec_describes() -> None:
         count(rows)
         untyped(rows)
 
-    result = execute_pipeline(counted)
+    result = execute_pipeline(counted, instance=Instance(tmp_path / "home"))
     [typed] = [e for e in result.events if e.type is EventType.STEP_INPUT and e.step == "count"]
     assert typed.payload["metadata"] == {"rows": 3, "columns": 1, "schema": "a: int64"}
     [loose] = [e for e in result.events if e.type is EventType.STEP_INPUT and e.step == "untyped"]
