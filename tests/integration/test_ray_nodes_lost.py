@@ -47,7 +47,10 @@ def doomed_cluster():
         if started.returncode == 0:
             break
         if "in use" not in started.stderr:
-            raise RuntimeError(started.stderr)
+            raise RuntimeError(
+                f"start_ray_cluster.sh exited with {started.returncode}: "
+                f"{started.stderr}{started.stdout}"
+            )
     directory = Path(root) / str(port)
     try:
         yield f"127.0.0.1:{port}", directory, env

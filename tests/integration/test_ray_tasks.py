@@ -282,8 +282,8 @@ def test_cli_runs_on_the_cluster_given_by_address(ray_address, tmp_path):
 
 
 def _start_slow_cli_run(ray_address, tmp_path, home) -> tuple[subprocess.Popen, Instance, str]:
-    """`solidflow run` of seeded_sleep on the cluster, once its 60 s step sleeps."""
-    (tmp_path / "slow.yaml").write_text("solids:\n  slow_after:\n    config:\n      seconds: 60\n")
+    """`solidflow run` of seeded_sleep on the cluster, once its 600 s step sleeps."""
+    (tmp_path / "slow.yaml").write_text("solids:\n  slow_after:\n    config:\n      seconds: 600\n")
     runner = subprocess.Popen(
         [
             SOLIDFLOW,
@@ -332,10 +332,10 @@ def test_sigint_and_sigterm_cancel_outstanding_tasks(ray_address, tmp_path, sign
     runner, instance, run_id = _start_slow_cli_run(ray_address, tmp_path, tmp_path / "home")
     started = time.monotonic()
     runner.send_signal(signum)
-    _, err = runner.communicate(timeout=60)
+    _, err = runner.communicate(timeout=300)
     assert runner.returncode == 130, err
     assert "Traceback" not in err
-    assert time.monotonic() - started < 30  # the 60 s step did not run to its end
+    assert time.monotonic() - started < 300  # the 600 s step did not run to its end
     _assert_canceled_cleanly(instance, run_id, f"{signal.Signals(signum).name} received")
 
 
@@ -351,7 +351,7 @@ def test_cancel_from_another_process_cancels_the_ray_tasks(ray_address, tmp_path
         timeout=60,
     )
     assert canceled.returncode == 0 and canceled.stdout.strip() == f"run {run_id}: CANCELING"
-    _, err = runner.communicate(timeout=60)
+    _, err = runner.communicate(timeout=300)
     assert runner.returncode == 130, err
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 300  # the 600 s step did not run to its end
     _assert_canceled_cleanly(instance, run_id, "cancel requested")
