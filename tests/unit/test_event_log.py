@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
-from solidflow.engine.instance.storage import DuplicateRecordError
+from solidflow.engine.instance.storage import DuplicateRecordError, SchemaVersionError
 
 
 def event(run_id: str, seq: int, **kwargs) -> EventRecord:
@@ -174,7 +174,7 @@ def test_a_newer_schema_is_refused(tmp_path):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     storage = SqliteStorage(path)
-    with pytest.raises(RuntimeError, match="newer"):
+    with pytest.raises(SchemaVersionError, match=f"schema version {SCHEMA_VERSION + 1}, newer"):
         storage.get_events("r1")
 
 
