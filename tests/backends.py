@@ -11,8 +11,28 @@ from typing import Any
 import pytest
 import yaml
 
+from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.instance import Instance
+from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.storage import InstanceStorage
+
+
+def event(run_id: str, seq: int, **kwargs: Any) -> EventRecord:
+    """An event of `run_id` (a LOG unless `type` is given), stamped after its seq."""
+    kwargs.setdefault("type", EventType.LOG)
+    return EventRecord(run_id=run_id, seq=seq, timestamp=1000.0 + seq, **kwargs)
+
+
+def run(run_id: str, create_time: float, status: RunStatus = RunStatus.STARTED) -> RunRecord:
+    """A run of the pipeline "hello" driven by a process on another host."""
+    return RunRecord(
+        run_id=run_id,
+        pipeline_name="hello",
+        status=status,
+        create_time=create_time,
+        pid=1234,
+        hostname="elsewhere",
+    )
 
 
 @dataclass

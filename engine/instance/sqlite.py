@@ -31,11 +31,11 @@ from solidflow.engine.instance.sqlite_recovery import recover_database
 from solidflow.engine.instance.sqlite_schedules import MIGRATION as SCHEDULES_MIGRATION
 from solidflow.engine.instance.sqlite_schedules import SqliteSchedules, SqliteStepClaims
 from solidflow.engine.instance.storage import (
-    MUTABLE_RUN_FIELDS,
     DuplicateRecordError,
     InstanceStorage,
     MigrationReport,
     Recovery,
+    run_changes,
 )
 from solidflow.engine.sqlite_files import (
     SharedDatabase,
@@ -339,11 +339,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     def update_run(
         self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
     ) -> bool:
-        unknown = set(changes) - MUTABLE_RUN_FIELDS
-        if unknown or not changes:
-            raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
-        if "status" in changes:
-            changes["status"] = RunStatus(changes["status"]).value
+        changes = run_changes(changes)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         where, params = "run_id = ?", [*changes.values(), run_id]
         if expected is not None:

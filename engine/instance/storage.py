@@ -108,6 +108,20 @@ MUTABLE_RUN_FIELDS = frozenset(
 """The fields of a RunRecord that change after the run is recorded."""
 
 
+def run_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` to a stored run as column values (a status by its value).
+
+    Raises:
+        ValueError: a field is not in MUTABLE_RUN_FIELDS, or none is given.
+    """
+    unknown = set(changes) - MUTABLE_RUN_FIELDS
+    if unknown or not changes:
+        raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
+    if "status" in changes:
+        changes = {**changes, "status": RunStatus(changes["status"]).value}
+    return changes
+
+
 class RunStorage(ABC):
     """Where the record of every run is stored."""
 

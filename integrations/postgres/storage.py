@@ -32,12 +32,12 @@ from solidflow.engine.instance.rows import (
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.storage import (
-    MUTABLE_RUN_FIELDS,
     DuplicateRecordError,
     InstanceStorage,
     MigrationReport,
     SchemaVersionError,
     StorageUnavailableError,
+    run_changes,
 )
 from solidflow.integrations.postgres.notifications import CHANNEL, EventNotifications
 from solidflow.integrations.postgres.schedules import PostgresSchedules, PostgresStepClaims
@@ -312,11 +312,7 @@ class PostgresStorage(PostgresSchedules, PostgresStepClaims, InstanceStorage):
     def update_run(
         self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
     ) -> bool:
-        unknown = set(changes) - MUTABLE_RUN_FIELDS
-        if unknown or not changes:
-            raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
-        if "status" in changes:
-            changes["status"] = RunStatus(changes["status"]).value
+        changes = run_changes(changes)
         assignments = ", ".join(f"{name} = %s" for name in changes)
         where, params = "run_id = %s", [*changes.values(), run_id]
         if expected is not None:

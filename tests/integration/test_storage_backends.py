@@ -12,25 +12,10 @@ from solidflow.engine.events.records import EventRecord, EventType, pack_payload
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.storage import DuplicateRecordError
 
+from ..backends import event, run
 from .old_logs import INDEXED_FROM, old_event, old_log
 
 pytestmark = pytest.mark.xdist_group("postgres")
-
-
-def event(run_id: str, seq: int, **kwargs) -> EventRecord:
-    kwargs.setdefault("type", EventType.LOG)
-    return EventRecord(run_id=run_id, seq=seq, timestamp=1000.0 + seq, **kwargs)
-
-
-def run(run_id: str, create_time: float, status: RunStatus = RunStatus.STARTED) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        pipeline_name="hello",
-        status=status,
-        create_time=create_time,
-        pid=1234,
-        hostname="elsewhere",
-    )
 
 
 def output(run_id: str, seq: int, key: str, *, stored: bool = True) -> EventRecord:

@@ -10,26 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from solidflow.engine.events.records import EventRecord, EventType, pack_payload, unpack_payload
+from solidflow.engine.events.records import EventType, pack_payload, unpack_payload
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
 from solidflow.engine.instance.storage import SchemaVersionError
 
-
-def event(run_id: str, seq: int, **kwargs) -> EventRecord:
-    kwargs.setdefault("type", EventType.LOG)
-    return EventRecord(run_id=run_id, seq=seq, timestamp=1000.0 + seq, **kwargs)
-
-
-def run(run_id: str, create_time: float, status: RunStatus = RunStatus.STARTED) -> RunRecord:
-    return RunRecord(
-        run_id=run_id,
-        pipeline_name="hello",
-        status=status,
-        create_time=create_time,
-        pid=1234,
-        hostname="elsewhere",
-    )
+from ..backends import event, run
 
 
 @pytest.fixture
