@@ -19,6 +19,7 @@ from solidflow.engine.memo.explain import StepMemoStatus
 from solidflow.engine.memo.gc import GcReport, collect_garbage, parse_age
 from solidflow.engine.memo.inventory import StoreListing, list_stored_outputs
 from solidflow.engine.memo.reasons import KeyPart, RerunCause
+from solidflow.engine.memo.retention import RetentionReport, collect_runs, delete_runs
 from solidflow.engine.run.create import create_run
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
@@ -86,6 +87,7 @@ __all__ = [
     "PlannedStep",
     "Recovery",
     "RerunCause",
+    "RetentionReport",
     "RunLauncher",
     "RunQueue",
     "RunRecord",
@@ -114,9 +116,11 @@ __all__ = [
     "TickRecord",
     "TickStatus",
     "collect_garbage",
+    "collect_runs",
     "config_schema",
     "create_reexecution",
     "create_run",
+    "delete_runs",
     "describe_event",
     "describe_point",
     "evaluate_schedules",

@@ -358,16 +358,16 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
             deleted = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount
         return deleted > 0
 
-    def _keys_where(self, column: str, values: Collection[str]) -> set[str]:
-        found: set[str] = set()
+    def _index_rows_where(self, column: str, values: Collection[str]) -> set[tuple[str, str]]:
+        """The (run_id, key) rows of the index whose `column` is one of `values`."""
+        found: set[tuple[str, str]] = set()
         values = list(values)
         with self._locked() as conn:
             for start in range(0, len(values), _PARAMETERS):
                 chunk = values[start : start + _PARAMETERS]
                 found.update(
-                    key
-                    for (key,) in conn.execute(
-                        f"SELECT DISTINCT key FROM run_outputs WHERE {column} IN"
+                    conn.execute(
+                        f"SELECT run_id, key FROM run_outputs WHERE {column} IN"
                         f" ({', '.join('?' * len(chunk))})",
                         chunk,
                     )
@@ -375,10 +375,12 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         return found
 
     def output_keys(self, run_ids: Collection[str]) -> set[str]:
-        return self._keys_where("run_id", run_ids)
+        return {key for _, key in self._index_rows_where("run_id", run_ids)}
 
-    def referenced_keys(self, keys: Collection[str]) -> set[str]:
-        return self._keys_where("key", keys)
+    def referenced_keys(self, keys: Collection[str], excluding: Collection[str] = ()) -> set[str]:
+        excluded = set(excluding)
+        rows = self._index_rows_where("key", keys)
+        return {key for run_id, key in rows if run_id not in excluded}
 
     def take_lease(self, run_id: str, keys: Iterable[str]) -> AbstractContextManager[None]:
         return self._leases.take(run_id, keys)

@@ -160,8 +160,9 @@ class RunStorage(ABC):
         kept from their events: see `solidflow.engine.events.store_keys`)."""
 
     @abstractmethod
-    def referenced_keys(self, keys: Collection[str]) -> set[str]:
-        """The keys among `keys` that some stored run read or produced."""
+    def referenced_keys(self, keys: Collection[str], excluding: Collection[str] = ()) -> set[str]:
+        """The keys among `keys` that some stored run (other than those in `excluding`) read
+        or produced."""
 
     @abstractmethod
     def get_runs(

@@ -362,10 +362,12 @@ class PostgresStorage(PostgresSchedules, PostgresStepClaims, InstanceStorage):
             ).fetchall()
         return {key for (key,) in rows}
 
-    def referenced_keys(self, keys: Collection[str]) -> set[str]:
+    def referenced_keys(self, keys: Collection[str], excluding: Collection[str] = ()) -> set[str]:
         with self._transaction() as conn:
             rows = conn.execute(
-                "SELECT DISTINCT key FROM run_outputs WHERE key = ANY(%s)", (list(keys),)
+                "SELECT DISTINCT key FROM run_outputs WHERE key = ANY(%s)"
+                " AND NOT (run_id = ANY(%s))",
+                (list(keys), list(excluding)),
             ).fetchall()
         return {key for (key,) in rows}
 

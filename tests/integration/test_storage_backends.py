@@ -189,6 +189,8 @@ def test_the_output_keys_of_runs_are_indexed_from_their_events(storage):
     assert storage.output_keys(["r1", "r2", "missing"]) == {"aa01", "bb02", "ee05"}
     assert storage.output_keys([]) == set()
     assert storage.referenced_keys(["aa01", "cc03", "dd04", "ee05"]) == {"aa01", "ee05"}
+    assert storage.referenced_keys(["aa01", "bb02", "ee05"], excluding=["r1"]) == {"bb02", "ee05"}
+    assert storage.referenced_keys(["aa01", "bb02", "ee05"], excluding=["r2"]) == {"aa01", "bb02"}
 
 
 def test_deleting_a_run_deletes_its_events_and_output_keys_only(storage):
