@@ -13,7 +13,7 @@ from typing import Any
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.instance.rows import event_row
 
-INDEXED_FROM = {"sqlite": 4, "postgres": 1}
+INDEXED_FROM = {"sqlite": 5, "postgres": 1}
 """The schema version of each backend before the index of output keys per run."""
 
 

@@ -1,5 +1,6 @@
 """One suite for every instance storage backend (SQLite and PostgreSQL): events, runs, the
-index of output keys per run, leases, waiting for events, schema versions."""
+index of output keys per run, leases, waiting for events, schema versions, schedules, ticks
+and step claims."""
 
 import dataclasses
 import itertools
@@ -11,6 +12,7 @@ import pytest
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.storage import DuplicateRecordError
+from solidflow.engine.instance.ticks import ScheduleState, ScheduleStatus, TickRecord, TickStatus
 
 from ..backends import event, run
 from .old_logs import INDEXED_FROM, old_event, old_log
@@ -342,3 +344,58 @@ def test_an_older_log_is_migrated_in_batches_that_writers_interleave_with(backen
         expected = {old_event(run_id, seq).payload["key"] for seq in range(0, 30, 3)}
         assert expected <= storage.output_keys([run_id]), run_id
     assert len(storage.output_keys([f"old-{n}" for n in range(100)])) == 100 * 334
+
+
+def test_schedule_states_and_ticks_round_trip(storage):
+    assert storage.get_schedule_state("nightly") is None
+    state = ScheduleState(
+        name="nightly", status=ScheduleStatus.RUNNING, cursor=100.0, update_time=1.0
+    )
+    storage.set_schedule_state(state)
+    stopped = dataclasses.replace(state, status=ScheduleStatus.STOPPED, update_time=2.0)
+    storage.set_schedule_state(stopped)
+    assert storage.get_schedule_state("nightly") == stopped
+
+    ticks = [
+        TickRecord(
+            key=f"nightly@{hour}",
+            schedule="nightly",
+            tick_time=hour * 3600.0,
+            status=TickStatus.STARTED,
+            create_time=hour * 3600.0 + 1,
+        )
+        for hour in (1, 3, 2)
+    ]
+    for tick in ticks:
+        storage.add_tick(tick)
+    with pytest.raises(DuplicateRecordError):
+        storage.add_tick(ticks[0])
+    done = storage.update_tick("nightly@3", status=TickStatus.SUCCESS, run_id="r3")
+    assert done == dataclasses.replace(ticks[1], status=TickStatus.SUCCESS, run_id="r3")
+    assert [t.key for t in storage.get_ticks("nightly")] == [f"nightly@{h}" for h in (3, 2, 1)]
+    assert [t.key for t in storage.get_ticks("nightly", limit=1)] == ["nightly@3"]
+    assert storage.get_ticks("nightly", key="nightly@2") == [ticks[2]]
+    assert storage.get_ticks("other") == []
+    with pytest.raises(KeyError):
+        storage.update_tick("missing", status=TickStatus.FAILURE, error="x")
+
+
+def test_step_claims_go_to_the_first_live_run_and_lapse_with_its_heartbeat(storage):
+    now = time.time()
+    for run_id in ("first", "second"):
+        storage.add_run(dataclasses.replace(run(run_id, now), heartbeat=now))
+    assert (
+        storage.claim_steps("first", {"k1": "prepare", "k2": "train"}, now=now, stale_after=30)
+        == {}
+    )
+    held = storage.claim_steps("second", {"k1": "prepare", "k3": "train"}, now=now, stale_after=30)
+    assert list(held) == ["k1"] and (held["k1"].run_id, held["k1"].step) == ("first", "prepare")
+    later = now + 31  # the first run's heartbeat is older than 30 s: its claim lapsed
+    assert storage.claim_steps("second", {"k1": "prepare"}, now=later, stale_after=30) == {}
+    assert list(storage.claim_steps("first", {"k1": "prepare"}, now=now, stale_after=30)) == ["k1"]
+    storage.release_step_claims("second", ["k1"])
+    assert storage.claim_steps("first", {"k1": "prepare"}, now=now, stale_after=30) == {}
+    storage.update_run("first", status=RunStatus.SUCCESS)  # an ended run holds nothing
+    assert storage.claim_steps("second", {"k2": "train"}, now=now, stale_after=30) == {}
+    storage.release_step_claims("second")
+    assert storage.claim_steps("first", {"k2": "train", "k3": "x"}, now=now, stale_after=30) == {}

@@ -86,7 +86,7 @@ def test_a_version_2_log_gets_the_step_ends_index(tmp_path):
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
         assert "step_ends" in indexes
         assert "events_by_step" not in indexes
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     finally:
         conn.close()
 
