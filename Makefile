@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-unit lint format bench clean check-java ui ui-assets check-chromium
+.PHONY: demo test test-unit lint format bench clean check-java check-postgres ui ui-assets check-chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "solidflow needs Python 3.10 or newer")'
@@ -63,6 +63,20 @@ check-java:
 		exit 1; \
 	fi
 
+# The PostgreSQL tests start a server of their own: they need its programs (initdb, pg_ctl).
+# As root with apt-get they are installed; otherwise say how.
+check-postgres:
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	else \
+		echo "The PostgreSQL tests need PostgreSQL's server programs (initdb, pg_ctl)." >&2; \
+		echo "Install them (Debian/Ubuntu: sudo apt-get install postgresql;" >&2; \
+		echo "macOS: brew install postgresql) and run make test again." >&2; \
+		exit 1; \
+	fi
+
 demo: $(VENV)/.demo-installed $(UI_ASSETS)
 	$(BIN)/solidflow run examples/orders.py:orders -c examples/orders.yaml --mode local --executor ray
 	$(BIN)/solidflow logs latest
@@ -73,7 +87,7 @@ demo: $(VENV)/.demo-installed $(UI_ASSETS)
 ui: $(VENV)/.demo-installed $(UI_ASSETS)
 	$(BIN)/solidflow ui examples/orders.py:orders
 
-test: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
+test: check-java check-chromium check-postgres $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/lint_imports.py
@@ -97,6 +111,7 @@ bench: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/python benchmarks/in_process_overhead.py
 	$(BIN)/python benchmarks/event_log_ingest.py
 	$(BIN)/python benchmarks/log_rendering.py
+	$(BIN)/python benchmarks/runs_listing.py
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/store_verification.py
 	$(BIN)/python benchmarks/store_memory.py

@@ -1,20 +1,27 @@
-"""Event log ingest rates: SqliteStorage.store_events by batch size, and EventSink.emit.
+"""Event log ingest rates, SQLite and PostgreSQL in the same run: store_events by batch size,
+and EventSink.emit.
 
 Run with `python benchmarks/event_log_ingest.py`; prints the median of 5 timed repetitions
-after one warm-up for each case.
+after one warm-up for each case. PostgreSQL is measured on a throwaway server (the host's
+initdb/pg_ctl, default durability settings) when psycopg and the server programs are
+installed; `--sqlite-only` leaves it out.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import socket
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.instance.sqlite import SqliteStorage
+from solidflow.engine.instance.storage import InstanceStorage
 
 REPETITIONS = 5
 PAYLOAD = {"message": "step produced output", "output": "result", "rows": 1024}
@@ -34,7 +41,7 @@ def median_rate(events: int, run: Callable[[int], None]) -> float:
     return events / statistics.median(durations)
 
 
-def store_rate(storage: SqliteStorage, batch: int, events: int) -> float:
+def store_rate(storage: InstanceStorage, batch: int, events: int) -> float:
     def run(repetition: int) -> None:
         run_id = f"store-{batch}-{repetition}"
         for start in range(0, events, batch):
@@ -55,9 +62,9 @@ def store_rate(storage: SqliteStorage, batch: int, events: int) -> float:
     return median_rate(events, run)
 
 
-def emit_rate(storage: SqliteStorage | None) -> float:
+def emit_rate(storage: InstanceStorage | None, name: str) -> float:
     def run(repetition: int) -> None:
-        sink = EventSink(f"emit-{storage is not None}-{repetition}", storage)
+        sink = EventSink(f"emit-{name}-{repetition}", storage)
         for _ in range(EMIT_EVENTS):
             sink.emit(EventType.STEP_OUTPUT, step="step", payload=PAYLOAD)
         sink.flush()
@@ -65,19 +72,55 @@ def emit_rate(storage: SqliteStorage | None) -> float:
     return median_rate(EMIT_EVENTS, run)
 
 
+def free_port() -> int:
+    """A port of 127.0.0.1 that is free now (another process may take it before us)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def postgres_storage() -> Iterator[InstanceStorage]:
+    """A PostgresStorage on a new local server, stopped afterwards."""
+    from solidflow.integrations.postgres.local_server import start_local_postgres
+    from solidflow.integrations.postgres.storage import PostgresStorage
+
+    server = start_local_postgres(free_port())
+    storage = PostgresStorage(server.url())
+    try:
+        yield storage
+    finally:
+        storage.close()
+        server.stop()
+
+
+def measure(name: str, storage: InstanceStorage) -> None:
+    for batch, events in STORE_CASES:
+        rate = store_rate(storage, batch, events)
+        print(f"{name:<10} store_events, batch {batch:>4}: {rate:>12,.0f} events/s")
+    stored = emit_rate(storage, name)
+    print(
+        f"{name:<10} EventSink.emit:            {stored:>12,.0f} events/s ({1e6 / stored:.2f} µs)"
+    )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sqlite-only", action="store_true", help="Leave PostgreSQL out.")
+    options = parser.parse_args()
+    memory = emit_rate(None, "memory")
+    print(
+        f"{'memory':<10} EventSink.emit:            {memory:>12,.0f} events/s ({1e6 / memory:.2f} µs)"
+    )
     with tempfile.TemporaryDirectory() as home:
         storage = SqliteStorage(Path(home) / "events.db")
         try:
-            for batch, events in STORE_CASES:
-                rate = store_rate(storage, batch, events)
-                print(f"store_events, batch {batch:>4}: {rate:>12,.0f} events/s")
-            memory = emit_rate(None)
-            print(f"EventSink.emit, in memory:  {memory:>12,.0f} events/s ({1e6 / memory:.2f} µs)")
-            stored = emit_rate(storage)
-            print(f"EventSink.emit, to SQLite:  {stored:>12,.0f} events/s ({1e6 / stored:.2f} µs)")
+            measure("SQLite", storage)
         finally:
             storage.close()
+    if not options.sqlite_only:
+        with postgres_storage() as storage:
+            measure("PostgreSQL", storage)
 
 
 if __name__ == "__main__":

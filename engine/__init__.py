@@ -20,6 +20,7 @@ from solidflow.engine.memo.explain import StepMemoStatus
 from solidflow.engine.memo.gc import GcReport, collect_garbage, parse_age
 from solidflow.engine.memo.inventory import StoreListing, list_stored_outputs
 from solidflow.engine.memo.reasons import KeyPart, RerunCause
+from solidflow.engine.memo.retention import RetentionReport, collect_runs, delete_runs
 from solidflow.engine.run.create import create_run
 from solidflow.engine.run.execute import execute_pipeline
 from solidflow.engine.run.execute_solid import SolidExecutionResult, execute_solid
@@ -90,6 +91,7 @@ __all__ = [
     "PlannedStep",
     "Recovery",
     "RerunCause",
+    "RetentionReport",
     "RunLauncher",
     "RunQueue",
     "RunRecord",
@@ -119,10 +121,12 @@ __all__ = [
     "TickStatus",
     "WorkspaceSchedules",
     "collect_garbage",
+    "collect_runs",
     "collect_schedules",
     "config_schema",
     "create_reexecution",
     "create_run",
+    "delete_runs",
     "describe_event",
     "describe_point",
     "evaluate_schedules",

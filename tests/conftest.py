@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import settings
 
+from .backends import backend, storage  # noqa: F401  (fixtures)
+from .servers import postgres_server, postgres_url  # noqa: F401  (fixtures)
+
 PROFILE_VARIABLE = "SOLIDFLOW_TEST_PROFILE"
 PROFILE = os.environ.get(PROFILE_VARIABLE, "dev")
 
@@ -40,10 +43,15 @@ EXTRAS = {
     "notebook": Extra("notebook", ("papermill", "nbformat")),
     "dbt": Extra("dbt", ("dbt", "duckdb")),
     "web": Extra("web", ("fastapi", "uvicorn", "playwright")),
+    "postgres": Extra("postgres", ("psycopg", "psycopg_pool")),
 }
 """Each marker of tests that need an extra, and that extra."""
 
-CLUSTER_FIXTURES = {"ray_address": "ray", "spark_cluster": "spark"}
+CLUSTER_FIXTURES = {
+    "ray_address": "ray",
+    "spark_cluster": "spark",
+    "postgres_server": "postgres",
+}
 """Fixtures that start a cluster, and the marker that tests using them must carry."""
 
 

@@ -14,6 +14,11 @@ a default `ray.init()` elsewhere cannot take them, and below Linux's ephemeral p
 32768), which the kernel hands out to outgoing connections."""
 
 
+POSTGRES_PORTS = range(32_500, 32_640)
+"""Where the PostgreSQL servers of the tests listen: one port each, above Spark's and below
+the ephemeral ports."""
+
+
 def port_is_free(port: int) -> bool:
     """Whether nothing listens on, or is bound to, `port` right now."""
     with socket.socket() as sock:
@@ -38,3 +43,8 @@ def free_port_bases(ports: range, span: int, count: int = 3) -> list[int]:
             if len(found) == count:
                 break
     return found
+
+
+def free_ports(ports: range, count: int = 5) -> list[int]:
+    """Up to `count` random ports of `ports` that are free now (see `free_port_bases`)."""
+    return free_port_bases(ports, 1, count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,9 @@ from solidflow.engine.registry import PluginError
 from solidflow.errors import SolidflowError
 
 CONFIG_FILE = "solidflow.yaml"
+DATABASE_URL_VARIABLE = "SOLIDFLOW_DATABASE_URL"
+"""The environment variable that names the event log by URL (its scheme is the backend's
+name, e.g. postgresql://...); it overrides `event_log` in solidflow.yaml."""
 
 
 class InstanceConfigError(SolidflowError, ValueError):
@@ -34,7 +38,8 @@ class _Settings(BaseModel):
 
 class EventLogConfig(_Settings):
     """Where the event log and the runs are stored: a backend (registered name, or
-    "package.module:Class") and its settings (the other keys of `event_log`)."""
+    "package.module:Class"; by default the scheme of a `url` setting, else sqlite) and its
+    settings (the other keys of `event_log`). $SOLIDFLOW_DATABASE_URL overrides them."""
 
     backend: str = "sqlite"
     settings: Config
@@ -182,11 +187,24 @@ def _event_log(data: Any, problems: list[tuple[str, str]]) -> EventLogConfig | N
         problems.append(("event_log", f"expected a mapping, not {type(data).__name__}"))
         return None
     settings = dict(data)
+    where = "event_log.backend"
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    if url:
+        where = DATABASE_URL_VARIABLE
+        if "://" not in url:
+            problems.append((where, f"'{url}' is not a URL such as postgresql://host/database"))
+            return None
+        scheme = url.split("://", 1)[0]
+        if settings.get("backend", scheme) != scheme:  # settings of another backend
+            settings = {}
+        settings.update(backend=scheme, url=url)
+    elif "backend" not in settings and "://" in str(settings.get("url", "")):
+        settings["backend"] = str(settings["url"]).split("://", 1)[0]
     backend = settings.pop("backend", "sqlite")
     try:
         schema = EVENT_LOGS.config_schema(str(backend))
     except PluginError as error:
-        problems.append(("event_log.backend", str(error)))
+        problems.append((where, str(error)))
         return None
     try:
         validated = (schema or Config).model_validate(settings)

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 from solidflow.engine.events.records import RUN_END_TYPES, EventRecord
@@ -18,12 +18,16 @@ from solidflow.engine.instance.storage import (
     EVENT_LOGS,
     DuplicateRecordError,
     InstanceStorage,
+    MigrationReport,
     Recovery,
 )
 from solidflow.engine.registry import PluginError
 from solidflow.errors import EventLogError, RunRequestError
 
 _WATCH_PAGE = 1000
+_LIVENESS_CHECK = 1.0
+"""Seconds a watch waits for news from a storage that tells of new events, before it looks at
+the run again (a driver that died sends none)."""
 
 
 class Instance:
@@ -90,8 +94,14 @@ class Instance:
         self.storage.update_run(run_id, status=status, end_time=end_time)
 
     def delete_run(self, run_id: str) -> bool:
-        """Delete a run's record and events (not its stored outputs); whether it existed."""
+        """Delete a run's record, events and index of output keys (not its stored outputs:
+        see `solidflow.engine.delete_runs`); whether it existed."""
         return self.storage.delete_run(run_id)
+
+    def migrate(self, progress: Callable[[str], object] = print) -> MigrationReport:
+        """Bring the storage's schema to the version this solidflow knows (see
+        `InstanceStorage.migrate`)."""
+        return self.storage.migrate(progress)
 
     def store_events(self, records: Sequence[EventRecord]) -> None:
         self.storage.store_events(records)
@@ -190,7 +200,9 @@ class Instance:
         poll_interval: float = 0.1,
         timeout: float | None = None,
     ) -> Iterator[EventRecord]:
-        """Yield the events of `run_id` with seq > `after` as they are stored.
+        """Yield the events of `run_id` with seq > `after` as they are stored: a storage that
+        tells of new events (PostgreSQL's notifications) wakes the watch, others are read
+        again every `poll_interval` seconds.
 
         Stops after the run's RUN_SUCCESS or RUN_FAILURE event, once the run is found ended
         (or dead, which fails it) and its events are exhausted, or after `timeout` seconds.
@@ -232,7 +244,10 @@ class Instance:
             if ended or (remaining is not None and remaining <= 0):
                 return
             if not batch:
-                time.sleep(poll_interval if remaining is None else min(poll_interval, remaining))
+                wait = _LIVENESS_CHECK if self.storage.notifies else poll_interval
+                self.storage.wait_for_events(
+                    run_id, after, wait if remaining is None else min(wait, remaining)
+                )
 
     def _ended_if_dead(self, run: RunRecord) -> RunRecord:
         """`run`, or its ended record if its driver is dead (see `why_dead`)."""

@@ -1,32 +1,41 @@
 """The event log, run registry, schedules and step claims in one SQLite file, shared by the
-processes of a host."""
+processes of a host (whose leases are files beside it)."""
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import os
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from solidflow.definitions.config import Config
-from solidflow.engine.events.records import (
-    EVENT_TYPES,
-    EventRecord,
-    pack_payload,
-    unpack_payload,
+from solidflow.engine.events.records import EventRecord
+from solidflow.engine.events.store_keys import KEYED_EVENT_TYPES, index_rows
+from solidflow.engine.instance.file_leases import FileLeases
+from solidflow.engine.instance.migrations import Backfilled, backfill, check_version
+from solidflow.engine.instance.rows import (
+    EVENT_COLUMNS,
+    RUN_COLUMNS,
+    RUN_FIELDS,
+    STEP_END_TYPES,
+    event_from_row,
+    event_row,
+    run_from_row,
+    run_row,
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.sqlite_recovery import recover_database
 from solidflow.engine.instance.sqlite_schedules import MIGRATION as SCHEDULES_MIGRATION
 from solidflow.engine.instance.sqlite_schedules import SqliteSchedules, SqliteStepClaims
 from solidflow.engine.instance.storage import (
-    MUTABLE_RUN_FIELDS,
     DuplicateRecordError,
     InstanceStorage,
+    MigrationReport,
     Recovery,
+    run_changes,
 )
 from solidflow.engine.sqlite_files import (
     SharedDatabase,
@@ -37,10 +46,6 @@ from solidflow.engine.sqlite_files import (
     writable,
 )
 from solidflow.errors import EventLogError
-
-_STEP_END_TYPES = "('STEP_SUCCESS', 'STEP_MEMOIZED')"
-"""The events that record a step's lineage, as an SQL list (literal: the partial index on them
-is only used by queries that name them the same way)."""
 
 # _MIGRATIONS[i] takes the schema from version i to version i + 1 (PRAGMA user_version).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -77,7 +82,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX events_by_step ON events (step, type)",),
     (  # index only the events that end a step: a third of the rows to maintain on insert
         "DROP INDEX events_by_step",
-        f"CREATE INDEX step_ends ON events (step) WHERE type IN {_STEP_END_TYPES}",
+        f"CREATE INDEX step_ends ON events (step) WHERE type IN {STEP_END_TYPES}",
     ),
     (  # run requests: queued runs have no driver yet; the plan; the driver's heartbeat
         """CREATE TABLE runs_4 (
@@ -115,68 +120,28 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX runs_by_status ON runs (status, create_time)",
     ),
     SCHEDULES_MIGRATION,
+    (  # the output keys each run read or produced, filled from the events (_BACKFILLED)
+        """CREATE TABLE IF NOT EXISTS run_outputs (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX IF NOT EXISTS run_outputs_by_key ON run_outputs (key)",
+    ),
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+_BACKFILLED = frozenset({5})
+"""The migrations (by index) after which run_outputs is filled from the stored events."""
+_KEYED_TYPES = "(" + ", ".join(f"'{kind.value}'" for kind in sorted(KEYED_EVENT_TYPES)) + ")"
+_WRITERS_TURN = 0.1
+"""Seconds a migration waits between batches: a writer waiting for the lock retries after at
+most 100 ms (SQLite's busy handler), and must find it free."""
+_NO_ID_LIMIT = 2**63 - 1
+_PARAMETERS = 500
+"""Values bound per statement of a query over many keys or runs."""
 
-_EVENT_COLUMNS = "run_id, seq, timestamp, type, step, payload"
-_EVENT_COLUMNS_OF_E = ", ".join(f"e.{column}" for column in _EVENT_COLUMNS.split(", "))
-# The runs table has one column per RunRecord field: a new field needs a migration.
-_RUN_FIELDS = tuple(field.name for field in dataclasses.fields(RunRecord))
-_RUN_COLUMNS = ", ".join(_RUN_FIELDS)
-_INSERT_RUN = f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_FIELDS))})"
-
-
-def _event_row(record: EventRecord) -> tuple[Any, ...]:
-    return (
-        record.run_id,
-        record.seq,
-        record.timestamp,
-        record.type.value,
-        record.step,
-        record.packed_payload,
-    )
-
-
-def _event_from_row(row: tuple[Any, ...]) -> EventRecord:
-    run_id, seq, timestamp, type_, step, payload = row
-    return EventRecord(
-        run_id=run_id,
-        seq=seq,
-        timestamp=timestamp,
-        type=EVENT_TYPES[type_],
-        step=step,
-        packed_payload=payload,
-    )
-
-
-_PACKED_RUN_FIELDS = ("tags", "run_config", "step_keys", "solid_selection", "external_outputs")
-"""Fields stored as msgpack; a NULL (a row from before they existed) reads as the default."""
-
-
-def _run_row(run: RunRecord) -> tuple[Any, ...]:
-    values = {name: getattr(run, name) for name in _RUN_FIELDS}
-    values.update({name: pack_payload(values[name]) for name in _PACKED_RUN_FIELDS})
-    values["status"] = run.status.value
-    return tuple(values.values())
-
-
-def _tuples(value: Any) -> Any:
-    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
-
-
-def _run_from_row(row: tuple[Any, ...]) -> RunRecord:
-    values = dict(zip(_RUN_FIELDS, row, strict=True))
-    for name in _PACKED_RUN_FIELDS:
-        if values[name] is None:
-            del values[name]
-        else:
-            values[name] = unpack_payload(values[name])
-    for name in ("step_keys", "solid_selection", "external_outputs"):
-        if name in values:
-            values[name] = _tuples(values[name])
-    values["status"] = RunStatus(values["status"])
-    values["memoize"] = bool(values["memoize"])
-    return RunRecord(**values)
+_EVENT_COLUMNS_OF_E = ", ".join(f"e.{column}" for column in EVENT_COLUMNS.split(", "))
+_INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
 
 
 def recover_command(home: Path | None) -> str:
@@ -196,7 +161,7 @@ class SqliteSettings(Config):
 
 class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     """Events, runs, schedules and step claims in one SQLite file (WAL mode), safe to share
-    between processes.
+    between processes, and the leases of live runs as files in `leases/` beside it.
 
     Each process opens its own connection on first use (again after a fork); threads of a
     process share it under a lock.
@@ -208,6 +173,8 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         self.path = Path(path)
         self._home = home
         self._db = SharedDatabase(self.path, self._migrate)
+        self._leases = FileLeases(self.path.parent / "leases")
+        self._migrated: MigrationReport | None = None
 
     @classmethod
     def from_config(cls, config: Config, home: Path) -> SqliteStorage:
@@ -243,19 +210,68 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         return f"SqliteStorage({str(self.path)!r})"
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
-        with transaction(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path} has schema version {version}, newer than this solidflow "
-                    f"supports ({SCHEMA_VERSION}); upgrade solidflow"
-                )
-            for statements in _MIGRATIONS[version:]:
-                for statement in statements:
+        """Bring the schema up to date when a connection opens (under the lock of the
+        database's directory, so one process at a time)."""
+        found = conn.execute("PRAGMA user_version").fetchone()[0]
+        check_version(found, SCHEMA_VERSION, str(self.path))
+        filled = Backfilled()
+        for version in range(found, SCHEMA_VERSION):
+            with transaction(conn):
+                for statement in _MIGRATIONS[version]:
                     conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                if version not in _BACKFILLED:
+                    conn.execute(f"PRAGMA user_version = {version + 1}")
+            if version in _BACKFILLED:
+                (until,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+                filled = backfill(
+                    lambda after, limit, until=until: self._index_events(conn, after, limit, until),
+                    pause=_WRITERS_TURN,
+                )
+                with transaction(conn):  # what writers stored meanwhile, then the version
+                    self._index_events(conn, filled.last_id, -1)
+                    conn.execute(f"PRAGMA user_version = {version + 1}")
+        self._migrated = MigrationReport(
+            location=str(self.path),
+            from_version=found,
+            to_version=SCHEMA_VERSION,
+            batches=filled.batches,
+            rows=filled.rows,
+            longest_batch=filled.longest,
+        )
+
+    def _index_events(
+        self, conn: sqlite3.Connection, after: int, limit: int, until: int | None = None
+    ) -> tuple[int, int]:
+        """Index the output keys named by up to `limit` (-1: all) events with id > `after`
+        (and <= `until`, if given), in a transaction of its own unless one is open; the last
+        id read and the count."""
+        with contextlib.nullcontext() if conn.in_transaction else transaction(conn):
+            rows = conn.execute(
+                f"SELECT id, {EVENT_COLUMNS} FROM events WHERE id > ? AND id <= ? AND type IN"
+                f" {_KEYED_TYPES} ORDER BY id LIMIT ?",
+                (after, _NO_ID_LIMIT if until is None else until, limit),
+            ).fetchall()
+            self._index(conn, [event_from_row(row[1:]) for row in rows])
+        return (rows[-1][0] if rows else after), len(rows)
+
+    @staticmethod
+    def _index(conn: sqlite3.Connection, records: list[EventRecord]) -> None:
+        conn.executemany(
+            "INSERT OR IGNORE INTO run_outputs (run_id, key) VALUES (?, ?)", index_rows(records)
+        )
+
+    def migrate(self, progress: Callable[[str], object] = print) -> MigrationReport:
+        """The schema is brought up to date when the file is opened: open it, and report the
+        migration that this storage made then (once), else that nothing changed."""
+        with self._locked():
+            pass
+        report, self._migrated = self._migrated, None
+        if report is None:
+            report = MigrationReport(
+                location=str(self.path), from_version=SCHEMA_VERSION, to_version=SCHEMA_VERSION
+            )
+        progress(f"{self.path}: schema version {report.to_version}")
+        return report
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -275,12 +291,13 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     def store_events(self, records: Sequence[EventRecord]) -> None:
         if not records:
             return
-        rows = [_event_row(record) for record in records]
+        rows = [event_row(record) for record in records]
         try:
             with self._transaction() as conn:
                 conn.executemany(
-                    f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows
+                    f"INSERT INTO events ({EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows
                 )
+                self._index(conn, list(records))
         except sqlite3.IntegrityError as error:
             raise DuplicateRecordError(f"events not stored: {error}") from error
 
@@ -289,11 +306,11 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     ) -> list[EventRecord]:
         with self._locked() as conn:
             rows = conn.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM events WHERE run_id = ? AND seq > ?"
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? AND seq > ?"
                 " ORDER BY seq LIMIT ?",
                 (run_id, after, -1 if limit is None else limit),
             ).fetchall()
-        return [_event_from_row(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def last_seq(self, run_id: str) -> int:
         with self._locked() as conn:
@@ -306,27 +323,23 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         with self._locked() as conn:
             row = conn.execute(
                 f"SELECT {_EVENT_COLUMNS_OF_E} FROM events e JOIN runs r ON e.run_id = r.run_id"
-                f" WHERE e.step = ? AND e.type IN {_STEP_END_TYPES} AND r.pipeline_name = ?"
+                f" WHERE e.step = ? AND e.type IN {STEP_END_TYPES} AND r.pipeline_name = ?"
                 " ORDER BY e.id DESC LIMIT 1",
                 (step, pipeline_name),
             ).fetchone()
-        return None if row is None else _event_from_row(row)
+        return None if row is None else event_from_row(row)
 
     def add_run(self, run: RunRecord) -> None:
         try:
             with self._locked() as conn:  # one statement: its own transaction
-                conn.execute(_INSERT_RUN, _run_row(run))
+                conn.execute(_INSERT_RUN, run_row(run))
         except sqlite3.IntegrityError as error:
             raise DuplicateRecordError(f"run {run.run_id!r} is already stored") from error
 
     def update_run(
         self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
     ) -> bool:
-        unknown = set(changes) - MUTABLE_RUN_FIELDS
-        if unknown or not changes:
-            raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
-        if "status" in changes:
-            changes["status"] = RunStatus(changes["status"]).value
+        changes = run_changes(changes)
         assignments = ", ".join(f"{name} = ?" for name in changes)
         where, params = "run_id = ?", [*changes.values(), run_id]
         if expected is not None:
@@ -341,15 +354,52 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     def delete_run(self, run_id: str) -> bool:
         with self._transaction() as conn:
             conn.execute("DELETE FROM events WHERE run_id = ?", (run_id,))
-            cursor = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-        return cursor.rowcount > 0
+            conn.execute("DELETE FROM run_outputs WHERE run_id = ?", (run_id,))
+            deleted = conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount
+        return deleted > 0
+
+    def _index_rows_where(self, column: str, values: Collection[str]) -> set[tuple[str, str]]:
+        """The (run_id, key) rows of the index whose `column` is one of `values`."""
+        found: set[tuple[str, str]] = set()
+        values = list(values)
+        with self._locked() as conn:
+            for start in range(0, len(values), _PARAMETERS):
+                chunk = values[start : start + _PARAMETERS]
+                found.update(
+                    conn.execute(
+                        f"SELECT run_id, key FROM run_outputs WHERE {column} IN"
+                        f" ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                )
+        return found
+
+    def output_keys(self, run_ids: Collection[str]) -> set[str]:
+        return {key for _, key in self._index_rows_where("run_id", run_ids)}
+
+    def referenced_keys(self, keys: Collection[str], excluding: Collection[str] = ()) -> set[str]:
+        excluded = set(excluding)
+        rows = self._index_rows_where("key", keys)
+        return {key for run_id, key in rows if run_id not in excluded}
+
+    def take_lease(self, run_id: str, keys: Iterable[str]) -> AbstractContextManager[None]:
+        return self._leases.take(run_id, keys)
+
+    def release_lease(self, run_id: str) -> None:
+        self._leases.release(run_id)
+
+    def held_leases(self) -> AbstractContextManager[dict[str, set[str]]]:
+        return self._leases.held()
+
+    def stored_leases(self) -> dict[str, set[str]]:
+        return self._leases.stored()
 
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._locked() as conn:
             row = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
             ).fetchone()
-        return None if row is None else _run_from_row(row)
+        return None if row is None else run_from_row(row)
 
     def get_runs(
         self, status: RunStatus | Collection[RunStatus] | None = None, limit: int | None = None
@@ -361,11 +411,11 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         params.append(-1 if limit is None else limit)
         with self._locked() as conn:
             rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs {where}"
+                f"SELECT {RUN_COLUMNS} FROM runs {where}"
                 " ORDER BY create_time DESC, rowid DESC LIMIT ?",
                 params,
             ).fetchall()
-        return [_run_from_row(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
     def recover(self) -> Recovery:
         """Check the database; if it is damaged, move it aside and copy what can be read of
@@ -374,10 +424,10 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
         return recover_database(
             self.path,
             self,
-            run_columns=_RUN_COLUMNS,
-            decode_run=_run_from_row,
-            event_columns=_EVENT_COLUMNS,
-            decode_event=_event_from_row,
+            run_columns=RUN_COLUMNS,
+            decode_run=run_from_row,
+            event_columns=EVENT_COLUMNS,
+            decode_event=event_from_row,
         )
 
     def close(self) -> None:

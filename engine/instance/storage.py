@@ -1,10 +1,13 @@
 """Storage interfaces of the instance: the event log, the run registry, schedules and their
-ticks, and claims on the steps that concurrent runs share."""
+ticks, claims on the steps that concurrent runs share, and the leases of live runs on stored
+outputs."""
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +18,7 @@ from solidflow.engine.instance.claims import StepClaim
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.ticks import ScheduleState, TickRecord, TickStatus
 from solidflow.engine.registry import Registry
-from solidflow.errors import EventLogError
+from solidflow.errors import EventLogError, SolidflowError
 
 
 class DuplicateRecordError(ValueError):
@@ -66,6 +69,15 @@ class EventLogStorage(ABC):
     def last_seq(self, run_id: str) -> int:
         """The highest stored seq of `run_id`, -1 if it has no events."""
 
+    notifies: ClassVar[bool] = False
+    """Whether `wait_for_events` returns as soon as events are stored (else it sleeps)."""
+
+    def wait_for_events(self, run_id: str, after: int, timeout: float) -> None:
+        """Return once `run_id` may have events with seq > `after` or its record may have
+        changed, or after `timeout` seconds. This default sleeps `timeout`: a backend that
+        can be told of new events returns sooner (and sets `notifies`)."""
+        time.sleep(timeout)
+
     @abstractmethod
     def close(self) -> None:
         """Release the storage's resources."""
@@ -94,6 +106,20 @@ MUTABLE_RUN_FIELDS = frozenset(
     }
 )
 """The fields of a RunRecord that change after the run is recorded."""
+
+
+def run_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` to a stored run as column values (a status by its value).
+
+    Raises:
+        ValueError: a field is not in MUTABLE_RUN_FIELDS, or none is given.
+    """
+    unknown = set(changes) - MUTABLE_RUN_FIELDS
+    if unknown or not changes:
+        raise ValueError(f"cannot change run fields {sorted(unknown) or 'none given'}")
+    if "status" in changes:
+        changes = {**changes, "status": RunStatus(changes["status"]).value}
+    return changes
 
 
 class RunStorage(ABC):
@@ -125,7 +151,18 @@ class RunStorage(ABC):
 
     @abstractmethod
     def delete_run(self, run_id: str) -> bool:
-        """Delete a run and its events in one transaction; whether there was such a run."""
+        """Delete a run, its events and its output keys in one transaction; whether there was
+        such a run."""
+
+    @abstractmethod
+    def output_keys(self, run_ids: Collection[str]) -> set[str]:
+        """The store keys of the outputs that the runs `run_ids` read or produced (an index
+        kept from their events: see `solidflow.engine.events.store_keys`)."""
+
+    @abstractmethod
+    def referenced_keys(self, keys: Collection[str], excluding: Collection[str] = ()) -> set[str]:
+        """The keys among `keys` that some stored run (other than those in `excluding`) read
+        or produced."""
 
     @abstractmethod
     def get_runs(
@@ -191,8 +228,63 @@ class StepClaimStorage(ABC):
         """Drop the claims of run `run_id` on `memo_keys` (on all of them when None)."""
 
 
-class InstanceStorage(EventLogStorage, RunStorage, ScheduleStorage, StepClaimStorage):
-    """A storage backend holding both the event log and the runs of an instance.
+class LeaseStorage(ABC):
+    """Where live runs record the store keys they may read or write (their leases), so that
+    garbage collection, on any host that shares the storage, never deletes those outputs."""
+
+    @abstractmethod
+    def take_lease(self, run_id: str, keys: Iterable[str]) -> AbstractContextManager[None]:
+        """Record (replacing any earlier one) that run `run_id` may read or write the outputs
+        under `keys`; nobody holds the leases (`held_leases`) until the block, in which the
+        run looks its keys up in the store, ends."""
+
+    @abstractmethod
+    def release_lease(self, run_id: str) -> None:
+        """Forget the lease of run `run_id`, if it has one."""
+
+    @abstractmethod
+    def held_leases(self) -> AbstractContextManager[dict[str, set[str]]]:
+        """Hold the leases: while the block runs, no run takes one; it gets the keys of
+        every stored lease by run id."""
+
+    @abstractmethod
+    def stored_leases(self) -> dict[str, set[str]]:
+        """The keys of every stored lease by run id, without waiting for runs taking one."""
+
+
+class SchemaVersionError(SolidflowError, RuntimeError):
+    """A storage's schema is newer than this solidflow knows, or older than it needs."""
+
+
+class StorageUnavailableError(SolidflowError, ConnectionError):
+    """The storage's server cannot be reached; the message names it (without a password)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigrationReport:
+    """What a schema migration did.
+
+    Args:
+        location: the storage migrated (a file or a URL without its password).
+        from_version: the schema version found.
+        to_version: the schema version now.
+        batches: the transactions that filled new tables from the stored events.
+        rows: the events those batches read.
+        longest_batch: the seconds the longest of those transactions took (writers wait for
+            at most that long).
+    """
+
+    location: str
+    from_version: int
+    to_version: int
+    batches: int = 0
+    rows: int = 0
+    longest_batch: float = 0.0
+
+
+class InstanceStorage(EventLogStorage, RunStorage, ScheduleStorage, StepClaimStorage, LeaseStorage):
+    """A storage backend holding the event log, the runs, schedules, step claims and the
+    leases of an instance.
 
     Backends are found by name in the `solidflow.event_logs` entry point group, or by
     "package.module:Class"; `event_log: {backend: NAME, ...}` in solidflow.yaml picks one,
@@ -205,6 +297,15 @@ class InstanceStorage(EventLogStorage, RunStorage, ScheduleStorage, StepClaimSto
     @abstractmethod
     def from_config(cls, config: Config, home: Path) -> InstanceStorage:
         """The storage with these settings, for the instance whose home is `home`."""
+
+    @abstractmethod
+    def migrate(self, progress: Callable[[str], object] = print) -> MigrationReport:
+        """Bring the schema to the version this solidflow knows, in batches that writers
+        may interleave with; `progress` is told what is done.
+
+        Raises:
+            SchemaVersionError: the schema is newer than this solidflow knows.
+        """
 
     @abstractmethod
     def latest_step_end(self, pipeline_name: str, step: str) -> EventRecord | None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from solidflow.engine.instance import Instance
 from solidflow.engine.memo.inventory import instance_store
 from solidflow.engine.memo.leases import Leases
-from solidflow.engine.memo.memoization import stored_outputs
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.engine.store.files import Reclaimed
 
@@ -58,14 +57,14 @@ class GcReport:
 def protected_keys(instance: Instance, runs_per_pipeline: int) -> set[str]:
     """Keys of outputs read or produced by the newest `runs_per_pipeline` runs of each pipeline."""
     counts: dict[str, int] = {}
-    keys: set[str] = set()
+    kept: list[str] = []
     for run in instance.runs():  # newest first
         seen = counts.get(run.pipeline_name, 0)
         if seen >= runs_per_pipeline:
             continue
         counts[run.pipeline_name] = seen + 1
-        keys.update(stored_outputs(instance.events(run.run_id)).values())
-    return keys
+        kept.append(run.run_id)
+    return instance.storage.output_keys(kept)  # the index, not the runs' events
 
 
 def collect_garbage(

@@ -8,7 +8,8 @@ from typing import Any
 
 from solidflow.definitions.config import plain_config
 from solidflow.definitions.graph import FanIn, FromOutput
-from solidflow.engine.events.records import EventRecord, EventType
+from solidflow.engine.events.records import EventRecord
+from solidflow.engine.events.store_keys import KEYED_EVENT_TYPES, outputs_named
 from solidflow.engine.memo.code import CodeScanner
 from solidflow.engine.memo.keys import (
     ResourceLineage,
@@ -50,15 +51,9 @@ OutputAddress = tuple[str, str]
 def stored_outputs(events: Sequence[EventRecord]) -> dict[OutputAddress, str]:
     """The store keys of every output a run read or produced, by (step, output)."""
     keys: dict[OutputAddress, str] = {}
-    for event in events:  # only these events' payloads are read (the others stay packed)
-        if event.type is EventType.RUN_START:
-            external = event.payload.get("external", [])
-            keys.update({(step, output): key for step, output, key in external})
-        elif event.type is EventType.STEP_OUTPUT and event.payload.get("stored"):
-            keys[(event.step, event.payload["output"])] = event.payload["key"]
-        elif event.type is EventType.STEP_MEMOIZED:
-            output_keys = event.payload["output_keys"]
-            keys.update({(event.step, name): key for name, key in output_keys.items()})
+    for event in events:  # only the payloads of events naming keys are read
+        if event.type in KEYED_EVENT_TYPES:
+            keys.update(outputs_named(event))
     return keys
 
 

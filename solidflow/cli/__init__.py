@@ -1,6 +1,6 @@
 """The `solidflow` command: run pipelines, queue them for the daemon, schedule and sweep
-them, read runs and their events, cancel runs, manage stored outputs, benchmark the engine,
-serve the web UI."""
+them, read runs and their events, cancel and delete runs, manage stored outputs, migrate the
+event log, benchmark the engine, serve the web UI."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import click
 from solidflow.cli.bench_commands import bench
 from solidflow.cli.common import print_warnings
 from solidflow.cli.inspect_commands import cancel, logs, recover, runs
+from solidflow.cli.instance_commands import instance
 from solidflow.cli.memo_commands import explain
 from solidflow.cli.queue_commands import daemon, launch, sweep
+from solidflow.cli.retention_commands import delete, gc
 from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
 from solidflow.cli.schedule_commands import schedule
 from solidflow.cli.store_commands import store
@@ -47,7 +49,10 @@ for command in (
     cancel,
     recover,
     store,
+    instance,
+    gc,
     bench,
     ui,
 ):
     main.add_command(command)
+runs.add_command(delete)

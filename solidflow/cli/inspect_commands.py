@@ -20,13 +20,16 @@ def format_time(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--status", type=click.Choice([s.value for s in RunStatus]), default=None)
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.pass_context
 @user_errors
 def runs(ctx: click.Context, status: str | None, limit: int) -> None:
-    """List recent runs, newest first, with the run each one re-executes."""
+    """List recent runs, newest first, with the run each one re-executes (`runs delete`
+    deletes runs)."""
+    if ctx.invoked_subcommand is not None:
+        return
     records = instance_of(ctx).runs(status=RunStatus(status) if status else None, limit=limit)
     table = Table("run id", "pipeline", "status", "created", "duration", "parent", "tags")
     for column in table.columns[:6]:

@@ -10,13 +10,21 @@ from solidflow.cli.inspect_commands import format_time
 from solidflow.engine import collect_garbage, find_run, list_stored_outputs, parse_age
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
+    """`count` bytes in B, KiB, MiB or GiB."""
     value = float(count)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+def reclaimed_line(sizes: list[int], verb: str) -> str:
+    """What removing the temporary files of killed writes of `sizes` bytes did ("deleted")."""
+    count, size = len(sizes), sum(sizes)
+    files = "file" if count == 1 else "files"
+    return f"{verb} {count} temporary {files} of killed writes, {size_text(size)}"
 
 
 @click.group()
@@ -43,16 +51,18 @@ def list_outputs(ctx: click.Context, run_id: str | None) -> None:
             f"{stored.step}.{stored.output}",
             stored.serializer,
             "-" if stored.rows is None else str(stored.rows),
-            _size(stored.bytes),
+            size_text(stored.bytes),
             stored.run_id[:12],
             format_time(stored.created),
         )
     console = wide_console()
     console.print(table)
-    console.print(f"{len(listing.outputs)} outputs, {_size(listing.total_bytes)} in {listing.root}")
+    console.print(
+        f"{len(listing.outputs)} outputs, {size_text(listing.total_bytes)} in {listing.root}"
+    )
 
 
-def _age(ctx: click.Context, param: click.Parameter, text: str | None) -> float | None:
+def age_in_seconds(ctx: click.Context, param: click.Parameter, text: str | None) -> float | None:
     """--older-than in seconds (a click callback: text that is not an age is a usage error)."""
     try:
         return None if text is None else parse_age(text)
@@ -70,7 +80,7 @@ def _age(ctx: click.Context, param: click.Parameter, text: str | None) -> float 
 @click.option(
     "--older-than",
     default=None,
-    callback=_age,
+    callback=age_in_seconds,
     help="Delete outputs older than this (30m, 12h, 7d, 2w).",
 )
 @click.option(
@@ -100,21 +110,19 @@ def collect(
     verb = "would delete" if dry_run else "deleted"
     for stored in report.deleted:
         click.echo(
-            f"{verb} {stored.key[:16]} {stored.step}.{stored.output} ({_size(stored.bytes)})"
+            f"{verb} {stored.key[:16]} {stored.step}.{stored.output} ({size_text(stored.bytes)})"
         )
     kept = f"kept {report.kept}"
     if report.in_use:
         runs = len(report.live_runs)
         kept += f" ({report.in_use} in use by {runs} live run{'s' if runs > 1 else ''})"
     replaced = (
-        f" (of which {_size(report.superseded_bytes)} of replaced Parquet datasets)"
+        f" (of which {size_text(report.superseded_bytes)} of replaced Parquet datasets)"
         if report.superseded_bytes
         else ""
     )
     click.echo(
-        f"{verb} {len(report.deleted)} outputs, {_size(report.freed_bytes)}{replaced}; {kept}"
+        f"{verb} {len(report.deleted)} outputs, {size_text(report.freed_bytes)}{replaced}; {kept}"
     )
     if report.reclaimed:
-        count, size = len(report.reclaimed), sum(found.bytes for found in report.reclaimed)
-        files = "file" if count == 1 else "files"
-        click.echo(f"{verb} {count} temporary {files} of killed writes, {_size(size)}")
+        click.echo(reclaimed_line([found.bytes for found in report.reclaimed], verb))

@@ -97,11 +97,12 @@ def test_bad_settings_name_the_file_and_every_bad_field(tmp_path):
 
 
 def test_an_unknown_event_log_backend_lists_the_available_ones(tmp_path):
-    write_config(tmp_path, "event_log:\n  backend: postgres\n  url: x\n")
+    write_config(tmp_path, "event_log:\n  backend: mysql\n  url: x\n")
     with pytest.raises(InstanceConfigError) as error:
         Instance(tmp_path)
-    assert "  event_log.backend: unknown event log backend 'postgres'; available: sqlite" in str(
-        error.value
+    assert (
+        "  event_log.backend: unknown event log backend 'mysql'; available: postgresql, sqlite"
+        in str(error.value)
     )
 
 
@@ -334,3 +335,17 @@ def test_watch_pages_end_with_the_run_end_event(instance):
     )
     pages = list(instance.watch_pages("ended", poll_interval=0.01, timeout=10))
     assert [[e.seq for e in page] for page in pages] == [[0, 1]]
+
+
+def test_a_database_url_that_is_not_a_url_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOLIDFLOW_DATABASE_URL", "db.example.com")
+    with pytest.raises(InstanceConfigError) as error:
+        Instance(tmp_path)
+    assert "SOLIDFLOW_DATABASE_URL: 'db.example.com' is not a URL" in str(error.value)
+
+
+def test_a_database_url_of_an_unknown_scheme_lists_the_backends(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOLIDFLOW_DATABASE_URL", "mysql://db/runs")
+    with pytest.raises(InstanceConfigError) as error:
+        Instance(tmp_path)
+    assert "SOLIDFLOW_DATABASE_URL: unknown event log backend 'mysql'" in str(error.value)

@@ -285,7 +285,7 @@ def test_one_registry_serves_every_kind():
     from solidflow.engine.run.launch import RUN_LAUNCHERS
     from solidflow.engine.store.backend import STORAGES
 
-    assert EVENT_LOGS.names() == ["sqlite"]
+    assert EVENT_LOGS.names() == ["postgresql", "sqlite"]
     assert RUN_LAUNCHERS.names() == ["in_process", "ray_jobs", "subprocess"]
     assert STORAGES.names() == ["fsspec", "local"]
     assert issubclass(EXECUTORS.load("in_process"), Executor)
