@@ -5,6 +5,9 @@ import { Pipelines } from "./pages/Pipelines.jsx";
 import { Pipeline } from "./pages/Pipeline.jsx";
 import { Runs } from "./pages/Runs.jsx";
 import { Run } from "./pages/Run.jsx";
+import { Schedules } from "./pages/Schedules.jsx";
+import { Schedule } from "./pages/Schedule.jsx";
+import { Sweep } from "./pages/Sweep.jsx";
 
 // The pages with a config editor come with CodeMirror: loaded when first opened.
 function lazyPage(load) {
@@ -21,11 +24,15 @@ function lazyPage(load) {
 const Launchpad = lazyPage(() => import("./pages/Launchpad.jsx").then((m) => m.Launchpad));
 const MemoView = lazyPage(() => import("./pages/MemoView.jsx").then((m) => m.MemoView));
 
-// Hash routes: #/pipelines, #/pipelines/NAME[/launchpad|/memo], #/runs, #/runs/ID.
+// Hash routes: #/pipelines, #/pipelines/NAME[/launchpad|/memo], #/runs, #/runs/ID,
+// #/schedules, #/schedules/NAME, #/sweeps/ID.
 function parseRoute(hash) {
   const parts = hash.replace(/^#\/?/, "").split("?")[0].split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "runs" && parts[1]) return { page: "run", runId: parts[1] };
   if (parts[0] === "runs") return { page: "runs" };
+  if (parts[0] === "schedules" && parts[1]) return { page: "schedule", schedule: parts[1] };
+  if (parts[0] === "schedules") return { page: "schedules" };
+  if (parts[0] === "sweeps" && parts[1]) return { page: "sweep", sweepId: parts[1] };
   if (parts[0] === "pipelines" && parts[1]) {
     return { page: parts[2] || "pipeline", pipeline: parts[1] };
   }
@@ -54,6 +61,12 @@ function Page({ route }) {
       return <Runs />;
     case "run":
       return <Run runId={route.runId} />;
+    case "schedules":
+      return <Schedules />;
+    case "schedule":
+      return <Schedule name={route.schedule} />;
+    case "sweep":
+      return <Sweep sweepId={route.sweepId} />;
     default:
       return <Pipelines />;
   }
@@ -61,13 +74,15 @@ function Page({ route }) {
 
 function App() {
   const route = useRoute();
-  const section = route.page === "runs" || route.page === "run" ? "runs" : "pipelines";
+  const SECTIONS = { runs: "runs", run: "runs", sweep: "runs", schedules: "schedules", schedule: "schedules" };
+  const section = SECTIONS[route.page] || "pipelines";
   return (
     <div class="app">
       <nav class="top">
         <a class="brand" href="#/pipelines">solidflow</a>
         <a class={section === "pipelines" ? "active" : ""} href="#/pipelines">Pipelines</a>
         <a class={section === "runs" ? "active" : ""} href="#/runs">Runs</a>
+        <a class={section === "schedules" ? "active" : ""} href="#/schedules">Schedules</a>
         <span class="spacer" />
         <a class="doc" href="/api/openapi.json" target="_blank" rel="noreferrer">API</a>
       </nav>
