@@ -103,3 +103,7 @@ def test_the_sweep_page_shows_points_metrics_and_steps(page: Any, web: WebServer
     expect(page.locator(".sweep-steps")).to_contain_text("3 points")
     expect(page).to_have_url(re.compile(r"metric=double\.value"))
     screenshot(page, "sweep")
+    page.get_by_role("link", name="Sweeps", exact=True).click()
+    listed = page.locator(f'table.sweeps tr[data-sweep="{sweep.sweep_id}"]')
+    expect(listed).to_contain_text("solids.load.config.rows")
+    expect(listed).to_contain_text("SUCCESS 3")

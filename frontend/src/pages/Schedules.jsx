@@ -34,12 +34,16 @@ export function TickStatus({ tick }) {
   );
 }
 
+// The schedules, refreshed every five seconds (the daemon records their ticks meanwhile).
 export function Schedules() {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
+  const [refresh, setRefresh] = useState(0);
   useEffect(() => {
     api("/schedules?upcoming=1").then(setData, setError);
-  }, []);
+    const timer = setTimeout(() => setRefresh(refresh + 1), 5000);
+    return () => clearTimeout(timer);
+  }, [refresh]);
   const replace = (changed) =>
     setData({ ...data, schedules: data.schedules.map((s) => (s.name === changed.name ? changed : s)) });
   if (!data) return error ? <div class="error-card">{error.message}</div> : <div class="loading">Loading schedules…</div>;
