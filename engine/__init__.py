@@ -69,7 +69,13 @@ from solidflow.engine.store import StoredOutput
 from solidflow.engine.store.datasets import StoredDataset
 from solidflow.engine.sweeps.launch import Sweep, SweepRun, launch_sweep
 from solidflow.engine.sweeps.points import describe_point, parse_grid_option
-from solidflow.engine.sweeps.summary import SweepRow, SweepSummary, sweep_summary
+from solidflow.engine.sweeps.summary import (
+    SweepOverview,
+    SweepRow,
+    SweepSummary,
+    list_sweeps,
+    sweep_summary,
+)
 
 __all__ = [
     "DequeuedRun",
@@ -113,6 +119,7 @@ __all__ = [
     "SupervisedRun",
     "SupervisorAction",
     "Sweep",
+    "SweepOverview",
     "SweepRow",
     "SweepRun",
     "SweepSummary",
@@ -139,6 +146,7 @@ __all__ = [
     "launch_sweep",
     "list_schedules",
     "list_stored_outputs",
+    "list_sweeps",
     "load_pipeline",
     "load_schedules",
     "parse_age",

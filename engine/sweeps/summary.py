@@ -55,6 +55,53 @@ class SweepSummary:
         return all(row.status.ended for row in self.rows)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepOverview:
+    """A sweep in a list of sweeps.
+
+    Args:
+        sweep_id: the sweep.
+        pipeline: the pipeline its runs run.
+        paths: the config paths it sweeps.
+        statuses: how many of its runs have each status.
+        create_time: when its first run was queued.
+    """
+
+    sweep_id: str
+    pipeline: str
+    paths: tuple[str, ...]
+    statuses: dict[str, int]
+    create_time: float
+
+    @property
+    def ended(self) -> bool:
+        return all(RunStatus(status).ended for status in self.statuses)
+
+
+def list_sweeps(instance: Instance) -> list[SweepOverview]:
+    """The sweeps whose runs the instance keeps, newest first."""
+    grouped: dict[str, list[RunRecord]] = {}
+    for run in instance.runs():
+        if SWEEP_TAG in run.tags:
+            grouped.setdefault(run.tags[SWEEP_TAG], []).append(run)
+    overviews = []
+    for sweep_id, runs in grouped.items():
+        first = min(runs, key=lambda run: run.create_time)
+        statuses: dict[str, int] = {}
+        for run in runs:
+            statuses[run.status.value] = statuses.get(run.status.value, 0) + 1
+        overviews.append(
+            SweepOverview(
+                sweep_id=sweep_id,
+                pipeline=first.pipeline_name,
+                paths=tuple(json.loads(first.tags.get(SWEEP_POINT_TAG, "{}"))),
+                statuses=statuses,
+                create_time=first.create_time,
+            )
+        )
+    return sorted(overviews, key=lambda overview: overview.create_time, reverse=True)
+
+
 def sweep_runs(instance: Instance, sweep_id: str) -> list[RunRecord]:
     """The runs of the sweep `sweep_id`, oldest first."""
     runs = [run for run in instance.runs() if run.tags.get(SWEEP_TAG) == sweep_id]

@@ -18,3 +18,16 @@ export function formatDuration(seconds) {
 export function StatusBadge({ status }) {
   return <span class={`badge status-${(status || "").toLowerCase()}`}>{status}</span>;
 }
+
+// Tags solidflow gives runs link to what made the run: its sweep or its schedule.
+const TAG_LINKS = { "solidflow/sweep": "#/sweeps/", "solidflow/schedule": "#/schedules/" };
+
+export function Tags({ tags }) {
+  return Object.entries(tags).map(([k, v]) =>
+    TAG_LINKS[k] ? (
+      <a class="tag" key={k} href={`${TAG_LINKS[k]}${encodeURIComponent(v)}`}>{k}={v}</a>
+    ) : (
+      <span class="tag" key={k}>{k}={v}</span>
+    ),
+  );
+}

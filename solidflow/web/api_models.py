@@ -304,3 +304,16 @@ class SweepInfo(BaseModel):
     sweep_id: str
     ended: bool = Field(description="all of its runs ended")
     rows: list[SweepRowInfo] = Field(description="its runs, oldest first")
+
+
+class SweepOverviewInfo(BaseModel):
+    sweep_id: str
+    pipeline: str
+    paths: list[str] = Field(description="the config paths it sweeps")
+    statuses: dict[str, int] = Field(description="how many of its runs have each status")
+    create_time: float = Field(description="when its first run was queued")
+    ended: bool
+
+
+class SweepList(BaseModel):
+    sweeps: list[SweepOverviewInfo] = Field(description="newest first")

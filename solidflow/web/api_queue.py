@@ -7,8 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from solidflow.engine import queued_runs, sweep_summary
-from solidflow.web.api_models import ErrorResponse, QueuedRuns, SweepInfo, SweepRowInfo
+from solidflow.engine import list_sweeps, queued_runs, sweep_summary
+from solidflow.web.api_models import (
+    ErrorResponse,
+    QueuedRuns,
+    SweepInfo,
+    SweepList,
+    SweepOverviewInfo,
+    SweepRowInfo,
+)
 from solidflow.web.context import WebContext, web_context
 from solidflow.web.errors import ApiError
 from solidflow.web.serialize import run_info
@@ -21,6 +28,17 @@ router = APIRouter(prefix="/api", responses={404: {"model": ErrorResponse}})
 def queue(web: Context) -> QueuedRuns:
     """The QUEUED runs, highest priority first, then oldest first."""
     return QueuedRuns(runs=[run_info(run) for run in queued_runs(web.instance)])
+
+
+@router.get("/sweeps", response_model=SweepList)
+def sweeps(web: Context) -> SweepList:
+    """The sweeps whose runs the instance keeps, newest first."""
+    return SweepList(
+        sweeps=[
+            SweepOverviewInfo(**dataclasses.asdict(overview), ended=overview.ended)
+            for overview in list_sweeps(web.instance)
+        ]
+    )
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepInfo)

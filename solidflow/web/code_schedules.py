@@ -59,7 +59,9 @@ def list_answer(catalog: ScheduleCatalog, request: dict[str, Any]) -> dict[str, 
 
 def schedule_answer(catalog: ScheduleCatalog, request: dict[str, Any]) -> dict[str, Any]:
     definition = catalog.definition(request["name"])
-    return as_json(schedule_info(Instance(), definition, _now(request), request.get("upcoming", 1)))
+    info = schedule_info(Instance(), definition, _now(request), request.get("upcoming", 1))
+    answer: dict[str, Any] = as_json(info)
+    return answer
 
 
 def preview_answer(catalog: ScheduleCatalog, request: dict[str, Any]) -> dict[str, Any]:

@@ -140,6 +140,10 @@ def test_a_sweep_summarises_its_points_with_metrics_and_steps(web: WebServer) ->
     assert [row["metrics"] for row in rows] == [{"double.value": 6}, {"double.value": 8}]
     assert all(row["status"] == "SUCCESS" and row["duration"] > 0 for row in rows)
     assert all(row["steps_computed"] + row["steps_served"] == 3 for row in rows)
+    listed = web.client.get("/api/sweeps").json()["sweeps"]
+    overview = next(s for s in listed if s["sweep_id"] == sweep.sweep_id)
+    assert overview["pipeline"] == "hello" and overview["paths"] == ["solids.load.config.rows"]
+    assert overview["statuses"] == {"SUCCESS": 2} and overview["ended"] is True
 
 
 def test_a_read_only_server_refuses_to_start_a_schedule(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ import { api, enc } from "../api.js";
 import { Dag } from "../components/Dag.jsx";
 import { Gantt } from "../components/Gantt.jsx";
 import { LogTable } from "../components/LogTable.jsx";
-import { StatusBadge, formatDuration, formatTime } from "../format.jsx";
+import { StatusBadge, Tags, formatDuration, formatTime } from "../format.jsx";
 import { dispatchDelays } from "../runState.js";
 import { useRunEvents } from "../useRunEvents.js";
 
@@ -174,9 +174,7 @@ export function Run({ runId }) {
       {actionError ? <div class="error-card">{actionError}</div> : null}
       {Object.keys(run.tags).length ? (
         <div class="tags">
-          {Object.entries(run.tags).map(([k, v]) => (
-            <span class="tag" key={k}>{k}={v}</span>
-          ))}
+          <Tags tags={run.tags} />
         </div>
       ) : null}
       <h2>Timeline</h2>

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, enc } from "../api.js";
-import { StatusBadge, formatDuration, formatTime } from "../format.jsx";
+import { Queue } from "../components/Queue.jsx";
+import { StatusBadge, Tags, formatDuration, formatTime } from "../format.jsx";
 import { hashParam } from "../runConfigState.js";
 
 const STATUSES = ["", "QUEUED", "STARTING", "STARTED", "CANCELING", "SUCCESS", "FAILURE", "CANCELED"];
@@ -9,7 +10,7 @@ const ENDED = new Set(["SUCCESS", "FAILURE", "CANCELED"]);
 export function Runs() {
   const [status, setStatus] = useState("");
   const [pipeline, setPipeline] = useState(hashParam("pipeline") || "");
-  const [tag, setTag] = useState("");
+  const [tag, setTag] = useState(hashParam("tag") || "");
   const [runs, setRuns] = useState(null);
   const [cursor, setCursor] = useState(null);
   const [error, setError] = useState(null);
@@ -68,6 +69,8 @@ export function Runs() {
           Delete selected ({checked.size})
         </button>
       </header>
+      <Queue onChange={() => setRefresh(refresh + 1)} />
+      <h2>All runs</h2>
       <div class="filters">
         <select value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
           {STATUSES.map((s) => (
@@ -101,13 +104,9 @@ export function Runs() {
                 <td class="mono"><a href={`#/runs/${r.run_id}`}>{r.run_id.slice(0, 12)}</a></td>
                 <td><a href={`#/pipelines/${enc(r.pipeline_name)}`}>{r.pipeline_name}</a></td>
                 <td><StatusBadge status={r.status} /></td>
-                <td>
-                  {Object.entries(r.tags).map(([k, v]) => (
-                    <span class="tag" key={k}>{k}={v}</span>
-                  ))}
-                </td>
+                <td><Tags tags={r.tags} /></td>
                 <td>{formatTime(r.start_time ?? r.create_time)}</td>
-                <td>{r.end_time ? formatDuration(r.end_time - (r.start_time ?? r.create_time)) : ENDED.has(r.status) ? "-" : "running"}</td>
+                <td>{r.end_time ? formatDuration(r.end_time - (r.start_time ?? r.create_time)) : ENDED.has(r.status) ? "-" : r.status === "QUEUED" ? "queued" : "running"}</td>
                 <td class="mono">{r.parent_run_id ? <a href={`#/runs/${r.parent_run_id}`}>{r.parent_run_id.slice(0, 8)}</a> : ""}</td>
               </tr>
             ))}
