@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -34,8 +35,9 @@ router = APIRouter(
 )
 
 _PAGE = 5000
-_STREAM_BATCH = 2000
-_POLL_SECONDS = 0.1
+_WATCH_SECONDS = 1.0
+"""How long a stream's watch waits for events before the stream looks whether its client is
+still there."""
 _RUN_ENDS = frozenset({EventType.RUN_SUCCESS, EventType.RUN_FAILURE, EventType.RUN_CANCELED})
 
 
@@ -167,25 +169,28 @@ def _sse(kind: str, data: str, event_id: int | None = None) -> str:
 
 
 async def _stream(web: WebContext, run_id: str, after: int, request: Request) -> AsyncIterator[str]:
-    storage = web.instance.storage
+    """The run's events from `after` as the instance's watch finds them stored (woken by the
+    storage's notifications where it sends them, e.g. PostgreSQL's), until the run ends or
+    the client goes away."""
+    instance = web.instance
     yield "retry: 1000\n\n"
-    while not await request.is_disconnected():
-        batch = await asyncio.to_thread(storage.get_events, run_id, after, _STREAM_BATCH)
-        if batch:
-            after = batch[-1].seq
-            payload = json.dumps([event_dict(e) for e in batch], separators=(",", ":"), default=str)
-            yield _sse("events", payload, after)
-            if batch[-1].type in _RUN_ENDS:
-                break
-            continue
-        run = await asyncio.to_thread(web.instance.get_run, run_id)
-        if run is None or run.status.ended:
-            rest = await asyncio.to_thread(storage.get_events, run_id, after)
-            if rest:
-                payload = json.dumps([event_dict(e) for e in rest], default=str)
-                yield _sse("events", payload, rest[-1].seq)
+    ended = False
+    while not ended and not await request.is_disconnected():
+        run = await asyncio.to_thread(instance.get_run, run_id)
+        if run is None:  # deleted meanwhile
             break
-        await asyncio.sleep(_POLL_SECONDS)
+        # The watch of an ended run reads its last events and returns; of a live one, it
+        # returns after _WATCH_SECONDS at the latest.
+        ended = run.status.ended
+        pages = instance.watch_pages(run_id, after, timeout=None if ended else _WATCH_SECONDS)
+        with contextlib.suppress(KeyError):  # deleted meanwhile
+            while page := await asyncio.to_thread(next, pages, None):
+                after = page[-1].seq
+                payload = json.dumps(
+                    [event_dict(e) for e in page], separators=(",", ":"), default=str
+                )
+                yield _sse("events", payload, after)
+                ended = ended or page[-1].type in _RUN_ENDS
     yield _sse("end", "{}")
 
 
