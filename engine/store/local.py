@@ -5,7 +5,8 @@
 Files are renamed into place under a lock on their directory, after checking that no valid
 output is there, so a valid output is never replaced unless the write says so (a run without
 memoization): the new files then take the old ones' names, and a reader that opened the old
-data keeps it (its inode) whole. A Parquet dataset is written anew each time (see
+data keeps it (its inode) whole; a reader that came between the two renames (old sidecar, new
+data) looks again under the lock. A Parquet dataset is written anew each time (see
 `datasets`).
 """
 
@@ -33,7 +34,7 @@ from solidflow.engine.store.files import (
     temporary_file,
     write_synced,
 )
-from solidflow.engine.store.output_files import OutputFiles, unlink_quietly
+from solidflow.engine.store.output_files import NO_SIDECAR, OutputFiles, unlink_quietly
 from solidflow.engine.store.packed import PENDING_LIMIT, PackedOutputs, assess_row
 from solidflow.engine.store.records import (
     Assessment,
@@ -112,17 +113,34 @@ class LocalStore(StorageBackend):
             )
 
     def _find(
-        self, key: str, row: tuple[bytes, bytes] | None, loading: bool = False
+        self,
+        key: str,
+        row: tuple[bytes, bytes] | None,
+        loading: bool = False,
+        settle: bool = False,
     ) -> tuple[Assessment, Any]:
         """The best of `key`'s packed `row` and its files, with its data when PRESENT (see
-        OutputFiles.open for `loading`)."""
+        OutputFiles.open for `loading`; `_open_settled` for `settle`)."""
         if row is None:
-            return self.files.open(key, loading)
+            return self._open_settled(key, loading) if settle else self.files.open(key, loading)
         packed = assess_row(key, *row)
         if packed.status is OutputStatus.PRESENT:
             return packed, row[1]
         found, data = self.files.open(key, loading)
         return (packed, None) if found.status is OutputStatus.MISSING else (found, data)
+
+    def _open_settled(self, key: str, loading: bool) -> tuple[Assessment, Any]:
+        """`files.open`, and again under the directory lock if the files it found are not a
+        PRESENT output: a replacing write renames data, then sidecar, under that lock, and a
+        reader that came between the two found the old sidecar with the new data."""
+        found = self.files.open(key, loading)
+        if found[0].status is OutputStatus.PRESENT or found[0].reason == NO_SIDECAR:
+            return found
+        try:
+            with directory_lock(self.files.paths(key)[0]):
+                return self.files.open(key, loading)
+        except OSError:  # a store this process may not lock (read-only): what it found
+            return found
 
     def _present(self, key: str) -> StoredOutput | None:
         """The valid output stored under `key`, packed (pending here, or committed) or in
@@ -140,8 +158,10 @@ class LocalStore(StorageBackend):
             rows = self.packed.rows([key for key in keys if key not in pending])
         result = {}
         for key in keys:
-            present = Assessment(status=OutputStatus.PRESENT, record=pending.get(key))
-            result[key] = present if key in pending else self._find(key, rows.get(key))[0]
+            if key in pending:
+                result[key] = Assessment(status=OutputStatus.PRESENT, record=pending[key])
+            else:
+                result[key] = self._find(key, rows.get(key), settle=True)[0]
         return result
 
     def uncommitted(self, keys: Iterable[str]) -> list[str]:
@@ -164,7 +184,7 @@ class LocalStore(StorageBackend):
                 record, _, data = self.packed.pending[key]
                 return Assessment(status=OutputStatus.PRESENT, record=record), data
             row = self.packed.rows([key]).get(key)
-        return self._find(key, row, loading=True)
+        return self._find(key, row, loading=True, settle=True)
 
     @_recovering
     def write(

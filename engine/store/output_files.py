@@ -45,6 +45,9 @@ from solidflow.engine.store.serialization import (
 )
 from solidflow.engine.store.verified import MARKER_SUFFIX, is_verified, mark_verified
 
+NO_SIDECAR = "no sidecar"
+"""Why an output is MISSING that has no sidecar file (the usual case: it was never stored)."""
+
 
 def _verified_once(path: str, record: StoredOutput, data: pa.Buffer) -> bool:
     """Whether the data file at `path`, which passed the sampled check, matches the sidecar's
@@ -92,7 +95,7 @@ class OutputFiles:
         when `loading` a payload that decoding copies anyway, read into memory once."""
         sidecar = self.paths(key)[1]
         if not os.path.exists(sidecar):  # cheaper than failing to open it
-            return missing("no sidecar"), None
+            return missing(NO_SIDECAR), None
         try:
             with open(sidecar, "rb") as file:
                 record = read_sidecar(key, file.read())

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
+import textwrap
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +149,33 @@ def test_a_replacing_put_on_fsspec() -> None:
     finally:
         fs, path = fsspec.core.url_to_fs(root)
         fs.rm(path, recursive=True)
+
+
+def test_a_reader_never_finds_an_output_being_replaced_damaged(tmp_path: Path) -> None:
+    """Another process replaces a file output again and again: every load finds it whole,
+    the old one or the new one (never the old sidecar with the new data)."""
+    size = 200_000
+    writer = textwrap.dedent(
+        f"""
+        from solidflow.engine.store import IntermediateStore
+
+        store = IntermediateStore({str(tmp_path)!r})
+        for i in range(1, 200):
+            value = bytes([i % 251]) * {size}
+            store.put({KEY!r}, value, run_id=f"r{{i}}", step="s", output="o", replace=True)
+        store.close()
+        """
+    )
+    store = IntermediateStore(tmp_path)
+    store.put(KEY, bytes(size), **FIRST)
+    replacing = subprocess.Popen([sys.executable, "-c", writer])
+    loads = 0
+    try:
+        while replacing.poll() is None:
+            value = store.get(KEY)  # OutputCorrupt if it found the halves of two outputs
+            assert len(value) == size and value == value[:1] * size
+            loads += 1
+    finally:
+        replacing.wait(60)
+        store.close()
+    assert replacing.returncode == 0 and loads > 20
