@@ -9,18 +9,17 @@ standard library and builtins are not seen). Values with no stable representatio
 UNFINGERPRINTABLE parts whose fingerprint is random: keys that include them never match.
 
 What a function's code reads is found once per function object (from its bytecode); what the
-names resolve to, once per `CodeScanner`, which lives for one plan.
+names resolve to, once per `CodeScanner`, which lives for one plan. The parts and what each
+reaches form a graph (see `parts`).
 """
 
 from __future__ import annotations
 
 import builtins
 import importlib.util
-import secrets
 import sys
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from solidflow.definitions.resource import ResourceDefinition
@@ -32,6 +31,18 @@ from solidflow.engine.memo.packages import (
     module_origin,
     package_name,
     package_version,
+)
+from solidflow.engine.memo.parts import (
+    CLASS,
+    FINGERPRINT_LENGTH,
+    FUNCTION,
+    MODULE,
+    PACKAGE,
+    VALUE,
+    CodeFingerprint,
+    Part,
+    PartGraph,
+    fingerprint_of,
 )
 from solidflow.engine.memo.reads import (
     canonical_path,
@@ -49,42 +60,6 @@ from solidflow.engine.memo.sources import (
 )
 from solidflow.engine.memo.values import Canonical, Unfingerprintable, packed, qualified_type
 
-FUNCTION = "function"
-CLASS = "class"
-VALUE = "value"
-MODULE = "module"
-PACKAGE = "package"
-UNFINGERPRINTABLE = "unfingerprintable"
-
-_FINGERPRINT_LENGTH = 16
-
-
-def kind_of(fingerprint: str) -> str:
-    """The kind of part a fingerprint belongs to (FUNCTION, CLASS, VALUE, ...)."""
-    return fingerprint.partition(":")[0]
-
-
-@dataclass(slots=True)
-class _Part:
-    name: str
-    fingerprint: str
-    refs: list[int] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CodeFingerprint:
-    """What a piece of code is made of.
-
-    Args:
-        version: the fingerprint of the code itself.
-        parts: the fingerprint of every part it reaches, by name.
-        unfingerprintable: the parts that have no fingerprint, by name, with their type.
-    """
-
-    version: str
-    parts: Mapping[str, str]
-    unfingerprintable: Mapping[str, str]
-
 
 class CodeScanner:
     """Fingerprints the code of one plan's solids and resources; parts seen by several of
@@ -92,14 +67,9 @@ class CodeScanner:
 
     def __init__(self) -> None:
         checkcache()
-        self._parts: dict[int, _Part] = {}
-        self._builders: dict[int, Callable[[], _Part]] = {}
-        self._objects: dict[int, Any] = {}  # keeps the objects of the parts alive
+        self._graph = PartGraph()
         self._tokens: dict[int, str] = {}
-        self._values: dict[str, _Part] = {}
-        self._problems: dict[str, str] = {}
-        self._building: set[int] = set()
-        self._collecting: list[list[int]] = []
+        self._values: dict[str, Part] = {}
         self._user_packages: set[str] = set()
         self._origins: dict[tuple[str | None, str | None], Origin] = {}
         self._imports: dict[str, Mapping[str, tuple[str, int, str]]] = {}
@@ -120,97 +90,30 @@ class CodeScanner:
         ):
             self._user_packages.add(package_name(module or ""))
             self._origins.clear()
-        key = self._register(fn, lambda: self._function_part(fn, self._function_name(fn)))
-        root = self._built(key)
+        key = self._graph.register(fn, lambda: self._function_part(fn, self._function_name(fn)))
+        root = self._graph.built(key)
         if also:
-            refs = self._collect()
-            try:
+            with self._graph.collecting() as refs:
                 for obj in also:
                     self._refer(obj)
-            finally:
-                self._collecting.pop()
-            root = _Part(root.name, root.fingerprint, [*root.refs, *refs])
-        return self._reach(root)
+            root = Part(root.name, root.fingerprint, [*root.refs, *refs])
+        return self._graph.reach(root)
 
     def value(self, value: Any, name: str) -> CodeFingerprint:
         """The fingerprint of a value (such as a resource given as a plain object)."""
         part = self._value_part(value, name)
-        self._add(part)
-        return self._reach(part)
+        self._graph.add(part)
+        return self._graph.reach(part)
 
     # -- parts ---------------------------------------------------------------------------
-
-    def _reach(self, root: _Part) -> CodeFingerprint:
-        parts: dict[str, str] = {}
-        problems: dict[str, str] = {}
-        seen = set(root.refs)
-        stack = list(root.refs)
-        while stack:
-            part = self._built(stack.pop())
-            if part is root:
-                continue
-            previous = parts.get(part.name)
-            parts[part.name] = (
-                part.fingerprint
-                if previous in (None, part.fingerprint)
-                else "multiple:" + digest(packed(sorted([previous, part.fingerprint])), 16)
-            )
-            if part.name in self._problems:
-                problems[part.name] = self._problems[part.name]
-            for ref in part.refs:
-                if ref not in seen:
-                    seen.add(ref)
-                    stack.append(ref)
-        if root.name in self._problems:
-            problems[root.name] = self._problems[root.name]
-        return CodeFingerprint(
-            version=root.fingerprint, parts=dict(sorted(parts.items())), unfingerprintable=problems
-        )
-
-    def _register(self, obj: Any, build: Callable[[], _Part]) -> int:
-        """Make `obj` a reference of the part being built; its own part is built on use."""
-        key = id(obj)
-        if key not in self._parts and key not in self._builders and key not in self._building:
-            self._objects[key] = obj
-            self._builders[key] = build
-        if self._collecting:
-            self._collecting[-1].append(key)
-        return key
-
-    def _built(self, key: int) -> _Part:
-        """The part registered under `key`, built now if it is not yet."""
-        part = self._parts.get(key)
-        if part is None:
-            build = self._builders.pop(key)
-            self._building.add(key)
-            try:
-                part = self._parts[key] = build()
-            finally:
-                self._building.discard(key)
-        return part
-
-    def _fingerprint(self, kind: str, tokens: Any) -> str:
-        return f"{kind}:{digest(packed(tokens), _FINGERPRINT_LENGTH)}"
-
-    def _unfingerprintable(self, name: str, why: str) -> _Part:
-        self._problems[name] = why
-        return _Part(name, f"{UNFINGERPRINTABLE}:{secrets.token_hex(8)}")
-
-    def _collect(self) -> list[int]:
-        refs: list[int] = []
-        self._collecting.append(refs)
-        return refs
 
     def _function_name(self, fn: Any) -> str:
         return f"{display_name(fn.__module__)}.{fn.__qualname__}"
 
-    def _function_part(self, fn: types.FunctionType, name: str) -> _Part:
-        refs = self._collect()
-        try:
+    def _function_part(self, fn: types.FunctionType, name: str) -> Part:
+        with self._graph.collecting() as refs:
             tokens = self._function_tokens(fn)
-        finally:
-            self._collecting.pop()
-        return _Part(name, self._fingerprint(FUNCTION, tokens), refs)
+        return Part(name, fingerprint_of(FUNCTION, tokens), refs)
 
     def _function_tokens(self, fn: types.FunctionType) -> list[Any]:
         reads = function_reads(fn)
@@ -350,26 +253,16 @@ class CodeScanner:
         part = self._values.get(binding)
         if part is None:
             part = self._values[binding] = self._value_part(obj, binding)
-        self._add(part)
+        self._graph.add(part)
         return binding
 
-    def _add(self, part: _Part) -> None:
-        """Make a part that is built already a reference of the part being built."""
-        key = id(part)
-        self._parts[key] = part
-        self._objects[key] = part
-        if self._collecting:
-            self._collecting[-1].append(key)
-
-    def _value_part(self, value: Any, name: str) -> _Part:
-        refs = self._collect()
-        try:
-            form = self._canonical.form(value)
-        except Unfingerprintable as problem:
-            return self._unfingerprintable(name, str(problem))
-        finally:
-            self._collecting.pop()
-        return _Part(name, f"{VALUE}:{digest(packed(form), _FINGERPRINT_LENGTH)}", refs)
+    def _value_part(self, value: Any, name: str) -> Part:
+        with self._graph.collecting() as refs:
+            try:
+                form = self._canonical.form(value)
+            except Unfingerprintable as problem:
+                return self._graph.unfingerprintable(name, str(problem))
+        return Part(name, f"{VALUE}:{digest(packed(form), FINGERPRINT_LENGTH)}", refs)
 
     def _inline(self, value: Any, where: str) -> Any:
         """The canonical form of a value that belongs to the code reading it (a closure
@@ -377,7 +270,7 @@ class CodeScanner:
         try:
             return self._canonical.form(value)
         except Unfingerprintable as problem:
-            self._add(self._unfingerprintable(where, str(problem)))
+            self._graph.add(self._graph.unfingerprintable(where, str(problem)))
             return where
 
     def _refer(self, obj: Any) -> str | None:
@@ -414,9 +307,9 @@ class CodeScanner:
             return _standard_name(obj, module)
         if origin is Origin.LIBRARY or kind == PACKAGE:
             top = package_name(module or "")
-            self._register(obj, lambda: self._package_part(obj, top))
+            self._graph.register(obj, lambda: self._package_part(obj, top))
             return top
-        key = self._register(obj, lambda: self._user_part(obj, kind))
+        key = self._graph.register(obj, lambda: self._user_part(obj, kind))
         token = self._tokens.get(key)
         if token is not None:
             return token
@@ -456,26 +349,22 @@ class CodeScanner:
             return obj.__name__
         return None
 
-    def _user_part(self, obj: Any, kind: str) -> _Part:
+    def _user_part(self, obj: Any, kind: str) -> Part:
         if kind == FUNCTION:
             return self._function_part(obj, self._function_name(obj))
         if kind == CLASS:
             return self._class_part(obj, self._function_name(obj))
-        return _Part(display_name(obj.__name__), f"{MODULE}:{module_hash(obj)}")
+        return Part(display_name(obj.__name__), f"{MODULE}:{module_hash(obj)}")
 
-    def _package_part(self, obj: Any, top: str) -> _Part:
-        refs = self._collect()
-        try:
+    def _package_part(self, obj: Any, top: str) -> Part:
+        with self._graph.collecting() as refs:
             wrapped = getattr(obj, "__wrapped__", None)
             if wrapped is not None:  # a library decorator around user code
                 self._refer(wrapped)
-        finally:
-            self._collecting.pop()
-        return _Part(top, f"{PACKAGE}:{package_version(top)}", refs)
+        return Part(top, f"{PACKAGE}:{package_version(top)}", refs)
 
-    def _class_part(self, cls: type, name: str) -> _Part:
-        refs = self._collect()
-        try:
+    def _class_part(self, cls: type, name: str) -> Part:
+        with self._graph.collecting() as refs:
             methods = list(class_functions(cls))
             tokens: list[Any] = [class_hash(cls, methods)]
             namespace = vars(sys.modules[cls.__module__]) if cls.__module__ in sys.modules else {}
@@ -489,9 +378,7 @@ class CodeScanner:
                     tokens.append(["base", self._refer(base)])
             for method in methods:
                 tokens.append([method.__qualname__, self._function_tokens(method)])
-        finally:
-            self._collecting.pop()
-        return _Part(name, self._fingerprint(CLASS, tokens), refs)
+        return Part(name, fingerprint_of(CLASS, tokens), refs)
 
 
 def _filled(cell: types.CellType) -> bool:
@@ -509,6 +396,6 @@ def _standard_name(obj: Any, module: str | None) -> str:
 def _file_digest(path: str) -> str:
     try:
         with open(path, "rb") as file:
-            return digest(file.read(), _FINGERPRINT_LENGTH)
+            return digest(file.read(), FINGERPRINT_LENGTH)
     except OSError:
         return "unreadable"

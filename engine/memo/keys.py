@@ -19,7 +19,8 @@ from typing import Any
 from solidflow.definitions.config import plain_config
 from solidflow.definitions.resource import PlainObject, ResourceDefinition
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.memo.code import CodeFingerprint, CodeScanner
+from solidflow.engine.memo.code import CodeScanner
+from solidflow.engine.memo.parts import CodeFingerprint
 from solidflow.engine.memo.values import Canonical, Unfingerprintable, packed, value_digest
 
 KEY_RECIPE_VERSION = 2

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from solidflow.engine.memo.code import (
+from solidflow.engine.memo.keys import KEY_RECIPE_VERSION
+from solidflow.engine.memo.memoization import MemoKeys
+from solidflow.engine.memo.parts import (
     CLASS,
     FUNCTION,
     MODULE,
@@ -21,8 +23,6 @@ from solidflow.engine.memo.code import (
     VALUE,
     kind_of,
 )
-from solidflow.engine.memo.keys import KEY_RECIPE_VERSION
-from solidflow.engine.memo.memoization import MemoKeys
 from solidflow.engine.store import OutputStatus
 from solidflow.engine.store.records import Assessment
 

@@ -337,6 +337,7 @@ def _execute(
         keys,
         payloads,
         missing,
+        replace_outputs=not memoize,
         canceled=lambda: monitor.canceled,
         shared=shared,
     )

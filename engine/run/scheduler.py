@@ -67,7 +67,8 @@ class Scheduler:
 
     `keys` are the steps' memoization keys; `memoized` maps the steps that need not run to
     the payload of their STEP_MEMOIZED event; `outputs_missing` are the steps none of whose
-    outputs the store held as the run started. Once `canceled()` is true, no step is
+    outputs the store held as the run started; with `replace_outputs` (a run that does not
+    memoize) the steps' outputs replace those stored under their keys. Once `canceled()` is true, no step is
     submitted any more, the executor cancels those in flight, and the run ends when they
     have reported. With `shared`, a ready step that another run has claimed is awaited
     rather than submitted: it becomes memoized once that run stored its outputs, or runs here
@@ -83,6 +84,7 @@ class Scheduler:
         keys: Mapping[str, MemoKeys],
         memoized: Mapping[str, dict[str, Any]],
         outputs_missing: Collection[str] = (),
+        replace_outputs: bool = False,
         canceled: Callable[[], bool] = lambda: False,
         shared: SharedSteps | None = None,
     ) -> None:
@@ -93,6 +95,7 @@ class Scheduler:
         self._keys = keys
         self._memoized = memoized
         self._outputs_missing = set(outputs_missing)
+        self._replace_outputs = replace_outputs
         self._canceled = canceled
         self._shared = shared
         self._awaited: set[str] = set()
@@ -211,6 +214,7 @@ class Scheduler:
                 memo_key=memo_keys.memo_key,
                 lineage=memo_keys.lineage,
                 outputs_missing=key in self._outputs_missing,
+                replace_outputs=self._replace_outputs,
                 readers=self._readers.get(key, {}),
             )
         )

@@ -56,7 +56,13 @@ def store_output(
         stored = store.put_dataset(key, produce, python_type=codec.python_type, **where)
         return {**_stored_payload(stored), "rows": stored.rows, **report}, StoredDataset.of(stored)
     try:
-        stored = store.put(key, value, **where, known_missing=task.outputs_missing)
+        stored = store.put(
+            key,
+            value,
+            **where,
+            known_missing=task.outputs_missing,
+            replace=task.replace_outputs,
+        )
     except Exception as exc:
         emit(
             EventType.LOG,

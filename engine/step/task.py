@@ -22,7 +22,9 @@ class StepTask:
     names to executor-specific references (the values themselves in-process, object refs on Ray).
     `output_keys` are the store keys the outputs are written under; `memo_key` and `lineage`
     are the step's key and what it is made of. `outputs_missing` says that the run found none
-    of the outputs stored when it started, so storing them need not look for them again.
+    of the outputs stored when it started, so storing them need not look for them again;
+    `replace_outputs` that its outputs replace those stored under their keys (the run does
+    not memoize: what it computed must be what later runs find).
     `readers` counts, per output, the steps of the run that read it (none when absent).
     """
 
@@ -37,6 +39,7 @@ class StepTask:
     memo_key: str | None = None
     lineage: Mapping[str, Any] | None = None
     outputs_missing: bool = False
+    replace_outputs: bool = False
     readers: Mapping[str, int] = field(default_factory=dict)
 
     def input_values(self, fetch: Callable[[Any], Any]) -> dict[str, Any]:

@@ -22,6 +22,21 @@ class StorageBackend(ABC):
     Backends are found by name in the `solidflow.storages` entry point group ("local" for a
     directory and "fsspec" for a URL are built in), or by "package.module:Class", given as
     `storage: {backend: ...}` in solidflow.yaml or run_config.
+
+    What a write does to an output stored under the same key (every backend follows it):
+    - by default (`replace=False`, a memoized run) it keeps the stored output if it is
+      valid, and drops the new one: the output under a key is written once;
+    - with `replace=True` (a run without memoization, whose steps all ran) the new output
+      takes its place when it is committed, atomically: a reader finds the old output whole
+      or the new one whole (or, where two files cannot be swapped at once, briefly finds it
+      CORRUPT or MISSING and computes it again), never the old data under the new sidecar,
+      and never the old output once the write returned (or `publish` did, for `stage`). A
+      reader that opened the old data before keeps reading it whole where the backend can
+      (local files keep their inode); nothing that vouched for the old data (a verified
+      marker) vouches for the new;
+    - a Parquet dataset (`write_dataset`) is always written beside the stored one, which
+      stays whole for its readers until `store gc` removes it; its sidecar, replaced
+      atomically, is the commit.
     """
 
     datasets: DatasetDirectories
@@ -46,21 +61,32 @@ class StorageBackend(ABC):
     def load(self, key: str) -> tuple[Assessment, Any]: ...
     @abstractmethod
     def write(
-        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+        self,
+        key: str,
+        encoded: Encoded,
+        describe: Callable[..., StoredOutput],
+        replace: bool = False,
     ) -> StoredOutput: ...
     @abstractmethod
     def write_dataset(
         self, key: str, produce: Produce, describe: Callable[..., StoredOutput]
     ) -> StoredOutput: ...
     def stage(
-        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], sync: bool
+        self,
+        key: str,
+        encoded: Encoded,
+        describe: Callable[..., StoredOutput],
+        sync: bool,
+        replace: bool = False,
     ) -> Staged:
         """Write an output without committing it (until `publish`). The default commits at
         once: backends that can write an output invisibly override it."""
-        return Staged(key=key, record=self.write(key, encoded, describe), files=None)
+        record = self.write(key, encoded, describe, replace)
+        return Staged(key=key, record=record, files=None, replace=replace)
 
     def publish(self, staged: Sequence[Staged], sync: bool) -> None:
-        """Commit staged outputs (synced first if `sync`), never replacing a valid output."""
+        """Commit staged outputs (synced first if `sync`), never replacing a valid output
+        unless the output says so (`Staged.replace`)."""
         self.flush()
 
     def discard(self, staged: Sequence[Staged]) -> None:  # noqa: B027 (nothing to drop)

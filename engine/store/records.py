@@ -101,12 +101,14 @@ class StoredOutput:
 class Staged:
     """An output written but not committed: its sidecar, and its files under temporary names
     (data, sidecar, then where each goes), or None for a row kept by the writing process;
-    `fds` are the temporary files, held open (and locked) by the writer until then."""
+    `fds` are the temporary files, held open (and locked) by the writer until then; `replace`
+    says that the commit replaces an output stored under its key (see StorageBackend)."""
 
     key: str
     record: StoredOutput | None
     files: tuple[str, str, str, str] | None
     fds: tuple[int, int] | None = None
+    replace: bool = False
 
 
 _SIDECAR_FIELDS = frozenset(field.name for field in dataclasses.fields(StoredOutput))

@@ -4,8 +4,10 @@ Layout as in the local store, without the packed database: every output is a dat
 `<key[:2]>/<key>.arrow` or `.bin` and a sidecar `<key[:2]>/<key>.meta`. Files are written
 under a temporary name and moved into place where the filesystem can move files, else written
 in place; the sidecar always comes last. A writer checks just before committing that no valid
-output is stored, but without a lock two writers of one key may interleave: a reader can then
-briefly see CORRUPT (and recompute), never a PRESENT output whose data fails its sidecar.
+output is stored (unless it replaces it), but without a lock two writers of one key may
+interleave: a reader can then briefly see CORRUPT (and recompute), never a PRESENT output
+whose data fails its sidecar. A replacing write moves its data, then its sidecar, over the
+stored ones, so that readers meet the same brief window.
 """
 
 from __future__ import annotations
@@ -149,15 +151,25 @@ class FsspecStore(StorageBackend):
         return found, data if found.present else None
 
     def write(
-        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput]
+        self,
+        key: str,
+        encoded: Encoded,
+        describe: Callable[..., StoredOutput],
+        replace: bool = False,
     ) -> StoredOutput:
-        """Store `encoded` under `key` unless a valid output is stored there already, and
-        return the sidecar: `describe(bytes=, checksum=, full_checksum=, location=)`."""
-        staged = self.stage(key, encoded, describe, sync=True)
+        """Store `encoded` under `key` unless a valid output is stored there already (with
+        `replace`, in its place), and return the sidecar: `describe(bytes=, checksum=,
+        full_checksum=, location=)`."""
+        staged = self.stage(key, encoded, describe, sync=True, replace=replace)
         return self._publish_one(staged)
 
     def stage(
-        self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], sync: bool
+        self,
+        key: str,
+        encoded: Encoded,
+        describe: Callable[..., StoredOutput],
+        sync: bool,
+        replace: bool = False,
     ) -> Staged:
         """Write the data of `key` (under a temporary name where the filesystem moves files)
         and its sidecar under a temporary name, or keep the sidecar for `publish`: the
@@ -179,14 +191,20 @@ class FsspecStore(StorageBackend):
         except BaseException:
             self._remove_quietly((meta_tmp, data_tmp) if self._moves else (meta_tmp,))
             raise
-        return Staged(key=key, record=record, files=(data_tmp, meta_tmp, final, meta))
+        files = (data_tmp, meta_tmp, final, meta)
+        return Staged(key=key, record=record, files=files, replace=replace)
 
     def _publish_one(self, staged: Staged) -> StoredOutput:
         data_tmp, meta_tmp, final, meta = staged.files  # type: ignore[misc]
         try:
-            existing = self.assess([staged.key])[staged.key].present
-            if existing is not None:
-                return existing
+            if not staged.replace:
+                existing = self.assess([staged.key])[staged.key].present
+                if existing is not None:
+                    return existing
+            else:  # data of another kind stored under the key goes
+                directory = self._paths(staged.key)[0]
+                others = (f"{directory}/{staged.key}{suffix}" for suffix in DATA_SUFFIXES)
+                self._remove_quietly([path for path in others if path != final])
             if self._moves:
                 self.fs.mv(data_tmp, final)
                 self.fs.mv(meta_tmp, meta)
@@ -197,7 +215,8 @@ class FsspecStore(StorageBackend):
             self.discard([staged])
 
     def publish(self, staged: Sequence[Staged], sync: bool) -> None:
-        """Commit staged outputs; an output stored meanwhile is kept instead."""
+        """Commit staged outputs; an output stored meanwhile is kept instead, unless the
+        staged one replaces it."""
         for item in staged:
             self._publish_one(item)
 

@@ -85,7 +85,9 @@ def _check_key(key: str) -> str:
 
 
 class IntermediateStore:
-    """Step outputs stored once by the process that produced them and never overwritten.
+    """Step outputs stored by the process that produced them, addressed by key: a memoized
+    run stores an output once and never overwrites it; a run without memoization replaces
+    what is stored under its keys (`put(..., replace=True)`, see StorageBackend).
 
     Args:
         root: a local directory (a plain path or a file:// URL), or any fsspec URL such as
@@ -145,9 +147,12 @@ class IntermediateStore:
         output: str,
         lineage: Mapping[str, Any] | None = None,
         known_missing: bool = False,
+        replace: bool = False,
     ) -> StoredOutput:
         """Store `value` under `key` and return its sidecar. If a valid output is already
-        stored under `key`, write nothing and return that output's sidecar.
+        stored under `key`, write nothing and return that output's sidecar; with `replace`,
+        the value replaces it atomically (for the other processes, once flushed: see the
+        class).
 
         With `known_missing` (the caller found no output under `key`, say when its run
         started) a store whose writes are guarded skips that look. An output that another
@@ -163,6 +168,7 @@ class IntermediateStore:
             output=output,
             lineage=lineage,
             known_missing=known_missing,
+            replace=replace,
         )
 
     def put_encoded(
@@ -175,14 +181,15 @@ class IntermediateStore:
         output: str,
         lineage: Mapping[str, Any] | None = None,
         known_missing: bool = False,
+        replace: bool = False,
     ) -> StoredOutput:
         """`put` of a value already in its stored form (`encode(value)`)."""
-        if not (known_missing and self._backend.writes_guarded):
+        if not (replace or (known_missing and self._backend.writes_guarded)):
             existing = self.info(key)
             if existing is not None:
                 return existing
         describe = _encoded_sidecar_of(key, encoded, run_id, step, output, lineage)
-        return self._backend.write(key, encoded, describe)
+        return self._backend.write(_check_key(key), encoded, describe, replace)
 
     def stage(
         self,
@@ -194,15 +201,18 @@ class IntermediateStore:
         output: str,
         lineage: Mapping[str, Any] | None = None,
         sync: bool = False,
+        replace: bool = False,
     ) -> Staged:
         """Write a value in its stored form without committing it: no process sees it until
-        `publish`, and a crash before that leaves nothing but temporary files."""
+        `publish`, and a crash before that leaves nothing but temporary files. With
+        `replace`, `publish` puts it in place of the output stored under `key`."""
         describe = _encoded_sidecar_of(key, encoded, run_id, step, output, lineage)
-        return self._backend.stage(_check_key(key), encoded, describe, sync)
+        return self._backend.stage(_check_key(key), encoded, describe, sync, replace)
 
     def publish(self, staged: Sequence[Staged], sync: bool) -> None:
         """Commit staged outputs, syncing them first if `sync`. A valid output that another
-        process stored under the same key meanwhile is kept, never replaced."""
+        process stored under the same key meanwhile is kept, never replaced, unless the
+        staged output was staged to replace it."""
         self._backend.publish(staged, sync)
 
     def discard(self, staged: Sequence[Staged]) -> None:

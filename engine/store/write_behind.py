@@ -76,13 +76,18 @@ class OutputWriter:
         output: str,
         lineage: Mapping[str, Any] | None = None,
         known_missing: bool = False,
+        replace: bool = False,
     ) -> StoredOutput | Pending:
-        """Store `value` under `key` (see IntermediateStore.put), now or behind."""
+        """Store `value` under `key` (see IntermediateStore.put), now or behind; with
+        `replace`, in place of the output stored under `key` when the run commits."""
         encoded = self._encoded[key] = encode(value)
         where = {"run_id": run_id, "step": step, "output": output, "lineage": lineage}
         if self.durability == "step":
-            return self.store.put_encoded(key, encoded, **where, known_missing=known_missing)
-        if not (known_missing and self.store.writes_guarded):
+            return self.store.put_encoded(
+                key, encoded, **where, known_missing=known_missing, replace=replace
+            )
+        where["replace"] = replace
+        if not (replace or (known_missing and self.store.writes_guarded)):
             existing = self.store.info(key)
             if existing is not None:
                 return existing

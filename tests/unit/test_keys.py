@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import textwrap
 import uuid
 
 import pyarrow as pa
 
-from solidflow import Config, solid
+from solidflow import Config, Instance, pipeline, solid
+from solidflow.engine.memo import memoization
 from solidflow.engine.memo.code import CodeScanner
 from solidflow.engine.memo.keys import (
     ResourceLineage,
@@ -19,6 +21,7 @@ from solidflow.engine.memo.keys import (
     solid_code,
 )
 from solidflow.engine.memo.sources import function_hash
+from solidflow.engine.run.prepare import prepare_run
 
 
 def _function(tmp_path, source: str):
@@ -138,3 +141,31 @@ def test_every_part_of_the_lineage_changes_the_memo_key():
     assert _lineage().memo_key == base.memo_key
     assert output_key(base.memo_key, "result") != output_key(base.memo_key, "other")
     assert len(base.memo_key) == 64
+
+
+@solid
+def _collects_garbage() -> bool:
+    return gc.isenabled()
+
+
+def test_keys_are_computed_without_collections_and_the_collector_is_restored(tmp_path, monkeypatch):
+    @pipeline
+    def one():
+        _collects_garbage()
+
+    with Instance(tmp_path) as instance:
+        plan = prepare_run(one, None, None, None, None, instance).plan
+    seen = []
+    compute = memoization._plan_keys
+    monkeypatch.setattr(
+        memoization, "_plan_keys", lambda *args: seen.append(gc.isenabled()) or compute(*args)
+    )
+    assert gc.isenabled()
+    first = memoization.plan_keys(plan, lambda step, message: None)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        assert memoization.plan_keys(plan, lambda step, message: None) == first
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()

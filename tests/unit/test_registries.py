@@ -237,9 +237,9 @@ class CountingStore(LocalStore):
 
     writes = 0
 
-    def write(self, key, encoded, describe):
+    def write(self, key, encoded, describe, replace=False):
         CountingStore.writes += 1
-        return super().write(key, encoded, describe)
+        return super().write(key, encoded, describe, replace)
 
 
 class QuietSqlite(SqliteStorage):

@@ -346,7 +346,7 @@ def test_a_flush_and_a_file_write_racing_on_one_key_leave_one_copy(
     packer, filer = IntermediateStore(tmp_path), IntermediateStore(tmp_path)
     packer.put(key("n"), 1, **ORIGIN, known_missing=True)
     looked, writing = threading.Event(), threading.Event()
-    look = packer._backend._with_sidecar_files
+    look = packer._backend.files.with_sidecar
 
     def look_then_pause(keys: Any) -> set[str]:  # the flush has looked for files, not inserted
         found = look(keys)
@@ -355,7 +355,7 @@ def test_a_flush_and_a_file_write_racing_on_one_key_leave_one_copy(
         time.sleep(0.2)  # long enough for the file write to reach its own check
         return found
 
-    monkeypatch.setattr(packer._backend, "_with_sidecar_files", look_then_pause)
+    monkeypatch.setattr(packer._backend.files, "with_sidecar", look_then_pause)
     flush = threading.Thread(target=packer.flush)
     flush.start()
     assert looked.wait(5)

@@ -18,7 +18,7 @@ import pytest
 from solidflow import Config, Instance, execute_pipeline, pipeline, solid
 from solidflow.engine.events.records import EventType
 from solidflow.engine.store import IntermediateStore, OutputCorrupt, OutputStatus
-from solidflow.engine.store import local as local_store
+from solidflow.engine.store import output_files as local_store
 from solidflow.engine.store.records import sample_ranges
 from solidflow.engine.store.verified import marker_path
 

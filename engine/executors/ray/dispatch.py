@@ -339,6 +339,7 @@ class Dispatcher:
             task.memo_key,
             task.lineage,
             task.outputs_missing,
+            task.replace_outputs,
             step.attempt,
             step.flags,
         ]

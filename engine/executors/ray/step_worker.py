@@ -88,7 +88,7 @@ class StepWorker:
         results: list[WireResult] = []
         for step in steps:
             if run.canceled:
-                results.append([step[0], Status.CANCELED, [], None, None, None, None, step[9]])
+                results.append([step[0], Status.CANCELED, [], None, None, None, None, step[10]])
                 continue
             results.append(run.run(self._solids[step[1]], step, fetched))
         if run.writer is not None:

@@ -60,7 +60,7 @@ class Status:
 
 WireStep = list[Any]
 """A step sent to a worker: [step key, solid token, config, inputs, handles, output keys,
-memo key, lineage, outputs missing, attempt, output flags]. `inputs` are encoded by
+memo key, lineage, outputs missing, replace outputs, attempt, output flags]. `inputs` are encoded by
 `encode_source`; `handles` are the wire handles of the addresses the inputs read, in
 `addresses_read` order; `output flags` maps output names to KEEP | EXPORT."""
 

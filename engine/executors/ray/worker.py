@@ -65,7 +65,8 @@ class UpstreamFailed:
 
 WireStep = list[Any]
 """A StepTask without its solid and handles: [run id, step key, config, inputs, output keys,
-memo key, lineage, outputs missing], each input encoded by `_encode_source`."""
+memo key, lineage, outputs missing, replace outputs], each input encoded by
+`_encode_source`."""
 
 WireOutcome = list[Any]
 """How a step task ended: [success, events, message, ErrorInfo or None, skipped because,
@@ -87,6 +88,7 @@ def encode_step(task: StepTask) -> WireStep:
         task.memo_key,
         lineage,
         task.outputs_missing,
+        task.replace_outputs,
     ]
 
 
@@ -115,7 +117,9 @@ def decode_step(
     context: RayRunContext, solid: SolidDefinition, wire: WireStep, values: Sequence[Any]
 ) -> StepTask:
     """The StepTask that `encode_step` encoded; `values` are its handles, in read order."""
-    run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage, missing = wire
+    run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage, missing, replace = (
+        wire
+    )
     inputs = {name: _decode_source(source) for name, source in encoded_inputs.items()}
     return StepTask(
         run_id=run_id,
@@ -129,6 +133,7 @@ def decode_step(
         memo_key=memo_key,
         lineage=lineage,
         outputs_missing=missing,
+        replace_outputs=replace,
     )
 
 
@@ -381,6 +386,9 @@ def run_step_task(
     finally:
         run.current = None
     committing = [] if run.store is None else run.store.uncommitted(task.output_keys.values())
+    if committing and task.replace_outputs:  # the driver cannot tell old outputs from these
+        run.store.flush()  # type: ignore[union-attr]
+        committing = []
     if committing:
         _COMMITTER.commit_soon(run.store)
     run.watch_for_teardown()

@@ -155,7 +155,7 @@ class WorkerRun:
         """Run one step sent to this worker; `fetched` holds the values of the object refs
         its batch named."""
         (key, _, config, encoded, handles, output_keys, memo_key, lineage) = wire[:8]
-        missing, attempt, flags = wire[8:11]
+        missing, replace, attempt, flags = wire[8:12]
         inputs = {name: decode_source(source) for name, source in encoded.items()}
         values = {}
         try:
@@ -178,6 +178,7 @@ class WorkerRun:
             memo_key=memo_key,
             lineage=lineage,
             outputs_missing=missing,
+            replace_outputs=replace,
         )
         self.running = (key, attempt)
         try:
