@@ -15,6 +15,9 @@ DEFAULT_WEB_UI_PORT = 8080
 STARVATION_WARNING = "Initial job has not accepted any resources"
 """What a Spark driver logs while its first job gets no executors."""
 CHECK_INTERVAL = 1.0
+STATUS_RETRY = 30.0
+"""Seconds before a master whose status could not be read is asked again (a web UI behind a
+firewall that drops packets costs a read timeout each time)."""
 _READ_TIMEOUT = 2.0
 # Straight to the master, whatever http_proxy says: it is usually on the cluster's own network.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -110,6 +113,8 @@ class ExecutorWait:
         self._clock = clock
         self._next_check = 0.0
         self._waiting_since: float | None = None
+        self._unread_until = 0.0
+        self._unread_because = ""
         self.done = not self._urls
 
     def starved(
@@ -125,7 +130,12 @@ class ExecutorWait:
         app_id = application_id()
         if app_id is None:
             return None
-        status, source = read_master_status(self._urls)
+        if now < self._unread_until:
+            status, source = None, self._unread_because
+        else:
+            status, source = read_master_status(self._urls)
+            if status is None:
+                self._unread_until, self._unread_because = now + STATUS_RETRY, source
         app = None
         if status is not None:
             app = next((a for a in status.get("activeapps", []) if a.get("id") == app_id), None)

@@ -119,3 +119,16 @@ def test_with_dynamic_allocation_only_the_drivers_warning_shows_it_wants_executo
     warned = STARVATION_WARNING
     assert ask(waiting, clock, 61.0, warned) is None
     assert "the cores are held by" in (ask(waiting, clock, 66.0, warned) or "")
+
+
+def test_a_master_whose_status_cannot_be_read_is_asked_again_only_after_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waiting, clock = watch(monkeypatch, None)
+    asked: list[float] = []
+    monkeypatch.setattr(
+        executor_wait, "read_master_status", lambda urls: asked.append(clock.now) or (None, "x")
+    )
+    for second in range(40):
+        ask(waiting, clock, float(second))
+    assert asked == [0.0, executor_wait.STATUS_RETRY]
