@@ -2,10 +2,11 @@
 text (to a file, and to a terminal) and as JSON, and `logs --follow` trailing a run that logs
 as fast as it can.
 
-Run with `python benchmarks/log_rendering.py [--lines N] [--repetitions R]`. Each rendering
-is a `solidflow logs` process; its rate is the lines over the time it took beyond the same
-command on a run of one event (the interpreter's start and imports), median of the
-repetitions after a warm-up. For --follow, a real run of a solid that logs N lines is
+Run with `python benchmarks/log_rendering.py [--lines N] [--repetitions R] [--no-follow]`.
+Each rendering is a `solidflow logs` process; its rate is the lines over the time it took
+beyond the same command on a run of one event (the interpreter's start and imports), median
+of the repetitions after a warm-up: by the clock, and by the CPU time the process used (which
+other work on a busy machine does not stretch). For --follow, a real run of a solid that logs N lines is
 started, the follower is started with it, and the trail is how long after the run's last
 event was stored the follower had printed it (and exited).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import pty
+import resource
 import select
 import statistics
 import subprocess
@@ -89,17 +91,23 @@ def _stored_run(instance: Instance, lines: int) -> str:
     return run_id
 
 
-def _to_file(command: list[str], env: dict[str, str]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _to_file(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Seconds `command` takes with its output to a file, by the clock and in CPU time."""
     with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
+        cpu, started = _children_cpu(), time.perf_counter()
         subprocess.run(command, stdout=out, env=env, check=True)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, _children_cpu() - cpu
 
 
-def _to_terminal(command: list[str], env: dict[str, str]) -> float:
-    """Seconds `command` takes with its output on a pseudo-terminal that is read at once."""
+def _to_terminal(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """`_to_file` with the output on a pseudo-terminal that is read at once."""
     leader, follower = pty.openpty()
-    started = time.perf_counter()
+    cpu, started = _children_cpu(), time.perf_counter()
     process = subprocess.Popen(command, stdout=follower, env=env)
     os.close(follower)
     while True:
@@ -114,17 +122,19 @@ def _to_terminal(command: list[str], env: dict[str, str]) -> float:
             break
     process.wait()
     os.close(leader)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _children_cpu() - cpu
 
 
-def _rate(lines: int, repetitions: int, time_it, command, small, env) -> float:
+def _rates(lines: int, repetitions: int, time_it, command, small, env) -> tuple[float, float]:
+    """Median lines/s of `command` beyond its run on `small`: by the clock, by CPU time."""
     time_it(command(small), env)  # warm-up
-    rates = []
+    clock, cpu = [], []
     for _ in range(repetitions):
         base = time_it(command(small), env)
         full = time_it(command(None), env)
-        rates.append(lines / max(full - base, 1e-9))
-    return statistics.median(rates)
+        clock.append(lines / max(full[0] - base[0], 1e-9))
+        cpu.append(lines / max(full[1] - base[1], 1e-9))
+    return statistics.median(clock), statistics.median(cpu)
 
 
 def _follow_trail(home: Path, lines: int, env: dict[str, str]) -> tuple[float, float]:
@@ -168,6 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--no-follow", action="store_true", help="skip logs --follow")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory) / "home"
@@ -185,8 +196,13 @@ def main() -> None:
             ("text to a terminal", _to_terminal, logs()),
             ("--json to a file", _to_file, logs("--json")),
         ):
-            rate = _rate(args.lines, args.repetitions, time_it, command, small, env)
-            print(f"logs, {label}: {rate:,.0f} lines/s ({args.lines:,} lines)")
+            clock, cpu = _rates(args.lines, args.repetitions, time_it, command, small, env)
+            print(
+                f"logs, {label}: {clock:,.0f} lines/s, {cpu:,.0f} lines per CPU second "
+                f"({args.lines:,} lines)"
+            )
+        if args.no_follow:
+            return
         trails, rates = [], []
         for _ in range(args.repetitions):
             trail, rate = _follow_trail(home, args.lines, env)

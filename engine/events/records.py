@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -138,6 +139,38 @@ class EventRecord:
             "step": self.step,
             "payload": self.payload,
         }
+
+
+def _slot_setter(name: str) -> Callable[[EventRecord, Any], None]:
+    """The setter of EventRecord's slot `name`, which bypasses its immutability."""
+    setter: Callable[[EventRecord, Any], None] = vars(EventRecord)[name].__set__
+    return setter
+
+
+_new_record = object.__new__
+_set_run_id = _slot_setter("run_id")
+_set_seq = _slot_setter("seq")
+_set_timestamp = _slot_setter("timestamp")
+_set_type = _slot_setter("type")
+_set_step = _slot_setter("step")
+_set_payload = _slot_setter("_payload")
+_set_packed = _slot_setter("_packed")
+
+
+def stored_record(
+    run_id: str, seq: int, timestamp: float, type_value: str, step: str | None, packed: bytes
+) -> EventRecord:
+    """The record of an event as the event log stores it (its type's value, its payload
+    packed): what EventRecord(...) makes, at half the cost, for readers of long logs."""
+    record = _new_record(EventRecord)
+    _set_run_id(record, run_id)
+    _set_seq(record, seq)
+    _set_timestamp(record, timestamp)
+    _set_type(record, EVENT_TYPES[type_value])
+    _set_step(record, step)
+    _set_payload(record, None)
+    _set_packed(record, packed)
+    return record
 
 
 def _restore_record(

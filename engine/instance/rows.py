@@ -6,9 +6,9 @@ import dataclasses
 from typing import Any
 
 from solidflow.engine.events.records import (
-    EVENT_TYPES,
     EventRecord,
     pack_payload,
+    stored_record,
     unpack_payload,
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
@@ -37,14 +37,7 @@ def event_row(record: EventRecord) -> tuple[Any, ...]:
 def event_from_row(row: tuple[Any, ...]) -> EventRecord:
     """The event whose EVENT_COLUMNS hold `row`."""
     run_id, seq, timestamp, type_, step, payload = row
-    return EventRecord(
-        run_id=run_id,
-        seq=seq,
-        timestamp=timestamp,
-        type=EVENT_TYPES[type_],
-        step=step,
-        packed_payload=bytes(payload),
-    )
+    return stored_record(run_id, seq, timestamp, type_, step, bytes(payload))
 
 
 _PACKED_RUN_FIELDS = ("tags", "run_config", "step_keys", "solid_selection", "external_outputs")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from solidflow.definitions.config import Config
-from solidflow.engine.events.records import EventRecord
+from solidflow.engine.events.records import EventRecord, stored_record
 from solidflow.engine.events.store_keys import KEYED_EVENT_TYPES, index_rows
 from solidflow.engine.instance.file_leases import FileLeases
 from solidflow.engine.instance.migrations import Backfilled, backfill, check_version
@@ -304,13 +304,13 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     def get_events(
         self, run_id: str, after: int = -1, limit: int | None = None
     ) -> list[EventRecord]:
-        with self._locked() as conn:
+        with self._locked() as conn:  # not the run id: it is the one asked for
             rows = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE run_id = ? AND seq > ?"
-                " ORDER BY seq LIMIT ?",
+                "SELECT seq, timestamp, type, step, payload FROM events"
+                " WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (run_id, after, -1 if limit is None else limit),
             ).fetchall()
-        return [event_from_row(row) for row in rows]
+        return [stored_record(run_id, *row) for row in rows]
 
     def last_seq(self, run_id: str) -> int:
         with self._locked() as conn:

@@ -25,6 +25,7 @@ from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.task import StepResult, StepTask
 from solidflow.engine.store import IntermediateStore
 from solidflow.integrations.spark import exchange
+from solidflow.integrations.spark.executor_wait import ExecutorWait, master_web_uis
 from solidflow.integrations.spark.submit_options import SubmitOptions, submit_options
 from solidflow.resources.spark import CONNECT_MODE_VARIABLE
 
@@ -68,6 +69,11 @@ def _command(options: SubmitOptions, master: str, step: str, directory: Path) ->
         command += ["--files", ",".join(options.files)]
     script = Path(__file__).with_name("submitted_step.py")
     return [*command, str(script), str(directory)]
+
+
+def _dynamic_allocation(options: SubmitOptions) -> bool:
+    """Whether the application asks for executors only when it has work for them."""
+    return str(options.conf.get("spark.dynamicAllocation.enabled", "")).lower() == "true"
 
 
 def _environment(options: SubmitOptions) -> dict[str, str]:
@@ -118,11 +124,23 @@ class _Relay:
 
 
 def _run(
-    command: list[str], env: dict[str, str], log_path: Path, relay: _Relay, timeout: float | None
-) -> tuple[int | None, bool]:
-    """Run spark-submit, relaying events; its exit code (None if stopped) and whether it
-    timed out."""
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    relay: _Relay,
+    timeout: float | None,
+    executors: ExecutorWait,
+) -> tuple[int | None, str | None]:
+    """Run spark-submit, relaying events; its exit code (None if stopped) and why it was
+    stopped (it ran out of time, or waited too long for executors)."""
     deadline = None if timeout is None else time.monotonic() + timeout
+
+    def driver_log() -> str:
+        return log_path.read_text(errors="replace")
+
+    def application_id() -> str | None:
+        return relay.application_id or _find_application_id(driver_log())
+
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
@@ -130,15 +148,18 @@ def _run(
         try:
             while process.poll() is None:
                 relay.relay()
-                if deadline is not None and time.monotonic() > deadline:
+                stopped = executors.starved(application_id, driver_log)
+                if stopped is None and deadline is not None and time.monotonic() > deadline:
+                    stopped = f"did not finish within {timeout:g}s and was stopped"
+                if stopped is not None:
                     _stop(process)
-                    return None, True
+                    return None, stopped
                 time.sleep(_POLL_SECONDS)
         except BaseException:
             _stop(process)
             raise
     relay.relay()
-    return process.returncode, False
+    return process.returncode, None
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -182,10 +203,17 @@ def run_submitted(
         command = _command(options, master, task.step_key, directory)
         relay = _Relay(directory, emit)
         log_path = directory / exchange.DRIVER_LOG
+        executors = ExecutorWait(
+            master_web_uis(master, options.master_web_ui),
+            options.executor_wait,
+            demand_shown_by_log=_dynamic_allocation(options),
+        )
         try:
-            code, timed_out = _run(command, _environment(options), log_path, relay, options.timeout)
+            code, stopped = _run(
+                command, _environment(options), log_path, relay, options.timeout, executors
+            )
         except OSError as error:  # spark-submit itself cannot be run
-            code, timed_out = None, False
+            code, stopped = None, None
             log_path.write_text(f"Error: cannot run {command[0]}: {error.strerror or error}\n")
         result_path = directory / exchange.RESULT
         if code == 0 and result_path.exists():
@@ -199,15 +227,16 @@ def run_submitted(
                 return _submission_failed(task, emit, message, started=relay.started)
         log = log_path.read_text(errors="replace")
         app_id = relay.application_id or _find_application_id(log)
-        if timed_out:
-            reason = f"did not finish within {options.timeout:g}s and was stopped"
+        if stopped is not None:
+            reason = stopped
         elif code is None:
             reason = f"failed: {_driver_error(log)}"
         else:
             reason = f"failed (spark-submit exit code {code}): {_driver_error(log)}"
-        message = f"solid '{task.step_key}' submitted with spark-submit to {master} {reason}"
-        if app_id:
-            message += f" (Spark application {app_id})"
+        application = f" as Spark application {app_id}" if app_id else ""
+        message = (
+            f"solid '{task.step_key}' submitted with spark-submit to {master}{application} {reason}"
+        )
         return _submission_failed(
             task,
             emit,

@@ -33,13 +33,23 @@ SUBMIT_OPTIONS: OptionTable = {
         "seconds > 0 after which the submission is stopped",
     ),
     "env": (_settings, "a mapping of environment variables for spark-submit"),
+    "executor_wait": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+        "seconds > 0 that the application may wait for executors the cluster has no room for",
+    ),
+    "master_web_ui": (
+        lambda v: isinstance(v, str) and v.startswith(("http://", "https://")),
+        "the URL of the standalone master's web UI, such as http://host:8080",
+    ),
 }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitOptions:
     """How a solid is run with spark-submit; `master` None means the master of the run's
-    `spark` resource, else local[*]."""
+    `spark` resource, else local[*]. On a standalone master the application is stopped once it
+    waited `executor_wait` seconds for executors that no worker has room for; the master's
+    status comes from `master_web_ui` (default: the master's host, port 8080)."""
 
     master: str | None = None
     deploy_mode: str = "client"
@@ -49,6 +59,8 @@ class SubmitOptions:
     spark_submit: str | None = None
     timeout: float | None = None
     env: Mapping[str, Any] = field(default_factory=dict)
+    executor_wait: float = 60.0
+    master_web_ui: str | None = None
 
 
 def check_spark_tags(solid_name: str, options: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import IO
+from typing import IO, Any
 
 from rich.console import COLOR_SYSTEMS, Console
 from rich.control import strip_control_codes
@@ -43,26 +43,37 @@ class EventLines:
             prefix, suffix = styled(_STYLES.get(kind, "cyan"))
             self._kinds[kind] = f"{prefix}{kind.value:<17}{suffix}"
         self._bold = styled("bold")
+        self._heads: dict[tuple[EventType, str | None, Any], str] = {}
         self._clock: dict[int, str] = {}
 
-    def _time(self, timestamp: float) -> str:
-        second, micros = divmod(round(timestamp * 1_000_000), 1_000_000)
-        clock = self._clock.get(second)
-        if clock is None:
-            if len(self._clock) > 4096:
-                self._clock.clear()
-            clock = self._clock[second] = dt.datetime.fromtimestamp(second).strftime("%H:%M:%S")
-        return f"{clock}.{micros // 1000:03d}"
+    def _head(self, kind: EventType, step: str | None, level: Any) -> str:
+        """What follows the time on the line of an event of `kind` by `step` at `level`."""
+        if len(self._heads) > 4096:
+            self._heads.clear()
+        styled_step = f" {self._bold[0]}{step}{self._bold[1]}" if step else ""
+        head = f"{self._kinds[kind]}{styled_step}{f' [{level}]' if level else ''} "
+        self._heads[(kind, step, level)] = head
+        return head
+
+    def _second(self, second: int) -> str:
+        if len(self._clock) > 4096:
+            self._clock.clear()
+        clock = self._clock[second] = dt.datetime.fromtimestamp(second).strftime("%H:%M:%S")
+        return clock
 
     def __call__(self, event: EventRecord) -> str:
         """The event's line, ending with a newline."""
-        step = f" {self._bold[0]}{event.step}{self._bold[1]}" if event.step else ""
-        level = event.payload.get("level")
-        level = f" [{level}]" if level else ""
-        message = describe_event(event)
+        payload = event.payload
+        level = payload.get("level")
+        kind = event.type
+        head = self._heads.get((kind, event.step, level)) or self._head(kind, event.step, level)
+        second, micros = divmod(round(event.timestamp * 1_000_000), 1_000_000)
+        clock = self._clock.get(second) or self._second(second)
+        message = payload.get("message")
+        message = str(message) if message else describe_event(event)
         if not message.isprintable():
             message = strip_control_codes(message)
-        return f"{self._time(event.timestamp)} {self._kinds[event.type]}{step}{level} {message}\n"
+        return f"{clock}.{micros // 1000:03d} {head}{message}\n"
 
 
 _STEP_END_LINES = {

@@ -101,6 +101,11 @@ class SparkCluster:
         return int(self.master_url.rsplit(":", 1)[1])
 
     @property
+    def master_web_ui(self) -> str:
+        """The master's web UI, whose /json/ is its status (see start_spark_cluster.sh)."""
+        return f"http://127.0.0.1:{self.port + 1}"
+
+    @property
     def directory(self) -> Path:
         """pids/, logs/, work/ (executors' output), ... (see start_spark_cluster.sh)."""
         return self.tmp_dir / str(self.port)

@@ -66,6 +66,30 @@ def fragile():
     plus_one(dies_once())
 
 
+class ChatterConfig(Config):
+    marker: str
+    lines: int
+
+
+@solid(retry=RetryPolicy(max_retries=1))
+def logs_then_dies(context, config: ChatterConfig) -> int:
+    """Logs `lines` lines; on its first attempt its worker process then dies at once (the
+    lines are left to the engine to keep: nothing is flushed)."""
+    marker = Path(config.marker)
+    attempt = 2 if marker.exists() else 1
+    for line in range(config.lines):
+        context.log.info(f"attempt {attempt}: line {line}")
+    if attempt == 1:
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return config.lines
+
+
+@pipeline
+def chatter_dies():
+    plus_one(logs_then_dies())
+
+
 class SizeConfig(Config):
     rows: int = 1000
 

@@ -120,6 +120,40 @@ def submitted(master: str, *, fail: bool = False):
     return submitted_pipeline
 
 
+def starved_submission(master: str, master_web_ui: str):
+    """A pipeline whose `hold` step starts the run's own Spark session (the `spark` resource),
+    which keeps the cluster's free cores for the rest of the run; `starved` then runs through
+    spark-submit and can get no executor."""
+
+    @solid(required_resource_keys={"spark"})
+    def hold(context) -> str:
+        spark = context.resources.spark
+        assert spark.range(10).count() == 10  # its executor is up
+        return spark.sparkContext.applicationId
+
+    tags = {
+        "spark": {
+            "submit": {
+                "master": master,
+                "master_web_ui": master_web_ui,
+                "executor_wait": 5,
+                "timeout": 600,
+                "conf": {"spark.executor.memory": "512m", "spark.cores.max": 1, **LOCAL_CONF},
+            }
+        }
+    }
+
+    @solid(required_resource_keys={"spark"}, tags=tags)
+    def starved(context, holder: str) -> int:
+        return context.resources.spark.range(10).count()
+
+    @pipeline(modes=[Mode("spark", resources={"spark": spark_resource})])
+    def starved_submission_pipeline():
+        starved(hold())
+
+    return starved_submission_pipeline
+
+
 class SourceConfig(Config):
     path: str
 

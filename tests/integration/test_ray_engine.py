@@ -84,6 +84,33 @@ def test_a_worker_killed_mid_step_is_retried_and_the_run_succeeds(ray_address, i
     )
 
 
+def test_log_lines_of_a_worker_killed_right_after_logging_them_are_kept(
+    ray_address, instance, tmp_path
+):
+    lines = 200
+    config = {
+        **_ray(ray_address),
+        "solids": {
+            "logs_then_dies": {"config": {"marker": str(tmp_path / "killed"), "lines": lines}}
+        },
+    }
+    result = execute_pipeline(pipelines.chatter_dies, config, instance=instance)
+    assert result.success, [e.message for e in result.events]
+    killed_pid = int((tmp_path / "killed").read_text())
+    stored = [e for e in instance.events(result.run_id) if e.step == "logs_then_dies"]
+    logged = [e for e in stored if e.type is EventType.LOG]
+    first = [e.message for e in logged if e.payload["pid"] == killed_pid]
+    assert first == [f"attempt 1: line {line}" for line in range(lines)]
+    assert [e.message for e in logged if e.payload["pid"] != killed_pid] == [
+        f"attempt 2: line {line}" for line in range(lines)
+    ]
+    # In order: the dead attempt's lines, its STEP_RETRY, then the next attempt.
+    kinds = [e.type for e in stored]
+    retry = kinds.index(EventType.STEP_RETRY)
+    assert kinds[:retry] == [EventType.STEP_START] + [EventType.LOG] * lines
+    assert kinds[retry + 1] is EventType.STEP_START
+
+
 def test_resources_are_built_once_per_worker_actor_and_run(ray_address, instance, tmp_path):
     for run in range(2):
         ledger = tmp_path / f"ledger-{run}.txt"

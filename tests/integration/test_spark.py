@@ -160,6 +160,29 @@ def test_a_failing_submitted_solid_names_its_error_and_spark_application(spark_c
     assert result.result_for("count_even").skipped
 
 
+def test_a_submitted_solid_that_gets_no_executors_names_who_holds_the_cores(
+    spark_cluster, instance
+):
+    # The run's own session takes the core the Spark Connect server leaves free.
+    pipeline = pipelines.starved_submission(spark_cluster.master_url, spark_cluster.master_web_ui)
+    result = execute_pipeline(pipeline, _classic(spark_cluster), instance=instance)
+    assert not result.success
+    holder = result.output_for("hold")
+    message = result.result_for("starved").failure_message
+    assert message.startswith(
+        f"solid 'starved' submitted with spark-submit to {spark_cluster.master_url} as Spark "
+        "application app-"
+    )
+    assert "got no executors within 5s and was stopped: the cluster's 2 live cores have 0 free" in (
+        message
+    )
+    assert "the cores are held by app-" in message
+    assert f"{holder} 'solidflow-tests' (1 core)" in message
+    assert "'Spark Connect server' (1 core)" in message
+    [failure] = events_of(result, EventType.STEP_FAILURE, "starved")
+    assert failure.payload["spark_application_id"] not in (holder, None)
+
+
 def test_a_failing_spark_job_fails_its_step_clearly_and_keeps_earlier_outputs(
     spark_cluster, instance
 ):

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from solidflow.engine.events.records import EventType, pack_payload, unpack_payload
+from solidflow.engine.events.records import (
+    EventRecord,
+    EventType,
+    pack_payload,
+    stored_record,
+    unpack_payload,
+)
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
 from solidflow.engine.instance.storage import SchemaVersionError
@@ -217,3 +223,20 @@ def test_records_are_immutable_and_survive_pickling():
         copy = pickle.loads(pickle.dumps(record))
         assert copy == record
     assert pickle.loads(pickle.dumps(packed)).message == "hi"
+
+
+def test_a_stored_record_is_the_record_its_row_describes() -> None:
+    packed = pack_payload({"level": "INFO", "message": "hello"})
+    record = stored_record("run-1", 3, 12.5, "LOG", "load", packed)
+    expected = EventRecord(
+        run_id="run-1",
+        seq=3,
+        timestamp=12.5,
+        type=EventType.LOG,
+        step="load",
+        payload={"level": "INFO", "message": "hello"},
+    )
+    assert record == expected and record.packed_payload == packed
+    assert pickle.loads(pickle.dumps(record)) == expected
+    with pytest.raises(AttributeError):
+        record.seq = 4  # type: ignore[misc]
