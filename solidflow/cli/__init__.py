@@ -6,20 +6,33 @@ from __future__ import annotations
 
 import click
 
-from solidflow.cli.bench_commands import bench
 from solidflow.cli.common import print_warnings
-from solidflow.cli.inspect_commands import cancel, logs, recover, runs
-from solidflow.cli.instance_commands import instance
-from solidflow.cli.memo_commands import explain
-from solidflow.cli.queue_commands import daemon, launch, sweep
-from solidflow.cli.retention_commands import delete, gc
-from solidflow.cli.run_commands import config_schema_command, plan, reexecute, run
-from solidflow.cli.schedule_commands import schedule
-from solidflow.cli.store_commands import store
-from solidflow.cli.ui_command import ui
+from solidflow.cli.lazy import LazyGroup
+
+_COMMANDS = {
+    "run": "solidflow.cli.run_commands:run",
+    "launch": "solidflow.cli.queue_commands:launch",
+    "daemon": "solidflow.cli.queue_commands:daemon",
+    "schedule": "solidflow.cli.schedule_commands:schedule",
+    "sweep": "solidflow.cli.queue_commands:sweep",
+    "reexecute": "solidflow.cli.run_commands:reexecute",
+    "plan": "solidflow.cli.run_commands:plan",
+    "explain": "solidflow.cli.memo_commands:explain",
+    "config-schema": "solidflow.cli.run_commands:config_schema_command",
+    "runs": "solidflow.cli.inspect_commands:runs",
+    "logs": "solidflow.cli.inspect_commands:logs",
+    "cancel": "solidflow.cli.inspect_commands:cancel",
+    "recover": "solidflow.cli.inspect_commands:recover",
+    "store": "solidflow.cli.store_commands:store",
+    "instance": "solidflow.cli.instance_commands:instance",
+    "gc": "solidflow.cli.retention_commands:gc",
+    "bench": "solidflow.cli.bench_commands:bench",
+    "ui": "solidflow.cli.ui_command:ui",
+}
+"""Each command by name, imported when it runs (a command starts without the others)."""
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_commands=_COMMANDS)
 @click.option(
     "--home",
     envvar="SOLIDFLOW_HOME",
@@ -32,27 +45,3 @@ def main(ctx: click.Context, home: str | None) -> None:
     """solidflow: typed, testable data pipelines."""
     ctx.obj = home
     print_warnings()
-
-
-for command in (
-    run,
-    launch,
-    daemon,
-    schedule,
-    sweep,
-    reexecute,
-    plan,
-    explain,
-    config_schema_command,
-    runs,
-    logs,
-    cancel,
-    recover,
-    store,
-    instance,
-    gc,
-    bench,
-    ui,
-):
-    main.add_command(command)
-runs.add_command(delete)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from solidflow.cli.common import instance_of, user_errors, wide_console
 from solidflow.cli.display import EventLines
+from solidflow.cli.lazy import LazyGroup
 from solidflow.engine import EventRecord, RunStatus, find_run
 
 
@@ -20,7 +21,11 @@ def format_time(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M:%S")
 
 
-@click.group(invoke_without_command=True)
+@click.group(
+    cls=LazyGroup,
+    lazy_commands={"delete": "solidflow.cli.retention_commands:delete"},
+    invoke_without_command=True,
+)
 @click.option("--status", type=click.Choice([s.value for s in RunStatus]), default=None)
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.pass_context
