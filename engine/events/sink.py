@@ -16,6 +16,7 @@ from solidflow.errors import EventLogError
 logger = logging.getLogger("solidflow")
 
 Listener = Callable[[EventRecord], None]
+DEFAULT_BATCH = 1000
 
 
 class EventWriter(Protocol):
@@ -40,7 +41,9 @@ class EventSink:
         listeners: called with each event, in order, in the emitting thread. A listener that
             raises is logged once and otherwise ignored; listeners must be quick.
         flush_interval: most seconds an event waits in the buffer.
-        max_batch: most records buffered before they are written.
+        max_batch: most records buffered before they are written; by default the storage's
+            `ingest_batch` (a storage whose every write waits for a commit on a server wants
+            larger batches), else DEFAULT_BATCH.
         on_failure: called once, with the error, when the event log fails (EventLogError:
             its disk is full, its file damaged or read-only); from then on a failed write
             keeps the events buffered without raising, and is tried again at most every
@@ -53,7 +56,7 @@ class EventSink:
         storage: EventWriter | None,
         listeners: Sequence[Listener] = (),
         flush_interval: float = 0.2,
-        max_batch: int = 1000,
+        max_batch: int | None = None,
         on_failure: Callable[[EventLogError], None] | None = None,
     ) -> None:
         self.run_id = run_id
@@ -66,7 +69,7 @@ class EventSink:
         self._listeners = tuple(listeners)
         self._broken_listeners: set[int] = set()
         self._flush_interval = flush_interval
-        self._max_batch = max_batch
+        self._max_batch = max_batch or getattr(storage, "ingest_batch", DEFAULT_BATCH)
         self._events: list[EventRecord] = []
         self._buffer: list[EventRecord] = []
         self._last_flush = time.monotonic()

@@ -69,6 +69,9 @@ class EventLogStorage(ABC):
     def last_seq(self, run_id: str) -> int:
         """The highest stored seq of `run_id`, -1 if it has no events."""
 
+    ingest_batch: ClassVar[int] = 1000
+    """How many events a run's writer buffers before it stores them (see EventSink)."""
+
     notifies: ClassVar[bool] = False
     """Whether `wait_for_events` returns as soon as events are stored (else it sleeps)."""
 

@@ -81,6 +81,7 @@ class PostgresStorage(PostgresSchedules, PostgresStepClaims, InstanceStorage):
 
     config_schema = PostgresSettings
     notifies = True
+    ingest_batch = 10_000  # a write waits for a round trip and a commit: fewer, larger ones
 
     def __init__(self, url: str, pool_size: int = 4) -> None:
         self.url = url

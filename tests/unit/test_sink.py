@@ -72,6 +72,21 @@ def test_events_are_written_when_the_buffer_reaches_max_batch(storage):
     assert storage.last_seq("r1") == 9
 
 
+def test_the_batch_is_the_storages_own_unless_given():
+    storage = RecordingStorage()
+    storage.ingest_batch = 3
+    sink = EventSink("r1", storage, flush_interval=3600)
+    for _ in range(7):
+        sink.emit(EventType.LOG)
+    assert [len(batch) for batch in storage.batches] == [3, 3]
+    given = RecordingStorage()
+    given.ingest_batch = 3
+    sink = EventSink("r2", given, flush_interval=3600, max_batch=5)
+    for _ in range(7):
+        sink.emit(EventType.LOG)
+    assert [len(batch) for batch in given.batches] == [5]
+
+
 def test_waiting_events_are_written_by_the_background_flusher():
     storage = RecordingStorage()
     sink = EventSink("flusher-test", storage, flush_interval=1.0, max_batch=1000)
