@@ -1,7 +1,13 @@
 """Instances on several hosts (homes) that share one PostgreSQL database: the URL that picks
-it, runs that every home sees, and leases that protect outputs from gc on any host."""
+it, runs that every home sees, leases that protect outputs from gc on any host, and a log
+that one host follows while another writes it."""
 
+import json
 import os
+import queue
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -12,6 +18,7 @@ from click.testing import CliRunner
 
 from solidflow import Instance, execute_pipeline, pipeline, solid
 from solidflow.cli import main
+from solidflow.engine.events.records import EventRecord, EventType
 from solidflow.engine.instance.config import DATABASE_URL_VARIABLE
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.memo.gc import collect_garbage
@@ -146,3 +153,55 @@ def test_a_newer_database_is_refused_naming_it(tmp_path, postgres_url):
         said = " ".join(refused.output.split())  # unwrapped
         assert f"has schema version {SCHEMA_VERSION + 1}, newer than this solidflow" in said
         assert postgres_url.rsplit("/", 1)[1] in said  # names the database
+
+
+def test_logs_follow_prints_what_another_host_stores_until_the_run_ends(tmp_path, postgres_url):
+    writer = host(tmp_path / "a", postgres_url, tmp_path / "store")
+    reader = host(tmp_path / "b", postgres_url, tmp_path / "store")
+    run_id = uuid.uuid4().hex
+    writer.add_run(
+        RunRecord(
+            run_id=run_id,
+            pipeline_name="single",
+            status=RunStatus.STARTED,
+            create_time=time.time(),
+            start_time=time.time(),
+            heartbeat=time.time(),
+            hostname="elsewhere",
+        )
+    )
+    writer.store_events([json_event(run_id, 0, "first line")])
+    command = [sys.executable, "-m", "solidflow.cli", "--home", str(reader.home)]
+    with subprocess.Popen(
+        [*command, "logs", "--follow", "--json", run_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as follow:
+        printed: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [printed.put(line) for line in follow.stdout]).start()
+
+        def next_event() -> dict:
+            return json.loads(printed.get(timeout=60))  # a hung command fails the test
+
+        try:
+            first = next_event()
+            assert (first["seq"], first["payload"]["message"]) == (0, "first line")
+            writer.store_events([json_event(run_id, 1, "second line")])
+            second = next_event()
+            assert (second["seq"], second["payload"]["message"]) == (1, "second line")
+            writer.store_events([json_event(run_id, 2, "", EventType.RUN_SUCCESS)])
+            writer.storage.update_run(run_id, status=RunStatus.SUCCESS, end_time=time.time())
+            assert next_event()["type"] == "RUN_SUCCESS"
+            assert follow.wait(timeout=60) == 0, follow.stderr.read()
+        finally:
+            if follow.poll() is None:
+                follow.kill()
+            writer.storage.close()
+            reader.storage.close()
+
+
+def json_event(run_id: str, seq: int, message: str, kind: EventType = EventType.LOG) -> EventRecord:
+    return EventRecord(
+        run_id=run_id, seq=seq, timestamp=time.time(), type=kind, payload={"message": message}
+    )
