@@ -82,5 +82,5 @@ class Executor(ABC):
         return handle
 
 
-EXECUTORS = Registry("executor", "solidflow.executors", Executor)
+EXECUTORS = Registry[Executor]("executor", "solidflow.executors", Executor)
 """The executors, by name."""

@@ -404,7 +404,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     def get_runs(
         self, status: RunStatus | Collection[RunStatus] | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        where, params = "", []
+        where, params = "", list[str | int]()
         if status is not None:
             params = [s.value for s in ([status] if isinstance(status, RunStatus) else status)]
             where = f"WHERE status IN ({', '.join('?' * len(params))})"

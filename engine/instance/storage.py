@@ -314,5 +314,5 @@ class InstanceStorage(EventLogStorage, RunStorage, ScheduleStorage, StepClaimSto
         the events and the runs)."""
 
 
-EVENT_LOGS = Registry("event log backend", "solidflow.event_logs", InstanceStorage)
+EVENT_LOGS = Registry[InstanceStorage]("event log backend", "solidflow.event_logs", InstanceStorage)
 """The event log backends (each also stores the runs)."""

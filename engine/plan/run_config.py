@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from solidflow.definitions.config import Config, config_required, validate_config
 from solidflow.definitions.graph import InputBinding
@@ -53,19 +54,26 @@ class StorageSettings(Config):
     `run`, without syncing."""
 
 
-def _field(schema: Any, required: bool, description: str | None = None) -> Any:
+FieldSpec = tuple[Any, FieldInfo]
+"""A field of a run_config section as pydantic's create_model takes it: (annotation, info)."""
+
+
+def _field(schema: Any, required: bool, description: str | None = None) -> FieldSpec:
     if required:
-        return (schema, Field(..., description=description))
-    if (
+        info = Field(..., description=description)
+    elif (
         isinstance(schema, type)
         and issubclass(schema, BaseModel)
         and not any(info.is_required() for info in schema.model_fields.values())
     ):
-        return (schema, Field(default_factory=schema, description=description))
-    return (schema, Field(default=None, description=description))
+        info = Field(default_factory=schema, description=description)
+    else:
+        info = Field(default=None, description=description)
+    # Field() is typed as its default's type, to be assigned to a class attribute.
+    return (schema, cast(FieldInfo, info))
 
 
-def _input_field(input_def: InputDefinition, required: bool) -> Any:
+def _input_field(input_def: InputDefinition, required: bool) -> FieldSpec:
     """The run_config field of an input: its type's loader config, or any value (checked
     against the input's type after validation)."""
     data_type = input_def.data_type
@@ -79,11 +87,11 @@ class _NoSettings(_Section):
     """An entry with nothing to set (a solid without config or configurable inputs)."""
 
 
-def _model(name: str, fields: Mapping[str, Any]) -> type[BaseModel]:
+def _model(name: str, fields: Mapping[str, FieldSpec]) -> type[_Section]:
     """A strict model whose field names may be any string (they are set as aliases)."""
     if not fields:
         return _NoSettings
-    definitions = {
+    definitions: dict[str, Any] = {
         f"f{index}": (Annotated[annotation, Field(alias=key)], info)
         for index, (key, (annotation, info)) in enumerate(fields.items())
     }
@@ -110,17 +118,17 @@ class _SchemaBuilder:
         self.available = self.selected | frozenset(provided)
         self.hints: dict[str, str] = {}
 
-    def solid_entry(self, node_name: str) -> tuple[Any, bool]:
+    def solid_entry(self, node_name: str) -> FieldSpec:
         node = self.pipeline.nodes[node_name]
         selected = node_name in self.selected
         path = "solids." + ".solids.".join(node_name.split("."))
-        fields: dict[str, Any] = {}
+        fields: dict[str, FieldSpec] = {}
         required = False
         if node.solid.config_schema is not None:
             needs_config = selected and config_required(node.solid.config_schema)
             fields["config"] = _field(node.solid.config_schema, needs_config)
             required |= needs_config
-        inputs: dict[str, Any] = {}
+        inputs: dict[str, FieldSpec] = {}
         for input_def in node.solid.inputs:
             binding = node.inputs.get(input_def.name)
             missing_upstream = _upstream_unselected(binding, self.available) if binding else []
@@ -143,13 +151,13 @@ class _SchemaBuilder:
             fields["inputs"] = _field(_model(f"{node_name}_inputs", inputs), input_required)
         return _field(_model(f"{node_name}_entry", fields), required)
 
-    def solids_level(self, prefix: str) -> tuple[Any, bool]:
+    def solids_level(self, prefix: str) -> tuple[FieldSpec, bool]:
         children: dict[str, list[str]] = {}
         for node_name in self.pipeline.nodes:
             if node_name.startswith(prefix):
                 head = node_name[len(prefix) :].split(".", 1)[0]
                 children.setdefault(head, []).append(node_name)
-        fields = {}
+        fields: dict[str, FieldSpec] = {}
         for head in children:
             full = prefix + head
             if full in self.pipeline.nodes:
@@ -163,8 +171,8 @@ class _SchemaBuilder:
         required = any(info.is_required() for _, info in fields.values())
         return _field(model, required), required
 
-    def resources(self, needed: Collection[str]) -> tuple[Any, bool]:
-        fields = {}
+    def resources(self, needed: Collection[str]) -> tuple[FieldSpec, bool]:
+        fields: dict[str, FieldSpec] = {}
         for key, definition in self.mode.resource_definitions().items():
             if definition.config_schema is None or definition.bound_config is not None:
                 continue
@@ -176,7 +184,7 @@ class _SchemaBuilder:
         required = any(info.is_required() for _, info in fields.values())
         return _field(_model("resources", fields), required), required
 
-    def build(self, executors: Mapping[str, type[Config]]) -> type[BaseModel]:
+    def build(self, executors: Mapping[str, type[Config]]) -> type[_Section]:
         needed = {
             key
             for name in self.selected
@@ -199,7 +207,7 @@ class _SchemaBuilder:
 
 
 _MODELS_KEPT = 32
-_MODELS: OrderedDict[tuple[Any, ...], tuple[Any, type[BaseModel], dict[str, str]]] = OrderedDict()
+_MODELS: OrderedDict[tuple[Any, ...], tuple[Any, type[_Section], dict[str, str]]] = OrderedDict()
 
 
 def run_config_model(
@@ -208,7 +216,7 @@ def run_config_model(
     selected: Collection[str],
     executors: Mapping[str, type[Config]],
     provided: Collection[str] = (),
-) -> tuple[type[BaseModel], dict[str, str]]:
+) -> tuple[type[_Section], dict[str, str]]:
     """The pydantic model of the whole run_config, and extra hints for missing fields by path.
 
     `provided` names unselected nodes whose outputs an earlier run stored (re-execution).
@@ -287,19 +295,20 @@ def _problems(
     return problems
 
 
-def _section(instance: BaseModel | None, key: str) -> Any:
+def _section(instance: _Section | None, key: str) -> Any:
     if instance is None:
         return None
     name = type(instance).field_by_key.get(key)
     return None if name is None else getattr(instance, name)
 
 
-def _entry_for(validated: BaseModel, node_name: str) -> BaseModel | None:
+def _entry_for(validated: _Section, node_name: str) -> _Section | None:
     level = _section(validated, "solids")
     parts = node_name.split(".")
     for part in parts[:-1]:
         level = _section(_section(level, part), "solids")
-    return _section(level, parts[-1])
+    entry: _Section | None = _section(level, parts[-1])
+    return entry
 
 
 def _present(instance: BaseModel | None) -> dict[str, Any]:

@@ -215,7 +215,7 @@ def _prepared_and_driven(
                 external,
             )
         except (ConfigError, SelectionError, DefinitionError) as error:
-            error.run_id = record.run_id  # type: ignore[attr-defined]
+            error.run_id = record.run_id
             run.end(RunStatus.FAILURE, str(error))
             raise
     return _drive(run, pipeline, prepared, monitor, executor or prepared.executor(), raise_on_error)

@@ -118,7 +118,7 @@ class RunLauncher(ABC):
         return None
 
 
-RUN_LAUNCHERS = Registry("run launcher", "solidflow.run_launchers", RunLauncher)
+RUN_LAUNCHERS = Registry[RunLauncher]("run launcher", "solidflow.run_launchers", RunLauncher)
 """The run launchers, by name."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import re
@@ -116,7 +117,7 @@ class IntermediateStore:
     def __init__(
         self,
         root: str | os.PathLike[str],
-        storage_options: dict | None = None,
+        storage_options: dict[str, Any] | None = None,
         backend: str | None = None,
         warn: Callable[[str], object] | None = None,
     ) -> None:
@@ -294,7 +295,7 @@ class IntermediateStore:
         bytes freed (or that would be)."""
         return self._backend.delete(_check_key(key), dry_run)
 
-    def reclaim(self, before: float, dry_run: bool = False) -> list[Reclaimed]:
+    def reclaim(self, before: float, dry_run: bool = False) -> builtins.list[Reclaimed]:
         """Remove (unless `dry_run`) the temporary files that killed writes left behind:
         those no live process holds (in a local store) that last changed before `before`,
         seconds since the epoch. Returns what was (or would be) removed."""
