@@ -8,7 +8,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from fsspec.core import split_protocol
 
@@ -83,6 +83,16 @@ def _check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"invalid output key {key!r}: must be a lowercase hex string")
     return key
+
+
+class OutputOrigin(TypedDict):
+    """Which output of which step of which run a stored value is, and its lineage: the
+    keywords that IntermediateStore.put and its kin take, to pass them on as a whole."""
+
+    run_id: str
+    step: str
+    output: str
+    lineage: Mapping[str, Any] | None
 
 
 class IntermediateStore:

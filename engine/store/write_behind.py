@@ -13,7 +13,7 @@ from typing import Any
 from solidflow.engine.store.datasets import Produce
 from solidflow.engine.store.records import Staged, StoredOutput
 from solidflow.engine.store.serialization import Encoded, encode
-from solidflow.engine.store.store import IntermediateStore
+from solidflow.engine.store.store import IntermediateStore, OutputOrigin
 
 DURABILITIES = ("run", "step", "none")
 """`run`: outputs are written behind the computation and synced once, when the run commits
@@ -81,7 +81,7 @@ class OutputWriter:
         """Store `value` under `key` (see IntermediateStore.put), now or behind; with
         `replace`, in place of the output stored under `key` when the run commits."""
         encoded = self._encoded[key] = encode(value)
-        where = {"run_id": run_id, "step": step, "output": output, "lineage": lineage}
+        where = OutputOrigin(run_id=run_id, step=step, output=output, lineage=lineage)
         if self.durability == "step":
             return self.store.put_encoded(
                 key, encoded, **where, known_missing=known_missing, replace=replace

@@ -407,7 +407,9 @@ class RayActorExecutor(Executor):
         self._sink.flush()
         return results
 
-    def _journal_of(self, dead: Worker, replacement: Worker) -> dict[tuple[str, int], list] | None:
+    def _journal_of(
+        self, dead: Worker, replacement: Worker
+    ) -> dict[tuple[str, int], list[Any]] | None:
         """The events a dead worker journaled for this run, read by its replacement on the
         same node; None when they are out of reach (the node died too)."""
         located = dead.located()

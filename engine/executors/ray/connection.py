@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import ray
 
@@ -97,7 +98,7 @@ def connect(
     address: str | None,
     *,
     namespace: str,
-    runtime_env: dict | None,
+    runtime_env: dict[str, Any] | None,
     timeout: float,
     show_ray_logs: bool,
     say: Callable[[str], None],
@@ -122,9 +123,10 @@ def connect(
         except (ConnectionError, TimeoutError) as error:
             where = "a local Ray instance" if address is None else f"Ray cluster at {address}"
             raise ExecutorError(f"{where} is unreachable: {error}") from None
-    resources = ray.cluster_resources()
+    resources = ray.cluster_resources()  # type: ignore[no-untyped-call]  # not annotated in Ray
+    nodes = ray.nodes()  # type: ignore[no-untyped-call]  # not annotated in Ray
     say(
-        f"Ray ready in {time.monotonic() - started:.1f} s: {len(ray.nodes())} node(s), "
+        f"Ray ready in {time.monotonic() - started:.1f} s: {len(nodes)} node(s), "
         f"{resources.get('CPU', 0):g} CPUs"
     )
 

@@ -183,9 +183,13 @@ class Dispatcher:
                 self._skip(step, output.failed)
                 return
             if output.wire is None:
-                pending.add(self.steps[address[0]].worker)  # type: ignore[arg-type]
+                producer = self.steps[address[0]].worker
+                assert producer is not None  # the producers were all sent
+                pending.add(producer)
             elif output.wire[0] == Where.WORKER:
-                cached[output.worker] = cached.get(output.worker, 0) + 1  # type: ignore[index]
+                keeper = output.worker
+                assert keeper is not None  # an output kept by a worker names it
+                cached[keeper] = cached.get(keeper, 0) + 1
             elif output.wire[0] == _EXPORTING:
                 exporting.add(address[0])
         if exporting:  # asked for by another step: wait for them, then place it again
@@ -289,16 +293,16 @@ class Dispatcher:
                 queue = self._pinned.get(worker) or self._free.get(worker.pool)
                 if not queue or (self.limit is not None and self.in_flight >= self.limit):
                     break
-                step = queue[0]  # type: ignore[index]
+                step = queue[0]
                 if step.state != QUEUED:
-                    queue.popleft()  # type: ignore[union-attr]
+                    queue.popleft()
                     continue
                 estimate = self.estimates.of(step.token)
                 if batch and seconds + estimate > TARGET_BATCH_SECONDS:
                     break
                 if len(batch) >= MAX_BATCH:
                     break
-                queue.popleft()  # type: ignore[union-attr]
+                queue.popleft()
                 seconds += estimate
                 batch.append(step)
                 self._sent(step, worker)

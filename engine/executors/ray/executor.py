@@ -106,7 +106,8 @@ def _outcomes(refs: list[Any]) -> list[WireOutcome | RayError]:
 
 def _outcome_or_error(ref: Any) -> WireOutcome | RayError:
     try:
-        return ray.get(ref)
+        outcome: WireOutcome = ray.get(ref)
+        return outcome
     except RayError as error:
         return error
 

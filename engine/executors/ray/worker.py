@@ -154,12 +154,14 @@ def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any])
 
 def outcome_events(outcome: WireOutcome) -> list[WorkerEvent]:
     """The events of the step attempt that returned `outcome`."""
-    return outcome[1]
+    events: list[WorkerEvent] = outcome[1]
+    return events
 
 
 def outcome_committing(outcome: WireOutcome) -> list[str]:
     """The keys of the outputs the step stored that its worker commits after it returned."""
-    return outcome[5]
+    keys: list[str] = outcome[5]
+    return keys
 
 
 class _Attempt:
@@ -385,12 +387,13 @@ def run_step_task(
         result = run_step(task, run.load, run.resources, attempt.emit, run.store)
     finally:
         run.current = None
-    committing = [] if run.store is None else run.store.uncommitted(task.output_keys.values())
-    if committing and task.replace_outputs:  # the driver cannot tell old outputs from these
-        run.store.flush()  # type: ignore[union-attr]
+    store = run.store
+    committing = [] if store is None else store.uncommitted(task.output_keys.values())
+    if store is not None and committing and task.replace_outputs:
+        store.flush()  # the driver cannot tell old outputs from these
         committing = []
-    if committing:
-        _COMMITTER.commit_soon(run.store)
+    if store is not None and committing:
+        _COMMITTER.commit_soon(store)
     run.watch_for_teardown()
     outcome = [
         result.success,
