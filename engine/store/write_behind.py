@@ -147,9 +147,11 @@ class OutputWriter:
         self.store.discard(staged)
 
 
-def intermediate_store(
-    outputs: IntermediateStore | OutputWriter | None,
-) -> IntermediateStore | None:
+OutputStore = IntermediateStore | OutputWriter
+"""Where a step's outputs are put: the store itself, or a writer that writes them behind."""
+
+
+def intermediate_store(outputs: OutputStore | None) -> IntermediateStore | None:
     """The store that `outputs` puts into: code that writes there itself, such as a step
     launched in another process, needs the store, not the writer in front of it."""
     return outputs.store if isinstance(outputs, OutputWriter) else outputs
