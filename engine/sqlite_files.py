@@ -99,7 +99,7 @@ def writable(path: str | os.PathLike[str]) -> bool:
 
 
 def _connect_read_only(
-    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], None]
+    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], object]
 ) -> sqlite3.Connection:
     """A connection that can only read the database at `path` (in a directory this process
     cannot write): through its WAL files when they exist, else of the file alone (SQLite's

@@ -325,7 +325,7 @@ class IntermediateStore:
             return OutputStatus.CORRUPT, "full checksum differs from the sidecar's"
         return OutputStatus.PRESENT, None
 
-    def superseded(self) -> list[DatasetCopy]:
+    def superseded(self) -> builtins.list[DatasetCopy]:
         """The Parquet dataset directories that no sidecar names: earlier writes of their
         key, and writes that never committed."""
         current = {record.key: record for record in self._backend.records()}

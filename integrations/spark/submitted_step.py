@@ -13,7 +13,8 @@ import cloudpickle
 
 from solidflow.definitions.resource import as_resource_definition
 from solidflow.engine.events.records import EventType
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.plan.steps import ResourceSpec
+from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step_here
 from solidflow.engine.step.task import StepResult
 from solidflow.engine.store import IntermediateStore

@@ -78,7 +78,9 @@ class _Scope:
     composites: dict[str, Any]
     composite_outputs: dict[str, dict[str, InputBinding]]
 
-    def place(self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict) -> Any:
+    def place(
+        self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Place a solid or composite `definition` in this scope under `name`."""
         full_name = claim_name(self, name)
         if isinstance(definition, SolidDefinition):

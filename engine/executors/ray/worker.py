@@ -20,8 +20,8 @@ from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
 from solidflow.engine.executors.ray.events import WorkerEvent
 from solidflow.engine.executors.ray.stores import open_store
-from solidflow.engine.plan.steps import FromLoader, StepInputSource, addresses_read
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.plan.steps import FromLoader, ResourceSpec, StepInputSource, addresses_read
+from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef

@@ -27,9 +27,9 @@ from solidflow.engine.executors.ray.wire import (
     WireStep,
     decode_source,
 )
-from solidflow.engine.plan.steps import addresses_read
+from solidflow.engine.plan.steps import ResourceSpec, addresses_read
 from solidflow.engine.step.error_info import error_info
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec, SharedResources
+from solidflow.engine.step.resources import ResourceManager, SharedResources
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import NotProduced, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef
