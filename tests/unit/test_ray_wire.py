@@ -12,6 +12,7 @@ from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.engine.executors.ray import stores
 from solidflow.engine.executors.ray import worker as ray_worker
 from solidflow.engine.executors.ray.executor import not_committed
+from solidflow.engine.executors.ray.wire import decode_source, encode_source
 from solidflow.engine.executors.ray.worker import (
     RayRunContext,
     UpstreamFailed,
@@ -19,6 +20,7 @@ from solidflow.engine.executors.ray.worker import (
     encode_step,
     run_step_task,
 )
+from solidflow.engine.plan.steps import FromLoader
 from solidflow.engine.step.task import StepTask
 from solidflow.engine.store import IntermediateStore
 
@@ -62,6 +64,20 @@ def _task(**changes) -> StepTask:
         "outputs_missing": True,
     }
     return StepTask(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        FromOutput("a", "result"),
+        FanIn((FromOutput("a", "result"), FromOutput("b", "other"))),
+        FromValue({"stop": 5}),
+        FromLoader({"stop": 5}),
+    ],
+    ids=["output", "fan_in", "value", "loader"],
+)
+def test_each_kind_of_input_source_decodes_to_the_source_encoded(source):
+    assert decode_source(encode_source(source)) == source
 
 
 def test_a_step_decodes_to_the_task_that_was_encoded():

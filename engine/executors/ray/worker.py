@@ -15,12 +15,12 @@ from typing import Any
 
 import ray
 
-from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
 from solidflow.engine.executors.ray.events import WorkerEvent
 from solidflow.engine.executors.ray.stores import open_store
-from solidflow.engine.plan.steps import FromLoader, ResourceSpec, StepInputSource, addresses_read
+from solidflow.engine.executors.ray.wire import decode_source, encode_source
+from solidflow.engine.plan.steps import ResourceSpec, addresses_read
 from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask
@@ -66,7 +66,7 @@ class UpstreamFailed:
 WireStep = list[Any]
 """A StepTask without its solid and handles: [run id, step key, config, inputs, output keys,
 memo key, lineage, outputs missing, replace outputs], each input encoded by
-`_encode_source`."""
+`encode_source`."""
 
 WireOutcome = list[Any]
 """How a step task ended: [success, events, message, ErrorInfo or None, skipped because,
@@ -76,7 +76,7 @@ produced (a list), the resource that failed to initialise or None]."""
 
 def encode_step(task: StepTask) -> WireStep:
     """What a step task needs of `task` besides its solid and input values."""
-    inputs = {name: _encode_source(source) for name, source in task.inputs.items()}
+    inputs = {name: encode_source(source) for name, source in task.inputs.items()}
     lineage = None if task.lineage is None else dict(task.lineage)
     output_keys = dict(task.output_keys)
     return [
@@ -92,27 +92,6 @@ def encode_step(task: StepTask) -> WireStep:
     ]
 
 
-def _encode_source(source: StepInputSource) -> list[Any]:
-    if isinstance(source, FromOutput):
-        return ["output", source.node, source.output]
-    if isinstance(source, FanIn):
-        return ["fan_in", [[s.node, s.output] for s in source.sources]]
-    if isinstance(source, FromLoader):
-        return ["loader", source.value]
-    return ["value", source.value]
-
-
-def _decode_source(wire: list[Any]) -> StepInputSource:
-    kind = wire[0]
-    if kind == "output":
-        return FromOutput(wire[1], wire[2])
-    if kind == "fan_in":
-        return FanIn(tuple(FromOutput(node, output) for node, output in wire[1]))
-    if kind == "loader":
-        return FromLoader(wire[1])
-    return FromValue(wire[1])
-
-
 def decode_step(
     context: RayRunContext, solid: SolidDefinition, wire: WireStep, values: Sequence[Any]
 ) -> StepTask:
@@ -120,7 +99,7 @@ def decode_step(
     run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage, missing, replace = (
         wire
     )
-    inputs = {name: _decode_source(source) for name, source in encoded_inputs.items()}
+    inputs = {name: decode_source(source) for name, source in encoded_inputs.items()}
     return StepTask(
         run_id=run_id,
         pipeline_name=context.pipeline_name,
