@@ -31,11 +31,12 @@ from solidflow.engine.executors.ray.pool import (
 )
 from solidflow.engine.executors.ray.solid_tokens import solid_of, token_of
 from solidflow.engine.executors.ray.step_tracking import DONE, Promise, Step
+from solidflow.engine.executors.ray.stores import DriverStore
 from solidflow.engine.executors.ray.wire import Status, Where, WireResult
 from solidflow.engine.executors.ray.worker_run import WorkerRunSetup
 from solidflow.engine.step.error_info import ErrorInfo
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask
-from solidflow.engine.store import IntermediateStore, StoredRef
+from solidflow.engine.store import StoredRef
 from solidflow.errors import ExecutorError
 
 WAIT_SLICE = 0.2
@@ -73,14 +74,13 @@ class RayActorExecutor(WorkerFaults, Executor):
             store_backend=run.store_backend,
             durability=run.durability,
         )
-        self._store_spec = (run.store_root, dict(run.store_options), run.store_backend)
+        self._store = DriverStore(run.store_root, run.store_options, run.store_backend)
         self._canceling = False
         self._cancel_deadline: float | None = None
         self._canceled: list[StepResult] = []
         self._drains: dict[Worker, Any] = {}
         self._started: set[str] = set()
         self._last_drain = time.monotonic()
-        self._store: IntermediateStore | None = None
         self._dispatch = Dispatcher(limit=run.config.max_concurrent_steps)
         self._in_flight: dict[Any, tuple[Worker, list[Step]]] = {}
         self._workers: dict[WorkerPool, list[Worker]] = {}
@@ -366,20 +366,13 @@ class RayActorExecutor(WorkerFaults, Executor):
             for message in commit_failures:
                 self._sink.emit(EventType.LOG, None, {"level": "WARNING", "message": message})
             failures.extend(teardown_failures)
-        if self._store is not None:
-            self._store.close()
+        self._store.close()
         self._sink.flush()
         return failures
 
-    def _opened_store(self) -> IntermediateStore:
-        if self._store is None:
-            root, options, backend = self._store_spec
-            self._store = IntermediateStore(root, options, backend=backend)  # type: ignore[arg-type]
-        return self._store
-
     def load(self, handle: Any) -> Any:
         if type(handle) is StoredRef:
-            return self._opened_store().get(handle.key)
+            return self._store.opened().get(handle.key)
         output = self._dispatch.outputs[(handle.step, handle.output)]
         wire = output.wire or [Where.STORE]
         if wire[0] == Where.VALUE:
@@ -389,4 +382,4 @@ class RayActorExecutor(WorkerFaults, Executor):
         if wire[0] == Where.REF:
             return ray.get(wire[1])
         key = self._dispatch.steps[handle.step].task.output_keys[handle.output]
-        return self._opened_store().get(key)
+        return self._store.opened().get(key)

@@ -141,10 +141,11 @@ class ClusterWatch:
         self._target = _host_port(gcs) if gcs else None
         self._stopped = threading.Event()
         if self._target is not None:
-            threading.Thread(target=self._watch, name="solidflow-ray-watch", daemon=True).start()
+            threading.Thread(
+                target=self._watch, args=self._target, name="solidflow-ray-watch", daemon=True
+            ).start()
 
-    def _watch(self) -> None:
-        host, port = self._target  # type: ignore[misc]
+    def _watch(self, host: str, port: int) -> None:
         failures = 0
         while not self._stopped.wait(PROBE_INTERVAL):
             problem = _answers(host, port, PROBE_INTERVAL)

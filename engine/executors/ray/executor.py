@@ -21,6 +21,7 @@ from solidflow.engine.executors.ray.cluster import cluster_resources
 from solidflow.engine.executors.ray.committer import not_committed
 from solidflow.engine.executors.ray.events import event_buffer
 from solidflow.engine.executors.ray.shipping import register_user_modules
+from solidflow.engine.executors.ray.stores import DriverStore
 from solidflow.engine.executors.ray.task_events import DRAIN_INTERVAL, TaskEventRelay
 from solidflow.engine.executors.ray.task_wire import (
     RayRunContext,
@@ -34,7 +35,7 @@ from solidflow.engine.executors.ray.worker import step_function
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.step.error_info import ErrorInfo
 from solidflow.engine.step.task import StepResult, StepTask
-from solidflow.engine.store import IntermediateStore, StoredRef
+from solidflow.engine.store import StoredRef
 
 WAIT_WINDOW = 400
 """Most pending steps, oldest first, that one `ray.wait` looks at (its cost grows with them)."""
@@ -140,9 +141,8 @@ class RayTaskExecutor(Executor):
             actor_name=actor_name,
             namespace=run.config.namespace,
         )
-        self._store_spec = (run.store_root, dict(run.store_options), run.store_backend)
+        self._store = DriverStore(run.store_root, run.store_options, run.store_backend)
         self._has_resources = bool(run.resources)
-        self._store: IntermediateStore | None = None
         self._functions: dict[int, Any] = {}
         self._outcome_refs: dict[str, Any] = {}
         self._pending: dict[Any, tuple[StepTask, dict[str, Any]]] = {}
@@ -308,8 +308,7 @@ class RayTaskExecutor(Executor):
             ray.cancel(ref, force=True)
         self._pending.clear()
         self._wait_for_commits()
-        if self._store is not None:
-            self._store.close()
+        self._store.close()
         failures: list[str] = []
         if not self._has_resources:  # nothing to tear down; outcomes carried every event
             self._actor.forget.remote(self._run_id)
@@ -342,7 +341,7 @@ class RayTaskExecutor(Executor):
         about those still missing after COMMIT_TIMEOUT (their worker stopped first)."""
         if not self._committing:
             return
-        missing = not_committed(self._opened_store(), list(self._committing), COMMIT_TIMEOUT)
+        missing = not_committed(self._store.opened(), list(self._committing), COMMIT_TIMEOUT)
         if missing:
             steps = ", ".join(sorted({self._committing[key] for key in missing}))
             self._sink.emit(
@@ -356,12 +355,7 @@ class RayTaskExecutor(Executor):
                 },
             )
 
-    def _opened_store(self) -> IntermediateStore:
-        if self._store is None:
-            self._store = IntermediateStore(*self._store_spec)  # type: ignore[arg-type]
-        return self._store
-
     def load(self, handle: Any) -> Any:
         if isinstance(handle, StoredRef):
-            return self._opened_store().get(handle.key)
+            return self._store.opened().get(handle.key)
         return ray.get(handle)
