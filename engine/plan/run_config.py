@@ -16,6 +16,7 @@ from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.definitions.solid import InputDefinition
 from solidflow.definitions.types import DataType
+from solidflow.engine.plan.config_problems import problems_of
 from solidflow.errors import ConfigError
 
 
@@ -241,60 +242,6 @@ def run_config_model(
     return model, builder.hints
 
 
-def _model_field(model: Any, key: str) -> Any:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return None
-    for info in model.model_fields.values():
-        if (info.alias or "") == key:
-            return info
-    return model.model_fields.get(key)
-
-
-def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> Any:
-    model: Any = root
-    for key in loc:
-        info = _model_field(model, str(key))
-        if info is None:
-            return None
-        model = info.annotation
-    return model
-
-
-def _keys_of(model: Any) -> list[str]:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return []
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _required_leaves(model: Any, path: str) -> list[str]:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return [path]
-    leaves = []
-    for name, info in model.model_fields.items():
-        if info.is_required():
-            leaves.extend(_required_leaves(info.annotation, f"{path}.{info.alias or name}"))
-    return leaves or [path]
-
-
-def _problems(
-    error: ValidationError, root: type[BaseModel], hints: Mapping[str, str]
-) -> list[tuple[str, str]]:
-    problems = []
-    for item in error.errors(include_url=False):
-        loc = tuple(str(part) for part in item["loc"])
-        path = ".".join(loc)
-        if item["type"] == "extra_forbidden":
-            valid = ", ".join(_keys_of(_model_at(root, loc[:-1]))) or "none"
-            problems.append((path, f"unknown key '{loc[-1]}' (valid keys here: {valid})"))
-        elif item["type"] == "missing":
-            for leaf in _required_leaves(_model_at(root, loc), path):
-                hint = hints.get(leaf)
-                problems.append((leaf, "Field required" + (f" ({hint})" if hint else "")))
-        else:
-            problems.append((path, item["msg"]))
-    return problems
-
-
 def _section(instance: _Section | None, key: str) -> Any:
     if instance is None:
         return None
@@ -352,7 +299,7 @@ def validate_run_config(
     try:
         validated = model.model_validate(dict(run_config))
     except ValidationError as error:
-        raise ConfigError(_problems(error, model, hints)) from None
+        raise ConfigError(problems_of(error, model, hints)) from None
     problems: list[tuple[str, str]] = []
     solid_configs: dict[str, Any] = {}
     input_values: dict[str, dict[str, Any]] = {}
