@@ -86,17 +86,16 @@ class OutputWriter:
             return self.store.put_encoded(
                 key, encoded, **where, known_missing=known_missing, replace=replace
             )
-        where["replace"] = replace
         if not (replace or (known_missing and self.store.writes_guarded)):
             existing = self.store.info(key)
             if existing is not None:
                 return existing
         if encoded.payload is not None and len(encoded.payload) <= WRITTEN_AT_ONCE:
-            staged = self.store.stage(key, encoded, **where)
+            staged = self.store.stage(key, encoded, **where, replace=replace)
             with self._lock:
                 self._staged.append(staged)
             return staged.record  # type: ignore[return-value]
-        writing = _writer().submit(self.store.stage, key, encoded, **where)
+        writing = _writer().submit(self.store.stage, key, encoded, **where, replace=replace)
         with self._lock:
             self._writing.append((key, writing))
         return Pending(key=key, serializer=encoded.serializer, bytes=encoded.size())
