@@ -91,6 +91,7 @@ test: check-java check-chromium check-postgres $(VENV)/.test-installed $(UI_ASSE
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/lint_imports.py
+	$(BIN)/python .ci/typecheck.py
 	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The unit layer alone: no clusters, no subprocesses of the CLI; under a minute.
@@ -101,6 +102,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python .ci/lint_imports.py
+	$(BIN)/python .ci/typecheck.py
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .

@@ -120,8 +120,8 @@ def main() -> None:
         finally:
             storage.close()
     if not options.sqlite_only:
-        with postgres_storage() as storage:
-            measure("PostgreSQL", storage)
+        with postgres_storage() as postgres:
+            measure("PostgreSQL", postgres)
 
 
 if __name__ == "__main__":

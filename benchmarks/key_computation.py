@@ -50,7 +50,7 @@ def write_modules(directory: Path, solids: int, helpers: int, chain: int, versio
     (directory / f"{PIPELINE}.py").write_text("\n".join(lines) + "\n")
 
 
-def _plan(directory: Path):  # type: ignore[no-untyped-def]
+def _plan(directory: Path):
     from solidflow import Instance
     from solidflow.engine.run.prepare import prepare_run
 
@@ -62,7 +62,7 @@ def _plan(directory: Path):  # type: ignore[no-untyped-def]
     return prepare_run(module.bench, None, None, None, "in_process", instance).plan
 
 
-def _timed_keys(plan) -> tuple[float, float, dict]:  # type: ignore[no-untyped-def]
+def _timed_keys(plan) -> tuple[float, float, dict]:
     """Seconds and CPU seconds that computing the plan's keys took, and the keys."""
     from solidflow.engine.memo.memoization import plan_keys
 

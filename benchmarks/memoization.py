@@ -23,7 +23,7 @@ import pyarrow as pa
 from solidflow import Config, Instance, PipelineDefinition, execute_pipeline, pipeline, solid
 from solidflow.benchmarks.suite.measure import prewarm, timed
 from solidflow.engine.events.records import EventType
-from solidflow.engine.store import IntermediateStore
+from solidflow.engine.store import IntermediateStore, StoredOutput
 
 
 class TableConfig(Config):
@@ -50,6 +50,13 @@ def build(tables: int) -> PipelineDefinition:
         count_rows([make_table.alias(f"table_{i}")() for i in range(tables)])
 
     return intermediates
+
+
+def _stored(store: IntermediateStore, key: str) -> StoredOutput:
+    info = store.info(key)
+    if info is None:
+        raise RuntimeError(f"the benchmark's output {key} is not stored")
+    return info
 
 
 def main() -> None:
@@ -80,8 +87,9 @@ def main() -> None:
             if e.type is EventType.STEP_OUTPUT and e.step in names
         }
         store = IntermediateStore(instance.config.storage.root)
-        paths = [store.info(keys[name]).location for name in names]
-        stored_bytes = sum(store.info(keys[name]).bytes for name in names)
+        stored = [_stored(store, keys[name]) for name in names]
+        paths = [info.location for info in stored]
+        stored_bytes = sum(info.bytes for info in stored)
         store.close()
 
         def memoized_run():

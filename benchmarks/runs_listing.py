@@ -90,7 +90,7 @@ def median_ms(call: Callable[[], object], repetitions: int = REPETITIONS) -> flo
     return statistics.median(durations) * 1000
 
 
-def command(*arguments: str) -> Callable[[], None]:
+def command(*arguments: str) -> Callable[[], object]:
     """A call that runs `solidflow *arguments` in a new process."""
     return lambda: subprocess.run([*COMMAND, *arguments], check=True, capture_output=True)
 

@@ -23,6 +23,7 @@ import os
 import statistics
 import tempfile
 from collections.abc import Callable
+from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -33,7 +34,17 @@ from solidflow.engine.store import IntermediateStore
 REPETITIONS = 5
 TINY_OUTPUTS = 10_000
 COLUMNS = 8
-ORIGIN = {"run_id": "bench", "step": "step", "output": "result"}
+
+
+class Origin(TypedDict):
+    """Where a benchmark's stored outputs come from: IntermediateStore.put's keywords."""
+
+    run_id: str
+    step: str
+    output: str
+
+
+ORIGIN = Origin(run_id="bench", step="step", output="result")
 
 
 def key(*parts: object) -> str:

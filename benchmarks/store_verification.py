@@ -32,7 +32,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import xxhash
 
-from solidflow.benchmarks.store_throughput import make_table
+from solidflow.benchmarks.store_throughput import ORIGIN, make_table
 from solidflow.benchmarks.suite.measure import prewarm, timed
 from solidflow.engine.store import IntermediateStore
 from solidflow.engine.store.records import assess_buffer, full_checksum
@@ -40,7 +40,6 @@ from solidflow.engine.store.verified import marker_path
 
 REPETITIONS = 5
 BLOCK = 64 * 2**20
-ORIGIN = {"run_id": "bench", "step": "step", "output": "result"}
 
 
 def drop_page_cache(path: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from solidflow.definitions.config import Config
 from solidflow.registry import PluginError, entry_points_of, load_object
@@ -56,10 +56,11 @@ class Registry(Generic[T]):
     Args:
         kind: what the plug-ins are, for messages ("executor").
         group: the entry point group that names them ("solidflow.executors").
-        base: the class every plug-in of the kind derives from.
+        base: the class every plug-in of the kind derives from (T; an abstract class, so it is
+            a plain `type` here and T is given explicitly: `Registry[Executor](...)`).
     """
 
-    def __init__(self, kind: str, group: str, base: type[T]) -> None:
+    def __init__(self, kind: str, group: str, base: type) -> None:
         self.kind = kind
         self.group = group
         self.base = base
@@ -123,7 +124,7 @@ class Registry(Generic[T]):
         entry = self.entry(name)
         if not isinstance(entry, Deferred):
             return entry
-        return self._checked(name, self._imported(name, entry.implementation, entry.extra))
+        return self._class(name, self._imported(name, entry.implementation, entry.extra))
 
     def _imported(self, name: str, reference: str, extra: str | None = None) -> Any:
         try:
@@ -138,11 +139,14 @@ class Registry(Generic[T]):
             problem = f"{type(error).__name__}: {error}"
         raise PluginError(f"{self.kind} '{name}' cannot be loaded from '{reference}': {problem}")
 
-    def _checked(self, name: str, value: Any) -> Any:
+    def _checked(self, name: str, value: object) -> type[T] | Deferred:
         if isinstance(value, Deferred):
             return value
+        return self._class(name, value)
+
+    def _class(self, name: str, value: object) -> type[T]:
         if not (isinstance(value, type) and issubclass(value, self.base)):
             raise PluginError(
                 f"{self.kind} '{name}' is {value!r}, not a subclass of {self.base.__name__}"
             )
-        return value
+        return cast("type[T]", value)

@@ -99,7 +99,7 @@ def writable(path: str | os.PathLike[str]) -> bool:
 
 
 def _connect_read_only(
-    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], None]
+    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], object]
 ) -> sqlite3.Connection:
     """A connection that can only read the database at `path` (in a directory this process
     cannot write): through its WAL files when they exist, else of the file alone (SQLite's
@@ -126,7 +126,7 @@ def _connect_read_only(
 
 
 def _connect(
-    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], None]
+    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], object]
 ) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
@@ -141,7 +141,7 @@ def _connect(
 
 
 def open_shared_database(
-    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], None]
+    path: str | os.PathLike[str], setup: Callable[[sqlite3.Connection], object]
 ) -> sqlite3.Connection:
     """A connection in WAL mode that waits for other writers, after `setup` (schema creation).
 
@@ -168,7 +168,7 @@ class SharedDatabase:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        setup: Callable[[sqlite3.Connection], None],
+        setup: Callable[[sqlite3.Connection], object],
         on_fork: Callable[[], None] = lambda: None,
     ) -> None:
         self.path = path

@@ -24,7 +24,7 @@ def table_metadata(value: Any) -> dict[str, Any]:
 class _ArrowDataCodec(Codec):
     """Values of `arrow_class` exactly, stored as they are."""
 
-    arrow_class: ClassVar[type]
+    arrow_class: ClassVar[type[Any]]
 
     def describe(self, value: Any) -> Mapping[str, Any]:
         return table_metadata(value)

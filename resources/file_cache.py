@@ -14,12 +14,12 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from fsspec.core import split_protocol, url_to_fs
 
 from solidflow.definitions.config import Config
-from solidflow.definitions.resource import resource
+from solidflow.definitions.resource import InitContext, resource
 
 # Temporary files of writes in progress start with this; keys may not use it.
 _TEMP_PREFIX = ".sftmp-"
@@ -100,6 +100,11 @@ class _AtomicWriter(io.RawIOBase):
         self._commit = commit
         self._discard = discard
         self._finished = False
+
+    def as_io(self) -> IO[bytes]:
+        """This writer as the binary file type that FileCache.open returns (io classes do
+        not derive from typing.IO, which is nominal)."""
+        return cast(IO[bytes], self)
 
     def writable(self) -> bool:
         return True
@@ -185,13 +190,13 @@ class LocalFileCache(FileCache):
             raw.close()
             temp.unlink(missing_ok=True)
 
-        return _AtomicWriter(raw, commit, discard)
+        return _AtomicWriter(raw, commit, discard).as_io()
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
     def keys(self) -> list[str]:
-        found = []
+        found: list[str] = []
         for folder, _, files in os.walk(self.root):
             relative = Path(folder).relative_to(self.root)
             found.extend(
@@ -222,13 +227,15 @@ class FsspecFileCache(FileCache):
         return f"{self.root}/{_check_key(key)}"
 
     def has(self, key: str) -> bool:
-        return self.fs.isfile(self._path(key))
+        is_file: bool = self.fs.isfile(self._path(key))
+        return is_file
 
     def open(self, key: str, mode: str = "rb") -> IO[bytes]:
         _check_mode(mode)
         path = self._path(key)
         if mode == "rb":
-            return self.fs.open(path, "rb")
+            file: IO[bytes] = self.fs.open(path, "rb")
+            return file
         parent = path.rsplit("/", 1)[0]
         if parent:
             self.fs.makedirs(parent, exist_ok=True)
@@ -250,7 +257,7 @@ class FsspecFileCache(FileCache):
                 with contextlib.suppress(FileNotFoundError):
                     self.fs.rm_file(temp)
 
-        return _AtomicWriter(raw, commit, discard)
+        return _AtomicWriter(raw, commit, discard).as_io()
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -265,7 +272,8 @@ class FsspecFileCache(FileCache):
         )
 
     def location(self, key: str) -> str:
-        return self.fs.unstrip_protocol(self._path(key))
+        url: str = self.fs.unstrip_protocol(self._path(key))
+        return url
 
 
 def file_cache_for(location: str, storage_options: dict[str, Any] | None = None) -> FileCache:
@@ -290,5 +298,5 @@ class FileCacheConfig(Config):
 @resource(
     config=FileCacheConfig, description="Named files in a local directory or any fsspec location."
 )
-def file_cache(init_context) -> FileCache:
+def file_cache(init_context: InitContext) -> FileCache:
     return file_cache_for(init_context.config.location, init_context.config.storage_options)

@@ -24,7 +24,13 @@ class SolidflowError(Exception):
 
 
 class DefinitionError(SolidflowError):
-    """A pipeline, solid, resource or type is defined wrongly."""
+    """A pipeline, solid, resource or type is defined wrongly.
+
+    Attributes:
+        run_id: the run recorded as failed because of this error, if one was recorded.
+    """
+
+    run_id: str | None = None
 
 
 class ConfigError(SolidflowError):
@@ -54,7 +60,11 @@ class RunArgumentError(ConfigError):
 
 
 class SelectionError(SolidflowError):
-    """A solid selection names unknown solids or has bad syntax."""
+    """A solid selection names unknown solids or has bad syntax.
+
+    Attributes:
+        run_id: the run recorded as failed because of this error, if one was recorded.
+    """
 
     run_id: str | None = None
 

@@ -146,11 +146,12 @@ class PluginRegistry(Generic[T]):
             return found
         if ":" in name:
             try:
-                return load_object(name)
+                loaded: T = load_object(name)
             except (ImportError, AttributeError, ValueError) as error:
                 raise PluginError(
                     f"{self.what} '{name}' cannot be imported: {type(error).__name__}: {error}"
                 ) from error
+            return loaded
         known = ", ".join(self.names()) or "none"
         raise PluginError(f"unknown {self.what} '{name}'; available: {known}")
 

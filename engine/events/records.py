@@ -58,6 +58,8 @@ class EventRecord:
     timestamp: float
     type: EventType
     step: str | None
+    _payload: dict[str, Any] | None
+    _packed: bytes | None
 
     def __init__(
         self,
@@ -84,7 +86,8 @@ class EventRecord:
         """Event-specific fields."""
         payload = self._payload
         if payload is None:
-            payload = unpack_payload(self._packed)  # type: ignore[arg-type]
+            assert self._packed is not None  # one of the two is always set
+            payload = unpack_payload(self._packed)
             object.__setattr__(self, "_payload", payload)
         return payload
 
@@ -195,10 +198,12 @@ def _restore_record(
 
 def pack_payload(payload: Any) -> bytes:
     """msgpack bytes of `payload`; what msgpack cannot encode is packed in its `to_plain` form."""
+    packed: bytes
     try:
-        return msgpack.packb(payload, use_bin_type=True)
+        packed = msgpack.packb(payload, use_bin_type=True)
     except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
-        return msgpack.packb(to_plain(payload), use_bin_type=True)
+        packed = msgpack.packb(to_plain(payload), use_bin_type=True)
+    return packed
 
 
 def unpack_payload(data: bytes) -> Any:

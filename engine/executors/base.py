@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from solidflow.definitions.config import Config
 from solidflow.engine.events.sink import EventSink
+from solidflow.engine.plan.steps import ResourceSpec
 from solidflow.engine.registry import Registry
-from solidflow.engine.step.resources import ResourceSpec
 from solidflow.engine.step.task import StepResult, StepTask
 
 
@@ -82,5 +82,5 @@ class Executor(ABC):
         return handle
 
 
-EXECUTORS = Registry("executor", "solidflow.executors", Executor)
+EXECUTORS = Registry[Executor]("executor", "solidflow.executors", Executor)
 """The executors, by name."""

@@ -4,6 +4,7 @@ processes of a host (whose leases are files beside it)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -224,7 +225,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
             if version in _BACKFILLED:
                 (until,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
                 filled = backfill(
-                    lambda after, limit, until=until: self._index_events(conn, after, limit, until),
+                    functools.partial(self._index_events, conn, until=until),
                     pause=_WRITERS_TURN,
                 )
                 with transaction(conn):  # what writers stored meanwhile, then the version
@@ -404,7 +405,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     def get_runs(
         self, status: RunStatus | Collection[RunStatus] | None = None, limit: int | None = None
     ) -> list[RunRecord]:
-        where, params = "", []
+        where, params = "", list[str | int]()
         if status is not None:
             params = [s.value for s in ([status] if isinstance(status, RunStatus) else status)]
             where = f"WHERE status IN ({', '.join('?' * len(params))})"

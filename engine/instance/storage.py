@@ -10,7 +10,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from solidflow.definitions.config import Config
 from solidflow.engine.events.records import EventRecord
@@ -19,6 +19,9 @@ from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.ticks import ScheduleState, TickRecord, TickStatus
 from solidflow.engine.registry import Registry
 from solidflow.errors import EventLogError, SolidflowError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class DuplicateRecordError(ValueError):
@@ -96,18 +99,20 @@ class EventLogStorage(ABC):
         )
 
 
-MUTABLE_RUN_FIELDS = frozenset(
-    {
-        "status",
-        "start_time",
-        "end_time",
-        "pid",
-        "hostname",
-        "process_start",
-        "heartbeat",
-        "launcher",
-    }
-)
+class RunChanges(TypedDict, total=False):
+    """New values of the fields of a RunRecord that change after the run is recorded."""
+
+    status: RunStatus
+    start_time: float | None
+    end_time: float | None
+    pid: int | None
+    hostname: str | None
+    process_start: str | None
+    heartbeat: float | None
+    launcher: str | None
+
+
+MUTABLE_RUN_FIELDS = RunChanges.__optional_keys__
 """The fields of a RunRecord that change after the run is recorded."""
 
 
@@ -138,7 +143,11 @@ class RunStorage(ABC):
 
     @abstractmethod
     def update_run(
-        self, run_id: str, *, expected: Collection[RunStatus] | None = None, **changes: Any
+        self,
+        run_id: str,
+        *,
+        expected: Collection[RunStatus] | None = None,
+        **changes: Unpack[RunChanges],
     ) -> bool:
         """Change fields of a stored run in one atomic step, if its status is one of
         `expected` (whatever it is when None); whether it changed them. Only
@@ -317,5 +326,5 @@ class InstanceStorage(EventLogStorage, RunStorage, ScheduleStorage, StepClaimSto
         the events and the runs)."""
 
 
-EVENT_LOGS = Registry("event log backend", "solidflow.event_logs", InstanceStorage)
+EVENT_LOGS = Registry[InstanceStorage]("event log backend", "solidflow.event_logs", InstanceStorage)
 """The event log backends (each also stores the runs)."""

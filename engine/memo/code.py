@@ -166,7 +166,7 @@ class CodeScanner:
             if value is None:
                 value = sys.modules.get(f"{absolute}.{imported}")
             binding = f"{display_name(absolute)}.{imported}"
-            tokens.append(self._reference(value, lambda binding=binding: binding))
+            tokens.append(self._reference(value, binding.__str__))
         return tokens
 
     def _global_token(
@@ -188,7 +188,9 @@ class CodeScanner:
         `module.name`."""
         for _ in range(8):  # a chain of re-exports, not an import cycle
             found = sys.modules.get(module or "")
-            source = None if found is None else self._imported_names(found).get(name)
+            if found is None:
+                break
+            source = self._imported_names(found).get(name)
             if source is None:
                 break
             origin, level, attribute = source

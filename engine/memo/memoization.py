@@ -120,9 +120,10 @@ def _plan_keys(plan: ExecutionPlan, warn: Warn) -> dict[str, MemoKeys]:
             else:
                 inputs[name] = fingerprint(source.value)
         loaders = [
-            step.solid.input(name).data_type.loader.fn
+            loader.fn
             for name, source in step.inputs.items()
             if isinstance(source, FromLoader)
+            and (loader := step.solid.input(name).data_type.loader) is not None
         ]
         code = solid_code(step.solid, scanner, loaders)
         required = sorted(key for key in step.solid.required_resource_keys if key in resources)

@@ -48,7 +48,7 @@ class _ParsedFile:
         tree = ast.parse(source)
         # Definitions by qualified name; a name that two definitions share (say, in both
         # branches of an if) tells neither apart: it maps to None.
-        self.by_name: dict[str, ast.AST | None] = {}
+        self.by_name: dict[str, ast.stmt | None] = {}
         self.tree = tree
         self._index(tree.body, "")
         self._hashes: dict[ast.AST, str] = {}
@@ -76,7 +76,7 @@ class _ParsedFile:
             self._hashes[node] = digest(ast.dump(normalised, include_attributes=False).encode())
         return self._hashes[node]
 
-    def node(self, qualname: str) -> ast.AST | None:
+    def node(self, qualname: str) -> ast.stmt | None:
         """The normalised definition named `qualname`, None if there is none."""
         self.hash_of(qualname)
         return self.by_name.get(qualname)
@@ -183,10 +183,13 @@ def class_body_code(cls: type) -> types.CodeType | None:
     """The code of a module holding only the class's (normalised) definition: what evaluates
     its bases, decorators and body. None without its source."""
     found = _class_source(cls)
-    node = None if found is None else found[0].node(cls.__qualname__)
+    if found is None:
+        return None
+    parsed, filename = found
+    node = parsed.node(cls.__qualname__)
     if node is None:
         return None
-    return compile(ast.Module(body=[node], type_ignores=[]), found[1], "exec")  # type: ignore[index]
+    return compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
 
 
 def class_hash(cls: type, methods: list[types.FunctionType]) -> str:

@@ -50,7 +50,8 @@ def qualified_type(value: Any) -> str:
 
 def packed(form: Any) -> bytes:
     """The msgpack encoding of a canonical form (strings may hold lone surrogates)."""
-    return msgpack.packb(form, use_bin_type=True, unicode_errors="surrogatepass")
+    encoded: bytes = msgpack.packb(form, use_bin_type=True, unicode_errors="surrogatepass")
+    return encoded
 
 
 def value_digest(form: Any) -> str:
@@ -143,7 +144,11 @@ class Canonical:
             fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
             return ["dataclass", self.form(kind, depth), self.form(fields, depth)]
         if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
-            return ["namedtuple", self.form(kind, depth), self.form(value._asdict(), depth)]
+            return [
+                "namedtuple",
+                self.form(kind, depth),
+                self.form(dict(zip(value._fields, value, strict=True)), depth),
+            ]
         if self._user_class(kind):
             state = dict(getattr(value, "__dict__", {}))
             for slot in _slots(kind):

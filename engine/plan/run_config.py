@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic.fields import FieldInfo
 
 from solidflow.definitions.config import Config, config_required, validate_config
 from solidflow.definitions.graph import InputBinding
@@ -15,6 +16,7 @@ from solidflow.definitions.mode import Mode
 from solidflow.definitions.pipeline import PipelineDefinition
 from solidflow.definitions.solid import InputDefinition
 from solidflow.definitions.types import DataType
+from solidflow.engine.plan.config_problems import problems_of
 from solidflow.errors import ConfigError
 
 
@@ -53,19 +55,26 @@ class StorageSettings(Config):
     `run`, without syncing."""
 
 
-def _field(schema: Any, required: bool, description: str | None = None) -> Any:
+FieldSpec = tuple[Any, FieldInfo]
+"""A field of a run_config section as pydantic's create_model takes it: (annotation, info)."""
+
+
+def _field(schema: Any, required: bool, description: str | None = None) -> FieldSpec:
     if required:
-        return (schema, Field(..., description=description))
-    if (
+        info = Field(..., description=description)
+    elif (
         isinstance(schema, type)
         and issubclass(schema, BaseModel)
         and not any(info.is_required() for info in schema.model_fields.values())
     ):
-        return (schema, Field(default_factory=schema, description=description))
-    return (schema, Field(default=None, description=description))
+        info = Field(default_factory=schema, description=description)
+    else:
+        info = Field(default=None, description=description)
+    # Field() is typed as its default's type, to be assigned to a class attribute.
+    return (schema, cast(FieldInfo, info))
 
 
-def _input_field(input_def: InputDefinition, required: bool) -> Any:
+def _input_field(input_def: InputDefinition, required: bool) -> FieldSpec:
     """The run_config field of an input: its type's loader config, or any value (checked
     against the input's type after validation)."""
     data_type = input_def.data_type
@@ -79,11 +88,11 @@ class _NoSettings(_Section):
     """An entry with nothing to set (a solid without config or configurable inputs)."""
 
 
-def _model(name: str, fields: Mapping[str, Any]) -> type[BaseModel]:
+def _model(name: str, fields: Mapping[str, FieldSpec]) -> type[_Section]:
     """A strict model whose field names may be any string (they are set as aliases)."""
     if not fields:
         return _NoSettings
-    definitions = {
+    definitions: dict[str, Any] = {
         f"f{index}": (Annotated[annotation, Field(alias=key)], info)
         for index, (key, (annotation, info)) in enumerate(fields.items())
     }
@@ -110,17 +119,17 @@ class _SchemaBuilder:
         self.available = self.selected | frozenset(provided)
         self.hints: dict[str, str] = {}
 
-    def solid_entry(self, node_name: str) -> tuple[Any, bool]:
+    def solid_entry(self, node_name: str) -> FieldSpec:
         node = self.pipeline.nodes[node_name]
         selected = node_name in self.selected
         path = "solids." + ".solids.".join(node_name.split("."))
-        fields: dict[str, Any] = {}
+        fields: dict[str, FieldSpec] = {}
         required = False
         if node.solid.config_schema is not None:
             needs_config = selected and config_required(node.solid.config_schema)
             fields["config"] = _field(node.solid.config_schema, needs_config)
             required |= needs_config
-        inputs: dict[str, Any] = {}
+        inputs: dict[str, FieldSpec] = {}
         for input_def in node.solid.inputs:
             binding = node.inputs.get(input_def.name)
             missing_upstream = _upstream_unselected(binding, self.available) if binding else []
@@ -143,13 +152,13 @@ class _SchemaBuilder:
             fields["inputs"] = _field(_model(f"{node_name}_inputs", inputs), input_required)
         return _field(_model(f"{node_name}_entry", fields), required)
 
-    def solids_level(self, prefix: str) -> tuple[Any, bool]:
+    def solids_level(self, prefix: str) -> tuple[FieldSpec, bool]:
         children: dict[str, list[str]] = {}
         for node_name in self.pipeline.nodes:
             if node_name.startswith(prefix):
                 head = node_name[len(prefix) :].split(".", 1)[0]
                 children.setdefault(head, []).append(node_name)
-        fields = {}
+        fields: dict[str, FieldSpec] = {}
         for head in children:
             full = prefix + head
             if full in self.pipeline.nodes:
@@ -163,8 +172,8 @@ class _SchemaBuilder:
         required = any(info.is_required() for _, info in fields.values())
         return _field(model, required), required
 
-    def resources(self, needed: Collection[str]) -> tuple[Any, bool]:
-        fields = {}
+    def resources(self, needed: Collection[str]) -> tuple[FieldSpec, bool]:
+        fields: dict[str, FieldSpec] = {}
         for key, definition in self.mode.resource_definitions().items():
             if definition.config_schema is None or definition.bound_config is not None:
                 continue
@@ -176,7 +185,7 @@ class _SchemaBuilder:
         required = any(info.is_required() for _, info in fields.values())
         return _field(_model("resources", fields), required), required
 
-    def build(self, executors: Mapping[str, type[Config]]) -> type[BaseModel]:
+    def build(self, executors: Mapping[str, type[Config]]) -> type[_Section]:
         needed = {
             key
             for name in self.selected
@@ -199,7 +208,7 @@ class _SchemaBuilder:
 
 
 _MODELS_KEPT = 32
-_MODELS: OrderedDict[tuple[Any, ...], tuple[Any, type[BaseModel], dict[str, str]]] = OrderedDict()
+_MODELS: OrderedDict[tuple[Any, ...], tuple[Any, type[_Section], dict[str, str]]] = OrderedDict()
 
 
 def run_config_model(
@@ -208,7 +217,7 @@ def run_config_model(
     selected: Collection[str],
     executors: Mapping[str, type[Config]],
     provided: Collection[str] = (),
-) -> tuple[type[BaseModel], dict[str, str]]:
+) -> tuple[type[_Section], dict[str, str]]:
     """The pydantic model of the whole run_config, and extra hints for missing fields by path.
 
     `provided` names unselected nodes whose outputs an earlier run stored (re-execution).
@@ -233,73 +242,20 @@ def run_config_model(
     return model, builder.hints
 
 
-def _model_field(model: Any, key: str) -> Any:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return None
-    for info in model.model_fields.values():
-        if (info.alias or "") == key:
-            return info
-    return model.model_fields.get(key)
-
-
-def _model_at(root: type[BaseModel], loc: tuple[Any, ...]) -> Any:
-    model: Any = root
-    for key in loc:
-        info = _model_field(model, str(key))
-        if info is None:
-            return None
-        model = info.annotation
-    return model
-
-
-def _keys_of(model: Any) -> list[str]:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return []
-    return [info.alias or name for name, info in model.model_fields.items()]
-
-
-def _required_leaves(model: Any, path: str) -> list[str]:
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        return [path]
-    leaves = []
-    for name, info in model.model_fields.items():
-        if info.is_required():
-            leaves.extend(_required_leaves(info.annotation, f"{path}.{info.alias or name}"))
-    return leaves or [path]
-
-
-def _problems(
-    error: ValidationError, root: type[BaseModel], hints: Mapping[str, str]
-) -> list[tuple[str, str]]:
-    problems = []
-    for item in error.errors(include_url=False):
-        loc = tuple(str(part) for part in item["loc"])
-        path = ".".join(loc)
-        if item["type"] == "extra_forbidden":
-            valid = ", ".join(_keys_of(_model_at(root, loc[:-1]))) or "none"
-            problems.append((path, f"unknown key '{loc[-1]}' (valid keys here: {valid})"))
-        elif item["type"] == "missing":
-            for leaf in _required_leaves(_model_at(root, loc), path):
-                hint = hints.get(leaf)
-                problems.append((leaf, "Field required" + (f" ({hint})" if hint else "")))
-        else:
-            problems.append((path, item["msg"]))
-    return problems
-
-
-def _section(instance: BaseModel | None, key: str) -> Any:
+def _section(instance: _Section | None, key: str) -> Any:
     if instance is None:
         return None
     name = type(instance).field_by_key.get(key)
     return None if name is None else getattr(instance, name)
 
 
-def _entry_for(validated: BaseModel, node_name: str) -> BaseModel | None:
+def _entry_for(validated: _Section, node_name: str) -> _Section | None:
     level = _section(validated, "solids")
     parts = node_name.split(".")
     for part in parts[:-1]:
         level = _section(_section(level, part), "solids")
-    return _section(level, parts[-1])
+    entry: _Section | None = _section(level, parts[-1])
+    return entry
 
 
 def _present(instance: BaseModel | None) -> dict[str, Any]:
@@ -343,7 +299,7 @@ def validate_run_config(
     try:
         validated = model.model_validate(dict(run_config))
     except ValidationError as error:
-        raise ConfigError(_problems(error, model, hints)) from None
+        raise ConfigError(problems_of(error, model, hints)) from None
     problems: list[tuple[str, str]] = []
     solid_configs: dict[str, Any] = {}
     input_values: dict[str, dict[str, Any]] = {}

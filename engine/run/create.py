@@ -129,7 +129,7 @@ def request_run(
         status=RunStatus.QUEUED,
         create_time=time.time(),
         tags=run_tags,
-        mode=mode or getattr(pipeline.default_mode, "name", ""),
+        mode=mode or (default.name if (default := pipeline.default_mode) else ""),
         target=target or pipeline_target(pipeline),
         run_config=to_plain(dict(run_config)) if isinstance(run_config, Mapping) else {},
         parent_run_id=origin.parent_run_id if origin else None,
@@ -150,7 +150,7 @@ def request_run(
     except (ConfigError, SelectionError, DefinitionError) as error:
         instance.add_run(record)
         instance.end_run(record, RunStatus.FAILURE, str(error))
-        error.run_id = record.run_id  # type: ignore[attr-defined]
+        error.run_id = record.run_id
         raise
     plan = prepared.plan
     record = dataclasses.replace(

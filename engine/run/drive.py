@@ -22,6 +22,7 @@ from solidflow.engine.instance.runs import (
     RunStatus,
     current_process_token,
 )
+from solidflow.engine.instance.storage import RunChanges
 from solidflow.engine.memo.claims import SharedSteps
 from solidflow.engine.memo.leases import Leases
 from solidflow.engine.memo.memoization import (
@@ -144,19 +145,17 @@ def drive_run(
     (KeyboardInterrupt for SIGINT by default).
     """
     now = time.time()
-    driver = {
+    started: RunChanges = {
+        "status": RunStatus.STARTED,
         "start_time": now,
         "heartbeat": now,
         "pid": os.getpid(),
         "hostname": socket.gethostname(),
         "process_start": current_process_token(),
     }
-    started = RunStatus.STARTED
-    if not instance.storage.update_run(
-        run.run_id, expected=[RunStatus.STARTING], status=started, **driver
-    ):
+    if not instance.storage.update_run(run.run_id, expected=[RunStatus.STARTING], **started):
         return _not_started(run, instance)
-    started_run = dataclasses.replace(run, status=started, **driver)
+    started_run = dataclasses.replace(run, **started)
     with RunMonitor(instance, run.run_id) as monitor:
         sink = EventSink(
             run.run_id,
@@ -215,7 +214,7 @@ def _prepared_and_driven(
                 external,
             )
         except (ConfigError, SelectionError, DefinitionError) as error:
-            error.run_id = record.run_id  # type: ignore[attr-defined]
+            error.run_id = record.run_id
             run.end(RunStatus.FAILURE, str(error))
             raise
     return _drive(run, pipeline, prepared, monitor, executor or prepared.executor(), raise_on_error)

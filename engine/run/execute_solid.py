@@ -15,8 +15,9 @@ from solidflow.definitions.resource import ResourceDefinition, as_resource_defin
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventRecord
 from solidflow.engine.events.sink import EventSink
+from solidflow.engine.plan.steps import ResourceSpec
 from solidflow.engine.run.results import StepEvents
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask
 from solidflow.errors import ConfigError, DefinitionError, StepFailure

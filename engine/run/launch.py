@@ -18,6 +18,7 @@ from solidflow.engine.events.records import EventRecord
 from solidflow.engine.executors import Executor
 from solidflow.engine.instance import CONFIG_FILE, Instance, InstanceConfigError
 from solidflow.engine.instance.runs import RunRecord, RunStatus
+from solidflow.engine.instance.storage import RunChanges
 from solidflow.engine.registry import PluginError, Registry, is_reference, reference_of
 from solidflow.engine.run.drive import drive_run
 from solidflow.engine.run.results import PipelineRunResult
@@ -118,7 +119,7 @@ class RunLauncher(ABC):
         return None
 
 
-RUN_LAUNCHERS = Registry("run launcher", "solidflow.run_launchers", RunLauncher)
+RUN_LAUNCHERS = Registry[RunLauncher]("run launcher", "solidflow.run_launchers", RunLauncher)
 """The run launchers, by name."""
 
 
@@ -248,7 +249,7 @@ def launch_run(
     run = instance.storage.get_run(run_id)
     if run is None:
         raise RunRequestError(f"no run with id '{run_id}' in {instance.home}")
-    launched = {
+    launched: RunChanges = {
         "status": RunStatus.STARTING,
         "heartbeat": time.time(),
         "launcher": launcher_name(launcher),

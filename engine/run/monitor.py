@@ -18,6 +18,7 @@ from solidflow.engine.executors.interrupts import (
 )
 from solidflow.engine.instance import Instance
 from solidflow.engine.instance.runs import RunStatus
+from solidflow.engine.instance.storage import RunChanges
 from solidflow.errors import EventLogError
 
 logger = logging.getLogger("solidflow")
@@ -152,7 +153,7 @@ class RunMonitor:
 
     def _beat(self, now: float) -> None:
         """Write the heartbeat (and CANCELING, for a cancel requested in this process)."""
-        changes: dict[str, Any] = {"heartbeat": now}
+        changes: RunChanges = {"heartbeat": now}
         if self._cancel_unsynced():
             changes["status"] = RunStatus.CANCELING
         storage = self._instance.storage

@@ -182,11 +182,13 @@ def store_durability(config: ResolvedRunConfig, instance: Instance) -> str:
 def pipeline_target(pipeline: PipelineDefinition) -> str | None:
     """'module:name' (or 'file.py:name' for scripts) from which the pipeline can be loaded."""
     fn = pipeline.fn
-    module = sys.modules.get(getattr(fn, "__module__", ""), None)
+    if fn is None:
+        return None
+    module = sys.modules.get(getattr(fn, "__module__", ""))
     found = getattr(module, fn.__name__, None) if module is not None else None
     # The module may have been loaded again since (a file target loaded twice): its pipeline
     # of the same name is this one's equal.
-    if not isinstance(found, PipelineDefinition) or found.name != pipeline.name:
+    if module is None or not isinstance(found, PipelineDefinition) or found.name != pipeline.name:
         return None
     if module.__name__ == "__main__" or module.__name__.startswith(FILE_MODULE_PREFIX):
         path = getattr(module, "__file__", None)

@@ -95,7 +95,7 @@ def explain_step(
             name=name,
             key=key,
             status=found[key].status.value,
-            run_id=None if found[key].present is None else found[key].present.run_id,
+            run_id=None if (present := found[key].present) is None else present.run_id,
         )
         for name, key in keys[step].output_keys.items()
     ]

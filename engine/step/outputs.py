@@ -10,9 +10,11 @@ from solidflow.engine.events.records import EventType
 from solidflow.engine.step.context import Emit, Resources, resource_values
 from solidflow.engine.step.error_info import ErrorInfo, error_info
 from solidflow.engine.step.task import StepTask
-from solidflow.engine.store import IntermediateStore, StoredOutput
+from solidflow.engine.store import StoredOutput
 from solidflow.engine.store.codec_registry import codec_for_class, dataset_as
 from solidflow.engine.store.datasets import StoredDataset
+from solidflow.engine.store.store import OutputOrigin
+from solidflow.engine.store.write_behind import OutputStore, Pending
 
 
 class StepError(Exception):
@@ -32,7 +34,7 @@ class StepError(Exception):
 
 
 def store_output(
-    task: StepTask, name: str, value: Any, store: IntermediateStore | None, emit: Emit
+    task: StepTask, name: str, value: Any, store: OutputStore | None, emit: Emit
 ) -> tuple[dict[str, Any], Any]:
     """Persist one output under its key. Returns what the STEP_OUTPUT event says about it and
     the value steps downstream receive: the value itself or, for a value its codec writes as
@@ -44,7 +46,7 @@ def store_output(
     key = task.output_keys.get(name)
     if store is None or key is None:
         return {}, value
-    where = {"run_id": task.run_id, "step": task.step_key, "output": name, "lineage": task.lineage}
+    where = OutputOrigin(run_id=task.run_id, step=task.step_key, output=name, lineage=task.lineage)
     codec = codec_for_class(type(value))
     if codec is not None and codec.writes_datasets:
         report: dict[str, Any] = {}
@@ -53,8 +55,9 @@ def store_output(
             label = f"solidflow: {task.step_key}.{name}"
             report.update(codec.write_dataset(value, location, label))
 
-        stored = store.put_dataset(key, produce, python_type=codec.python_type, **where)
-        return {**_stored_payload(stored), "rows": stored.rows, **report}, StoredDataset.of(stored)
+        dataset = store.put_dataset(key, produce, python_type=codec.python_type, **where)
+        payload = {**_stored_payload(dataset), "rows": dataset.rows, **report}
+        return payload, StoredDataset.of(dataset)
     try:
         stored = store.put(
             key,
@@ -77,7 +80,7 @@ def store_output(
     return _stored_payload(stored), value
 
 
-def _stored_payload(stored: StoredOutput) -> dict[str, Any]:
+def _stored_payload(stored: StoredOutput | Pending) -> dict[str, Any]:
     return {
         "key": stored.key,
         "stored": True,

@@ -8,6 +8,8 @@ import time
 from collections.abc import Collection, Generator, Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from solidflow.definitions.resource import InitContext
 from solidflow.engine.events.records import EventType
 from solidflow.engine.plan.steps import ResourceSpec
@@ -41,7 +43,7 @@ class SharedResources:
     @staticmethod
     def key(key: str, spec: ResourceSpec) -> tuple[str, str, str]:
         config = spec.config
-        plain = config.model_dump() if hasattr(config, "model_dump") else config
+        plain = config.model_dump() if isinstance(config, BaseModel) else config
         fn = spec.definition.fn
         return (key, f"{fn.__module__}.{fn.__qualname__}", repr(plain))
 

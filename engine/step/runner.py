@@ -18,9 +18,9 @@ from solidflow.engine.step.launchers import launcher_for
 from solidflow.engine.step.outputs import StepError, as_input, store_output
 from solidflow.engine.step.resources import ResourceInitError, ResourceManager
 from solidflow.engine.step.task import NotProduced, StepResult, StepTask, present_inputs
-from solidflow.engine.store import IntermediateStore, OutputCorrupt, StoredRef, StoreError
+from solidflow.engine.store import OutputCorrupt, StoredRef, StoreError
 from solidflow.engine.store.codec_registry import describe
-from solidflow.engine.store.write_behind import intermediate_store
+from solidflow.engine.store.write_behind import OutputStore, intermediate_store
 
 
 def _type_check(
@@ -133,9 +133,7 @@ def _loaded(data_type: DataType, config: Any, context: SolidExecutionContext, wh
         raise StepError(message, "input", info, exc) from None
 
 
-def _not_produced(
-    task: StepTask, name: str, store: IntermediateStore | None, emit: Emit
-) -> NotProduced:
+def _not_produced(task: StepTask, name: str, store: OutputStore | None, emit: Emit) -> NotProduced:
     """Record that the step did not produce optional output `name`: a NotProduced stored
     under the output's key (so that a memoized step's readers are skipped again)."""
     marker = NotProduced(task.step_key, name)
@@ -155,7 +153,7 @@ def _attempt(
     step_resources: Resources,
     emit: Emit,
     retry_number: int,
-    store: IntermediateStore | None,
+    store: OutputStore | None,
 ) -> dict[str, Any]:
     solid = task.solid
     context = SolidExecutionContext(
@@ -231,7 +229,7 @@ def run_step(
     load: Callable[[Any], Any],
     resources: ResourceManager,
     emit: Emit,
-    store: IntermediateStore | None = None,
+    store: OutputStore | None = None,
     *,
     retry_number: int = 0,
 ) -> StepResult:
@@ -264,7 +262,7 @@ def run_step_here(
     input_values: Mapping[str, Any],
     resources: ResourceManager,
     emit: Emit,
-    store: IntermediateStore | None = None,
+    store: OutputStore | None = None,
     *,
     retry_number: int = 0,
 ) -> StepResult:

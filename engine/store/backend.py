@@ -108,5 +108,5 @@ class StorageBackend(ABC):
     def close(self) -> None: ...
 
 
-STORAGES = Registry("storage backend", "solidflow.storages", StorageBackend)
+STORAGES = Registry[StorageBackend]("storage backend", "solidflow.storages", StorageBackend)
 """The storage backends, by name."""

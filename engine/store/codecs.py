@@ -40,7 +40,10 @@ class Encoded:
         """The Arrow schema as text, without metadata."""
         if self.arrow is None:
             return None
-        return self.arrow.schema.to_string(show_field_metadata=False, show_schema_metadata=False)
+        schema: str = self.arrow.schema.to_string(
+            show_field_metadata=False, show_schema_metadata=False
+        )
+        return schema
 
     def size(self) -> int:
         """The number of bytes `write_to` writes."""
@@ -48,15 +51,18 @@ class Encoded:
             return len(self.payload)
         sink = pa.MockOutputStream()
         self.write_to(sink)
-        return sink.size()
+        size: int = sink.size()
+        return size
 
     def write_to(self, sink: Any) -> None:
         """Write the payload or the Arrow IPC file of the data to the binary stream `sink`."""
         if self.payload is not None:
             sink.write(self.payload)
             return
-        with pa.ipc.new_file(sink, self.arrow.schema) as writer:
-            writer.write(self.arrow)
+        arrow = self.arrow
+        assert arrow is not None  # an Encoded holds exactly one of the two
+        with pa.ipc.new_file(sink, arrow.schema) as writer:
+            writer.write(arrow)
 
 
 def qualified_name(cls: type) -> str:

@@ -124,7 +124,7 @@ def _walk(fs: AbstractFileSystem, directory: str) -> list[tuple[str, int]]:
     return sorted((path.removeprefix(prefix), int(info["size"])) for path, info in found.items())
 
 
-def _listing_hash(files: list[tuple[str, int]]) -> Any:
+def _listing_hash(files: list[tuple[str, int]]) -> xxhash.xxh3_128:
     hasher = xxhash.xxh3_128()
     for name, size in files:
         hasher.update(name.encode())
@@ -168,10 +168,10 @@ class DatasetDirectories:
         self,
         fs: AbstractFileSystem,
         root: str,
-        lock: Callable[[str], AbstractContextManager[None]],
+        lock: Callable[[str], AbstractContextManager[object]],
         url: Callable[[str], str],
         verify_once: bool = False,
-        owning: Callable[[str], AbstractContextManager[None]] = contextlib.nullcontext,
+        owning: Callable[[str], AbstractContextManager[object]] = contextlib.nullcontext,
     ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")

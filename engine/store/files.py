@@ -74,7 +74,7 @@ def owning(path: str) -> Iterator[None]:
 
 
 def write_synced(
-    fd: int, size: int, write: Callable[[HashingSink], None], sync: bool = True
+    fd: int, size: int, write: Callable[[HashingSink], object], sync: bool = True
 ) -> tuple[str, str]:
     """Write the `size` bytes that `write` writes to a sink into the open file `fd`, sync it
     (unless `sync` is false), and return their sampled and full checksums."""

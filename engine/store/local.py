@@ -224,7 +224,9 @@ class LocalStore(StorageBackend):
     def _pend(
         self, key: str, encoded: Encoded, describe: Callable[..., StoredOutput], replace: bool
     ) -> StoredOutput:
-        payload = bytes(encoded.payload)  # kept until the flush: not the caller's memory
+        data = encoded.payload
+        assert data is not None  # a value without a payload is a file output
+        payload = bytes(data)  # kept until the flush: not the caller's memory
         checksum, full = checksums(payload)
         location = f"packed:{self.db_path}"
         record = describe(

@@ -131,7 +131,8 @@ class Assessment:
 def pack_sidecar(record: StoredOutput) -> bytes:
     """The sidecar file content of `record`."""
     fields = {name: getattr(record, name) for name in _SIDECAR_FIELDS}
-    return msgpack.packb({"v": SIDECAR_VERSION, **fields}, use_bin_type=True)
+    packed: bytes = msgpack.packb({"v": SIDECAR_VERSION, **fields}, use_bin_type=True)
+    return packed
 
 
 def unpack_sidecar(data: bytes, key: str) -> StoredOutput:
@@ -150,7 +151,7 @@ def unpack_sidecar(data: bytes, key: str) -> StoredOutput:
     return record
 
 
-def _hasher() -> Any:
+def _hasher() -> xxhash.xxh3_128:
     return xxhash.xxh3_128()
 
 

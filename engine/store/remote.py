@@ -102,15 +102,17 @@ class FsspecStore(StorageBackend):
 
             def read(offset: int, length: int) -> bytes:
                 file.seek(offset)
-                return file.read(length)
+                data: bytes = file.read(length)
+                return data
 
             return assess(record, file.size, read, file)
 
     def _read_sidecar(self, key: str) -> bytes | None:
         try:
-            return self.fs.cat_file(self._paths(key)[1])
+            sidecar: bytes = self.fs.cat_file(self._paths(key)[1])
         except FileNotFoundError:
             return None
+        return sidecar
 
     def assess(self, keys: Sequence[str]) -> dict[str, Assessment]:
         """The assessment of each key; the sidecars are fetched in one batch."""

@@ -18,7 +18,7 @@ MSGPACK, PICKLE, BYTES = "msgpack", "pickle", "bytes"
 DATA_SUFFIXES = (".arrow", ".bin")
 """The name endings of stored data files: Arrow IPC files, and other payloads."""
 _MSGPACK_SCALARS = (type(None), bool, float, str, bytes)
-_BYTES_LIKE = {
+_BYTES_LIKE: dict[type, str] = {
     bytes: "builtins.bytes",
     bytearray: "builtins.bytearray",
     memoryview: "builtins.memoryview",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
 import functools
 import os
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from fsspec.core import split_protocol
 
@@ -84,6 +85,16 @@ def _check_key(key: str) -> str:
     return key
 
 
+class OutputOrigin(TypedDict):
+    """Which output of which step of which run a stored value is, and its lineage: the
+    keywords that IntermediateStore.put and its kin take, to pass them on as a whole."""
+
+    run_id: str
+    step: str
+    output: str
+    lineage: Mapping[str, Any] | None
+
+
 class IntermediateStore:
     """Step outputs stored by the process that produced them, addressed by key: a memoized
     run stores an output once and never overwrites it; a run without memoization replaces
@@ -116,7 +127,7 @@ class IntermediateStore:
     def __init__(
         self,
         root: str | os.PathLike[str],
-        storage_options: dict | None = None,
+        storage_options: dict[str, Any] | None = None,
         backend: str | None = None,
         warn: Callable[[str], object] | None = None,
     ) -> None:
@@ -294,7 +305,7 @@ class IntermediateStore:
         bytes freed (or that would be)."""
         return self._backend.delete(_check_key(key), dry_run)
 
-    def reclaim(self, before: float, dry_run: bool = False) -> list[Reclaimed]:
+    def reclaim(self, before: float, dry_run: bool = False) -> builtins.list[Reclaimed]:
         """Remove (unless `dry_run`) the temporary files that killed writes left behind:
         those no live process holds (in a local store) that last changed before `before`,
         seconds since the epoch. Returns what was (or would be) removed."""
@@ -314,7 +325,7 @@ class IntermediateStore:
             return OutputStatus.CORRUPT, "full checksum differs from the sidecar's"
         return OutputStatus.PRESENT, None
 
-    def superseded(self) -> list[DatasetCopy]:
+    def superseded(self) -> builtins.list[DatasetCopy]:
         """The Parquet dataset directories that no sidecar names: earlier writes of their
         key, and writes that never committed."""
         current = {record.key: record for record in self._backend.records()}

@@ -49,7 +49,7 @@ def is_verified(data_path: str, full_checksum: str) -> bool:
     """Whether the data was verified against `full_checksum` since it last changed."""
     try:
         with open(marker_path(data_path), "rb") as file:
-            marker = msgpack.unpackb(file.read())
+            marker: object = msgpack.unpackb(file.read())
         identity = data_identity(data_path)
     except (OSError, ValueError, msgpack.UnpackException):
         return False

@@ -13,7 +13,7 @@ from typing import Any
 from solidflow.engine.store.datasets import Produce
 from solidflow.engine.store.records import Staged, StoredOutput
 from solidflow.engine.store.serialization import Encoded, encode
-from solidflow.engine.store.store import IntermediateStore
+from solidflow.engine.store.store import IntermediateStore, OutputOrigin
 
 DURABILITIES = ("run", "step", "none")
 """`run`: outputs are written behind the computation and synced once, when the run commits
@@ -81,22 +81,21 @@ class OutputWriter:
         """Store `value` under `key` (see IntermediateStore.put), now or behind; with
         `replace`, in place of the output stored under `key` when the run commits."""
         encoded = self._encoded[key] = encode(value)
-        where = {"run_id": run_id, "step": step, "output": output, "lineage": lineage}
+        where = OutputOrigin(run_id=run_id, step=step, output=output, lineage=lineage)
         if self.durability == "step":
             return self.store.put_encoded(
                 key, encoded, **where, known_missing=known_missing, replace=replace
             )
-        where["replace"] = replace
         if not (replace or (known_missing and self.store.writes_guarded)):
             existing = self.store.info(key)
             if existing is not None:
                 return existing
         if encoded.payload is not None and len(encoded.payload) <= WRITTEN_AT_ONCE:
-            staged = self.store.stage(key, encoded, **where)
+            staged = self.store.stage(key, encoded, **where, replace=replace)
             with self._lock:
                 self._staged.append(staged)
             return staged.record  # type: ignore[return-value]
-        writing = _writer().submit(self.store.stage, key, encoded, **where)
+        writing = _writer().submit(self.store.stage, key, encoded, **where, replace=replace)
         with self._lock:
             self._writing.append((key, writing))
         return Pending(key=key, serializer=encoded.serializer, bytes=encoded.size())
@@ -147,9 +146,11 @@ class OutputWriter:
         self.store.discard(staged)
 
 
-def intermediate_store(
-    outputs: IntermediateStore | OutputWriter | None,
-) -> IntermediateStore | None:
+OutputStore = IntermediateStore | OutputWriter
+"""Where a step's outputs are put: the store itself, or a writer that writes them behind."""
+
+
+def intermediate_store(outputs: OutputStore | None) -> IntermediateStore | None:
     """The store that `outputs` puts into: code that writes there itself, such as a step
     launched in another process, needs the store, not the writer in front of it."""
     return outputs.store if isinstance(outputs, OutputWriter) else outputs

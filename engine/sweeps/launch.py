@@ -122,7 +122,7 @@ def _check_points(
     chosen_mode = pipeline_mode(pipeline, mode)
     selected = selected_nodes(pipeline, solid_selection)
     executors = EXECUTORS.config_schemas()
-    problems = []
+    problems: list[tuple[str, str]] = []
     for point, config in zip(points, configs, strict=True):
         try:
             validate_run_config(config, pipeline, chosen_mode, selected, executors)

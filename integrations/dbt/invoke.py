@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from dbt.artifacts.schemas.run import RunExecutionResult
+    from dbt.contracts.graph.manifest import Manifest
 
 _BUILT = ("model", "seed", "snapshot")
 
@@ -71,13 +75,17 @@ def main(request_path: str, summary_path: str) -> int:
         request = json.load(file)
     common: list[str] = request["common"]
     parsed = dbtRunner().invoke(["parse", *common])
+    summary: dict[str, Any]
     if not parsed.success:
         summary = {"results": [], "error": f"dbt parse failed: {parsed.exception}", "warning": None}
     else:
-        runner = dbtRunner(manifest=parsed.result)
+        # dbtRunnerResult.result is a union of every command's result: parse makes a
+        # Manifest, build a RunExecutionResult (or None when it could not run).
+        runner = dbtRunner(manifest=cast("Manifest", parsed.result))
         built = runner.invoke(["build", *common, *request["build"]])
-        results = [_describe(r) for r in built.result.results] if built.result else []
-        error = None if built.result is not None else f"dbt build failed: {built.exception}"
+        outcome = cast("RunExecutionResult | None", built.result)
+        results = [_describe(r) for r in outcome.results] if outcome else []
+        error = None if outcome is not None else f"dbt build failed: {built.exception}"
         warning = _count_rows(runner, common, results) if error is None else None
         summary = {"results": results, "error": error, "warning": warning}
     with open(summary_path, "w") as file:

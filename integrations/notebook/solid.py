@@ -62,7 +62,7 @@ def _inject(notebook: Any, outputs_dir: Path, files: Mapping[str, Path]) -> None
             for name, path in files.items()
         ),
     ]
-    cell = nbformat.v4.new_code_cell("\n".join(lines))
+    cell = nbformat.v4.new_code_cell("\n".join(lines))  # type: ignore[no-untyped-call]  # nbformat is not annotated
     cell.metadata["tags"] = [INJECTED_TAG]
     tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
     notebook.cells.insert(tagged[0] + 1 if tagged else 0, cell)
@@ -97,7 +97,7 @@ def _run(
             else:
                 files[name] = Path(scratch) / f"{name}.input.pickle"
                 write_value(files[name], value)
-        notebook = nbformat.read(notebook_path, as_version=4)
+        notebook = nbformat.read(notebook_path, as_version=4)  # type: ignore[no-untyped-call]  # nbformat is not annotated
         _inject(notebook, outputs_dir, files)
         kernel = kernel_name or notebook.metadata.get("kernelspec", {}).get("name") or "python3"
         context.log.info(f"running {notebook_path.name} on kernel {kernel}")

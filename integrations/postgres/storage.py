@@ -4,6 +4,7 @@ share."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -196,11 +197,7 @@ class PostgresStorage(PostgresSchedules, PostgresStepClaims, InstanceStorage):
                     (until,) = conn.execute(  # type: ignore[misc]
                         "SELECT COALESCE(MAX(id), 0) FROM events"
                     ).fetchone()
-                    filled = backfill(
-                        lambda after, limit, until=until: self._index_events(
-                            conn, after, limit, until
-                        )
-                    )
+                    filled = backfill(functools.partial(self._index_events, conn, until=until))
                     with conn.transaction():
                         self._index_events(conn, filled.last_id, None)
                         self._set_version(conn, version + 1)

@@ -15,9 +15,12 @@ def _is_connect(spark: Any) -> bool:
 def application_id(spark: Any) -> str | None:
     """The Spark application id of the session `spark` (classic or Spark Connect)."""
     try:
+        app_id: str | None
         if _is_connect(spark):
-            return spark.conf.get("spark.app.id", None)
-        return spark.sparkContext.applicationId
+            app_id = spark.conf.get("spark.app.id", None)
+        else:
+            app_id = spark.sparkContext.applicationId
+        return app_id
     except Exception:  # a stopped session has no application
         return None
 

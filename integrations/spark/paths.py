@@ -12,7 +12,8 @@ _HADOOP_SCHEMES = {"s3": "s3a", "gcs": "gs", "az": "abfs", "local": "file"}
 
 def spark_url(location: str) -> str:
     """`location` (a local path or an fsspec URL) as a URL Spark can read and write."""
-    protocol, path = split_protocol(location)
+    split: tuple[str | None, str] = split_protocol(location)
+    protocol, path = split
     if protocol is None:
         return "file://" + os.path.abspath(path)
     return f"{_HADOOP_SCHEMES.get(protocol, protocol)}://{path}"

@@ -162,7 +162,7 @@ def _run(
     return process.returncode, None
 
 
-def _stop(process: subprocess.Popen) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=10)
@@ -218,7 +218,8 @@ def run_submitted(
         result_path = directory / exchange.RESULT
         if code == 0 and result_path.exists():
             try:
-                return exchange.load(result_path)
+                result: StepResult = exchange.load(result_path)
+                return result
             except Exception as exc:  # e.g. an output of a class this process cannot import
                 message = (
                     f"solid '{task.step_key}' ran with spark-submit, but its result cannot be "

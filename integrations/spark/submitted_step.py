@@ -13,7 +13,8 @@ import cloudpickle
 
 from solidflow.definitions.resource import as_resource_definition
 from solidflow.engine.events.records import EventType
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.plan.steps import ResourceSpec
+from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step_here
 from solidflow.engine.step.task import StepResult
 from solidflow.engine.store import IntermediateStore
@@ -21,10 +22,15 @@ from solidflow.integrations.spark import exchange
 from solidflow.integrations.spark.jobs import application_id
 
 
+def _dumps(value: object) -> bytes:
+    data: bytes = cloudpickle.dumps(value)
+    return data
+
+
 def _pickled(result: StepResult) -> bytes:
     """`result` pickled, without what cannot travel back to the launching process."""
     try:
-        return cloudpickle.dumps(result)
+        return _dumps(result)
     except Exception:
         pass
     try:
@@ -32,15 +38,13 @@ def _pickled(result: StepResult) -> bytes:
     except Exception:
         result = dataclasses.replace(result, exception=None)
     try:
-        return cloudpickle.dumps(result)
+        return _dumps(result)
     except Exception as exc:  # the outputs
         message = (
             f"solid '{result.step_key}' produced outputs that cannot be sent back from the "
             f"Spark driver ({type(exc).__name__}: {exc})"
         )
-        return cloudpickle.dumps(
-            StepResult(step_key=result.step_key, success=False, message=message)
-        )
+        return _dumps(StepResult(step_key=result.step_key, success=False, message=message))
 
 
 def _with_application(message: str | None, app_id: str | None) -> str | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import time
+from collections.abc import Callable
 
 import click
 from rich.console import Console
@@ -69,8 +71,10 @@ def logs(ctx: click.Context, run_id: str, follow: bool, as_json: bool) -> None:
     instance = instance_of(ctx)
     record = find_run(instance, run_id)
     pages = instance.watch_pages(record.run_id) if follow else instance.event_pages(record.run_id)
-    render = _json_line if as_json else EventLines(Console(highlight=False))
-    out = click.get_text_stream("stdout")
+    render: Callable[[EventRecord], str] = (
+        _json_line if as_json else EventLines(Console(highlight=False))
+    )
+    out = sys.stdout
     try:
         for page in pages:
             out.write("".join(map(render, page)))

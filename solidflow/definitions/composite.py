@@ -43,7 +43,9 @@ class CompositeSolidDefinition:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return Invocation(self, self.name)(*args, **kwargs)
 
-    def place(self, scope: _Scope, full_name: str, args: tuple, kwargs: dict) -> Any:
+    def place(
+        self, scope: _Scope, full_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Wire the body into `scope` under the prefix `full_name.`."""
         owner = f"composite solid '{full_name}'"
         bound = bind_arguments(self.inputs, args, kwargs, f"{owner} in {scope.owner}")

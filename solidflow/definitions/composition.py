@@ -31,8 +31,11 @@ class OutputHandle:
         )
 
 
-class MultipleOutputs(tuple):
+class MultipleOutputs(tuple[OutputHandle, ...]):
     """The outputs of a multi-output solid: unpack them or pick one by name."""
+
+    _handles: dict[str, OutputHandle]
+    _owner: str
 
     def __new__(cls, handles: dict[str, OutputHandle], owner: str) -> MultipleOutputs:
         instance = super().__new__(cls, handles.values())
@@ -50,7 +53,8 @@ class MultipleOutputs(tuple):
     def __getattr__(self, name: str) -> OutputHandle:
         handles = self.__dict__.get("_handles", {})
         if name in handles:
-            return handles[name]
+            handle: OutputHandle = handles[name]
+            return handle
         raise DefinitionError(
             f"{self.__dict__.get('_owner')} has no output '{name}'; its outputs are "
             f"{', '.join(handles)}"
@@ -58,12 +62,12 @@ class MultipleOutputs(tuple):
 
 
 def output_bindings(outputs: OutputHandle | MultipleOutputs | None) -> dict[str, InputBinding]:
-    """Where each output of what a composition body returned comes from, by output name."""
+    """Where each output of what a composition body returned comes from, by output name (an
+    output that is an unwired input of the composite comes from nowhere: it is left out)."""
     if outputs is None:
         return {}
-    if isinstance(outputs, OutputHandle):
-        return {DEFAULT_OUTPUT: outputs.binding}
-    return {name: handle.binding for name, handle in outputs._handles.items()}
+    handles = {DEFAULT_OUTPUT: outputs} if isinstance(outputs, OutputHandle) else outputs._handles
+    return {name: handle.binding for name, handle in handles.items() if handle.binding is not None}
 
 
 @dataclass(slots=True)
@@ -74,7 +78,9 @@ class _Scope:
     composites: dict[str, Any]
     composite_outputs: dict[str, dict[str, InputBinding]]
 
-    def place(self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict) -> Any:
+    def place(
+        self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Place a solid or composite `definition` in this scope under `name`."""
         full_name = claim_name(self, name)
         if isinstance(definition, SolidDefinition):
@@ -208,7 +214,11 @@ def bind_arguments(
 
 
 def _place_solid(
-    scope: _Scope, full_name: str, solid: SolidDefinition, args: tuple, kwargs: dict
+    scope: _Scope,
+    full_name: str,
+    solid: SolidDefinition,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
     owner = f"solid '{full_name}' in {scope.owner}"
     bound = bind_arguments(solid.inputs, args, kwargs, owner)

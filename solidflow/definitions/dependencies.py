@@ -10,6 +10,7 @@ from typing import Any
 
 from solidflow.definitions.composition import MultipleOutputs, OutputHandle
 from solidflow.definitions.events import DEFAULT_OUTPUT
+from solidflow.definitions.graph import FromOutput
 from solidflow.definitions.invocation import Invocation
 from solidflow.errors import DefinitionError
 
@@ -119,20 +120,19 @@ def _wiring_order(owner: str, uses: Mapping[str, tuple[Any, Mapping[str, Any]]])
         raise DefinitionError(f"{owner}: the dependencies form a cycle: {cycle}") from None
 
 
-def _output(returned: Any, dependency: DependencyDefinition) -> OutputHandle:
+def _output(returned: object, dependency: DependencyDefinition) -> OutputHandle:
     if isinstance(returned, MultipleOutputs):
-        return getattr(returned, dependency.output)
-    names = (
-        [returned.binding.output]
-        if isinstance(returned, OutputHandle) and hasattr(returned.binding, "output")
-        else []
+        handle: OutputHandle = getattr(returned, dependency.output)
+        return handle
+    names = []
+    if isinstance(returned, OutputHandle) and isinstance(returned.binding, FromOutput):
+        if returned.binding.output == dependency.output:
+            return returned
+        names.append(returned.binding.output)
+    raise DefinitionError(
+        f"solid '{dependency.solid}' has no output '{dependency.output}'; its outputs are "
+        f"{', '.join(names) or 'none'}"
     )
-    if dependency.output not in names:
-        raise DefinitionError(
-            f"solid '{dependency.solid}' has no output '{dependency.output}'; its outputs are "
-            f"{', '.join(names) or 'none'}"
-        )
-    return returned
 
 
 def dependency_body(

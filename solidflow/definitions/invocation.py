@@ -12,7 +12,9 @@ from solidflow.errors import DefinitionError
 class CompositionScope(Protocol):
     """Where calls in a composition body are wired (see definitions.composition)."""
 
-    def place(self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict) -> Any:
+    def place(
+        self, definition: Any, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Place `definition` under `name`, wired to the call's arguments; returns what the
         call returns in the body (handles to its outputs)."""
         ...

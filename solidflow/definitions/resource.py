@@ -30,7 +30,8 @@ class ResourceDefinition:
     worker) builds it once per config and keeps it for the later runs that use it with the
     same config; its teardown runs when that process ends normally."""
 
-    fn: Callable[[InitContext], Any]
+    fn: Callable[..., Any]
+    """Called with the InitContext, or with nothing if `takes_context` is False."""
     config_schema: Any = None
     """A Config subclass, or an annotation such as `str` or `list[int]`; None: no config."""
     description: str | None = None

@@ -125,7 +125,15 @@ def schedule(
     cron: str,
     pipeline: PipelineDefinition,
     run_config_fn: None = None,
-    **options: Any,
+    *,
+    name: str | None = None,
+    timezone: str = "UTC",
+    tags: Mapping[str, str] | None = None,
+    mode: str | None = None,
+    solid_selection: str | Sequence[str] | None = None,
+    catchup: CatchupPolicy = "latest",
+    catchup_window: float = 86_400.0,
+    description: str | None = None,
 ) -> Callable[[RunConfigFn], ScheduleDefinition]: ...
 
 
@@ -134,7 +142,15 @@ def schedule(
     cron: str,
     pipeline: PipelineDefinition,
     run_config_fn: RunConfigFn,
-    **options: Any,
+    *,
+    name: str | None = None,
+    timezone: str = "UTC",
+    tags: Mapping[str, str] | None = None,
+    mode: str | None = None,
+    solid_selection: str | Sequence[str] | None = None,
+    catchup: CatchupPolicy = "latest",
+    catchup_window: float = 86_400.0,
+    description: str | None = None,
 ) -> ScheduleDefinition: ...
 
 

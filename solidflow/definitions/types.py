@@ -60,7 +60,7 @@ class DataType:
     def type_check(self, value: Any) -> TypeCheck:
         """Check `value`; a check function that raises counts as a failed check."""
         try:
-            outcome = self._check_fn(value)
+            outcome: object = self._check_fn(value)  # user code: anything may come back
         except Exception as exc:  # a broken check must not crash the engine
             return TypeCheck(
                 success=False,

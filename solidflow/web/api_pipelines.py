@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from solidflow.engine import RunRecord
 from solidflow.web.api_models import (
     ErrorResponse,
     LocationInfo,
@@ -36,7 +37,7 @@ def _pipeline_list(web: WebContext) -> PipelineList:
         locations = [
             {"target": target, "error": str(error), "pipelines": []} for target in web.code.targets
         ]
-    last_runs = {}
+    last_runs: dict[str, RunRecord] = {}
     for run in web.instance.runs():  # newest first
         last_runs.setdefault(run.pipeline_name, run)
     summaries = [

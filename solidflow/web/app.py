@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Set
 from importlib import resources
 from pathlib import Path
 
@@ -32,7 +32,7 @@ def create_app(
     instance: Instance,
     *,
     read_only: bool = False,
-    allowed_hosts: set[str] = frozenset(),
+    allowed_hosts: Set[str] = frozenset(),
 ) -> FastAPI:
     """The UI and API for the pipelines of `workspace` and the runs of `instance`."""
     code = CodeLocation(list(workspace.targets), workspace.root, instance.home)

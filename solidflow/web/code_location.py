@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,10 @@ class CodeServerError(Exception):
         errors: (path, message) pairs, for config errors.
     """
 
-    def __init__(self, kind: str, message: str, errors: list[tuple[str, str]] = ()) -> None:
+    def __init__(self, kind: str, message: str, errors: Iterable[Sequence[str]] = ()) -> None:
         super().__init__(message)
         self.kind = kind
-        self.errors = [tuple(error) for error in errors]
+        self.errors = [(path, problem) for path, problem in errors]
 
 
 class CodeLocation:
@@ -113,7 +114,8 @@ class CodeLocation:
         if "error" in reply:
             error = reply["error"]
             raise CodeServerError(error["kind"], error["message"], error.get("errors", []))
-        return reply["result"]
+        result: dict[str, Any] = reply["result"]
+        return result
 
     def locations(self) -> list[dict[str, Any]]:
         """Each target with its pipeline descriptions or its load error (cached until reload)."""

@@ -61,4 +61,5 @@ class WebContext:
 
 def web_context(request: Request) -> WebContext:
     """The WebContext of the app that serves `request` (a FastAPI dependency)."""
-    return request.app.state.web
+    web: WebContext = request.app.state.web
+    return web

@@ -61,6 +61,7 @@ def test_wheel_installs_solidflow_and_no_other_top_level_package(tmp_path):
         "benchmarks/suite/runner.py",
         "web/static/index.html",  # the UI's built assets ship inside the package
         "web/static/assets/app.js",
+        "py.typed",  # type checkers read the package's annotations
     ):
         assert f"solidflow/{module}" in names
     [entry_points] = [name for name in names if name.endswith(".dist-info/entry_points.txt")]

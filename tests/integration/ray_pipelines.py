@@ -10,7 +10,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from solidflow import Config, Mode, Out, Output, RetryPolicy, pipeline, resource, solid
+from solidflow import (
+    Config,
+    DataType,
+    Mode,
+    Out,
+    Output,
+    RetryPolicy,
+    pipeline,
+    resource,
+    solid,
+    type_loader,
+)
 
 
 @solid
@@ -315,3 +326,27 @@ def nap(context, config: SlowConfig) -> str:
 def naps():
     for i in range(4):
         nap.alias(f"nap_{i}")()
+
+
+class RangeSource(Config):
+    stop: int
+
+
+@type_loader(RangeSource)
+def load_range(context, config: RangeSource) -> list[int]:
+    return list(range(config.stop))
+
+
+Numbers = DataType(
+    "Numbers", lambda value: isinstance(value, list), "a list of numbers", loader=load_range
+)
+
+
+@solid
+def total(numbers: Numbers) -> int:
+    return sum(numbers)
+
+
+@pipeline
+def loaded():
+    total()

@@ -138,6 +138,13 @@ def test_an_unpicklable_output_fails_the_step_that_made_it(ray_address, instance
     assert result.result_for("use_lock").skipped
 
 
+def test_an_input_that_its_types_loader_builds_is_built_on_the_worker(ray_address, instance):
+    run_config = {**_ray(ray_address), "solids": {"total": {"inputs": {"numbers": {"stop": 5}}}}}
+    result = execute_pipeline(pipelines.loaded, run_config, instance=instance)
+    assert result.success, result.result_for("total").failure_message
+    assert result.output_for("total") == 10
+
+
 def test_a_large_table_moves_between_workers_and_descendants_of_failures_skip(
     ray_address, instance
 ):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from solidflow import pipeline, solid
-from solidflow.engine.executors.ray.dispatch import SENT, Dispatcher, Promise
+from solidflow.engine.executors.ray.dispatch import Dispatcher
 from solidflow.engine.executors.ray.pool import Worker, WorkerPool
+from solidflow.engine.executors.ray.step_tracking import SENT, Promise
 from solidflow.engine.executors.ray.wire import EXPORT, KEEP, Where
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.step.task import StepTask

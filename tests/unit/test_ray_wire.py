@@ -10,15 +10,16 @@ import pytest
 from solidflow import Config, solid
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.engine.executors.ray import stores
-from solidflow.engine.executors.ray import worker as ray_worker
-from solidflow.engine.executors.ray.executor import not_committed
-from solidflow.engine.executors.ray.worker import (
+from solidflow.engine.executors.ray.committer import Committer, not_committed
+from solidflow.engine.executors.ray.task_wire import (
     RayRunContext,
     UpstreamFailed,
     decode_step,
     encode_step,
-    run_step_task,
 )
+from solidflow.engine.executors.ray.wire import decode_source, encode_source
+from solidflow.engine.executors.ray.worker import run_step_task
+from solidflow.engine.plan.steps import FromLoader
 from solidflow.engine.step.task import StepTask
 from solidflow.engine.store import IntermediateStore
 
@@ -62,6 +63,20 @@ def _task(**changes) -> StepTask:
         "outputs_missing": True,
     }
     return StepTask(**{**fields, **changes})
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        FromOutput("a", "result"),
+        FanIn((FromOutput("a", "result"), FromOutput("b", "other"))),
+        FromValue({"stop": 5}),
+        FromLoader({"stop": 5}),
+    ],
+    ids=["output", "fan_in", "value", "loader"],
+)
+def test_each_kind_of_input_source_decodes_to_the_source_encoded(source):
+    assert decode_source(encode_source(source)) == source
 
 
 def test_a_step_decodes_to_the_task_that_was_encoded():
@@ -119,7 +134,7 @@ def test_a_worker_keeps_few_stores_open_and_commits_those_it_closes(tmp_path, mo
 def test_a_worker_commits_what_its_steps_stored_once_they_stop_storing(tmp_path):
     worker, driver = IntermediateStore(str(tmp_path)), IntermediateStore(str(tmp_path))
     keys = ["ab" * 32, "cd" * 32]
-    committer = ray_worker._Committer()
+    committer = Committer()
     try:
         for key in keys:
             worker.put(key, 1, run_id="r1", step="a", output="result")

@@ -31,7 +31,8 @@ class ClusterResources:
 
     def _totals(self, refresh: bool) -> list[dict[str, float]]:
         if refresh or time.monotonic() - self._read_at > _REFRESH_SECONDS or not self._nodes:
-            self._nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+            nodes = ray.nodes()  # type: ignore[no-untyped-call]  # not annotated in Ray
+            self._nodes = [node["Resources"] for node in nodes if node.get("Alive")]
             self._read_at = time.monotonic()
         return self._nodes
 

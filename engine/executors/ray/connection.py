@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import ray
 
@@ -97,7 +98,7 @@ def connect(
     address: str | None,
     *,
     namespace: str,
-    runtime_env: dict | None,
+    runtime_env: dict[str, Any] | None,
     timeout: float,
     show_ray_logs: bool,
     say: Callable[[str], None],
@@ -122,9 +123,10 @@ def connect(
         except (ConnectionError, TimeoutError) as error:
             where = "a local Ray instance" if address is None else f"Ray cluster at {address}"
             raise ExecutorError(f"{where} is unreachable: {error}") from None
-    resources = ray.cluster_resources()
+    resources = ray.cluster_resources()  # type: ignore[no-untyped-call]  # not annotated in Ray
+    nodes = ray.nodes()  # type: ignore[no-untyped-call]  # not annotated in Ray
     say(
-        f"Ray ready in {time.monotonic() - started:.1f} s: {len(ray.nodes())} node(s), "
+        f"Ray ready in {time.monotonic() - started:.1f} s: {len(nodes)} node(s), "
         f"{resources.get('CPU', 0):g} CPUs"
     )
 
@@ -139,10 +141,11 @@ class ClusterWatch:
         self._target = _host_port(gcs) if gcs else None
         self._stopped = threading.Event()
         if self._target is not None:
-            threading.Thread(target=self._watch, name="solidflow-ray-watch", daemon=True).start()
+            threading.Thread(
+                target=self._watch, args=self._target, name="solidflow-ray-watch", daemon=True
+            ).start()
 
-    def _watch(self) -> None:
-        host, port = self._target  # type: ignore[misc]
+    def _watch(self, host: str, port: int) -> None:
         failures = 0
         while not self._stopped.wait(PROBE_INTERVAL):
             problem = _answers(host, port, PROBE_INTERVAL)

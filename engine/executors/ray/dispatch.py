@@ -11,10 +11,20 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from solidflow.engine.executors.ray.pool import Worker, WorkerPool
+from solidflow.engine.executors.ray.step_tracking import (
+    DONE,
+    EXPORTING,
+    QUEUED,
+    SENT,
+    WAITING,
+    Output,
+    Promise,
+    Step,
+    StepTimes,
+)
 from solidflow.engine.executors.ray.wire import EXPORT, KEEP, Where, WireStep, encode_source
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.step.task import OutputAddress, StepTask
@@ -26,78 +36,6 @@ MAX_BATCH = 256
 """Most steps in one batch."""
 BATCHES_IN_FLIGHT = 3
 """Batches sent to a worker ahead of the results of the first."""
-UNKNOWN_STEP_SECONDS = 1.0
-"""What a step of a solid not seen yet is assumed to take (one step per batch)."""
-SMOOTHING = 0.5
-"""Weight of the newest measurement in a solid's step time estimate."""
-
-
-@dataclass(frozen=True, slots=True)
-class Promise:
-    """The handle of an output a step will make: what the scheduler passes to its readers."""
-
-    step: str
-    output: str
-
-
-WAITING, QUEUED, SENT, DONE = range(4)
-_EXPORTING = "x"
-"""The wire of an output asked for from a worker's cache, until it is in the object store."""
-
-
-@dataclass(eq=False, slots=True)
-class Step:
-    """A submitted step, as the driver tracks it."""
-
-    task: StepTask
-    token: int
-    pool: WorkerPool
-    addresses: list[OutputAddress]
-    inputs: dict[str, list[Any]]
-    flags: dict[str, int]
-    state: int = WAITING
-    attempt: int = 1
-    worker: Worker | None = None
-    blockers: int = 0
-    """Producers this step waits for (to be sent, or to end)."""
-    rerun: bool = False
-    """Running again only to make outputs that were lost (its result was reported already)."""
-
-    @property
-    def key(self) -> str:
-        return self.task.step_key
-
-
-@dataclass(eq=False, slots=True)
-class Output:
-    """An output of a submitted step."""
-
-    step: str
-    name: str
-    readers: int
-    """Steps that read it and have not ended."""
-    wire: list[Any] | None = None
-    """How it travels (see `Where`), once its step succeeded."""
-    worker: Worker | None = None
-    """The worker whose cache holds it."""
-    failed: str | None = None
-    """The failed step because of which it will never exist."""
-
-
-@dataclass(slots=True)
-class _Estimates:
-    """Seconds per step, per solid token, from the batches that came back."""
-
-    seconds: dict[int, float] = field(default_factory=dict)
-
-    def of(self, token: int) -> float:
-        return self.seconds.get(token, UNKNOWN_STEP_SECONDS)
-
-    def measured(self, tokens: list[int], seconds: float) -> None:
-        per_step = seconds / max(len(tokens), 1)
-        for token in set(tokens):
-            old = self.seconds.get(token)
-            self.seconds[token] = per_step if old is None else old + SMOOTHING * (per_step - old)
 
 
 class Dispatcher:
@@ -108,7 +46,7 @@ class Dispatcher:
         self.outputs: dict[OutputAddress, Output] = {}
         self.limit = limit
         self.in_flight = 0
-        self.estimates = _Estimates()
+        self.estimates = StepTimes()
         self._free: dict[WorkerPool, deque[Step]] = {}
         self._pinned: dict[Worker, deque[Step]] = {}
         self._waiters: dict[str, list[Step]] = {}
@@ -183,10 +121,14 @@ class Dispatcher:
                 self._skip(step, output.failed)
                 return
             if output.wire is None:
-                pending.add(self.steps[address[0]].worker)  # type: ignore[arg-type]
+                producer = self.steps[address[0]].worker
+                assert producer is not None  # the producers were all sent
+                pending.add(producer)
             elif output.wire[0] == Where.WORKER:
-                cached[output.worker] = cached.get(output.worker, 0) + 1  # type: ignore[index]
-            elif output.wire[0] == _EXPORTING:
+                keeper = output.worker
+                assert keeper is not None  # an output kept by a worker names it
+                cached[keeper] = cached.get(keeper, 0) + 1
+            elif output.wire[0] == EXPORTING:
                 exporting.add(address[0])
         if exporting:  # asked for by another step: wait for them, then place it again
             step.state = WAITING
@@ -237,7 +179,7 @@ class Dispatcher:
                 and output.worker is not target
             ):
                 self.exports.setdefault(output.worker, []).append(list(address))  # type: ignore[arg-type]
-                output.wire = [_EXPORTING]  # until `exported`
+                output.wire = [EXPORTING]  # until `exported`
                 step.blockers += 1
                 self._waiters.setdefault(address[0], []).append(step)
 
@@ -289,16 +231,16 @@ class Dispatcher:
                 queue = self._pinned.get(worker) or self._free.get(worker.pool)
                 if not queue or (self.limit is not None and self.in_flight >= self.limit):
                     break
-                step = queue[0]  # type: ignore[index]
+                step = queue[0]
                 if step.state != QUEUED:
-                    queue.popleft()  # type: ignore[union-attr]
+                    queue.popleft()
                     continue
                 estimate = self.estimates.of(step.token)
                 if batch and seconds + estimate > TARGET_BATCH_SECONDS:
                     break
                 if len(batch) >= MAX_BATCH:
                     break
-                queue.popleft()  # type: ignore[union-attr]
+                queue.popleft()
                 seconds += estimate
                 batch.append(step)
                 self._sent(step, worker)

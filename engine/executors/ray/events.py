@@ -91,6 +91,8 @@ def event_buffer(namespace: str) -> tuple[str, Any]:
     name = f"solidflow-events-{ray.get_runtime_context().get_job_id()}"
     handle = _BUFFERS.get((name, namespace))
     if handle is None:
-        handle = RunEventBuffer.options(name=name, namespace=namespace).remote()
+        # Ray's types leave @ray.remote classes as the plain class, without .options.
+        options = RunEventBuffer.options(name=name, namespace=namespace)  # type: ignore[attr-defined]
+        handle = options.remote()
         _BUFFERS[(name, namespace)] = handle
     return name, handle

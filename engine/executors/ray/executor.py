@@ -13,30 +13,30 @@ import ray.cloudpickle
 from ray.exceptions import GetTimeoutError, RayError, TaskCancelledError
 
 from solidflow.definitions.solid import SolidDefinition
-from solidflow.engine.events.records import EVENT_TYPES, EventType, unpack_payload
+from solidflow.engine.events.records import EventType
 from solidflow.engine.events.sink import EventSink
 from solidflow.engine.executors.base import Executor, RunSpec
 from solidflow.engine.executors.configs import RayTasksConfig
 from solidflow.engine.executors.ray.cluster import cluster_resources
-from solidflow.engine.executors.ray.events import WorkerEvent, event_buffer
+from solidflow.engine.executors.ray.committer import not_committed
+from solidflow.engine.executors.ray.events import event_buffer
 from solidflow.engine.executors.ray.shipping import register_user_modules
-from solidflow.engine.executors.ray.worker import (
-    COMMIT_DELAY,
+from solidflow.engine.executors.ray.stores import DriverStore
+from solidflow.engine.executors.ray.task_events import DRAIN_INTERVAL, TaskEventRelay
+from solidflow.engine.executors.ray.task_wire import (
     RayRunContext,
     WireOutcome,
     encode_step,
     outcome_committing,
     outcome_events,
-    step_function,
     step_result,
 )
+from solidflow.engine.executors.ray.worker import step_function
 from solidflow.engine.plan.steps import addresses_read
 from solidflow.engine.step.error_info import ErrorInfo
 from solidflow.engine.step.task import StepResult, StepTask
-from solidflow.engine.store import IntermediateStore, StoredRef
+from solidflow.engine.store import StoredRef
 
-DRAIN_INTERVAL = 0.2
-"""Seconds between two reads of the event buffer actor while steps run."""
 WAIT_WINDOW = 400
 """Most pending steps, oldest first, that one `ray.wait` looks at (its cost grows with them)."""
 WAIT_BATCH = 100
@@ -49,11 +49,6 @@ is killed."""
 TEARDOWN_TIMEOUT = 60.0
 COMMIT_TIMEOUT = 5.0
 """Seconds the end of a run waits for workers to commit the outputs their steps stored."""
-COMMIT_POLL = 0.0005
-"""Seconds between two looks, at the end of a run, for the outputs not committed yet, while
-workers should be committing them (the first 2 * COMMIT_DELAY)."""
-COMMIT_POLL_LATE = 0.02
-"""Seconds between two looks after that, while a worker may have stopped."""
 
 
 def connect(config: RayTasksConfig) -> None:
@@ -106,7 +101,8 @@ def _outcomes(refs: list[Any]) -> list[WireOutcome | RayError]:
 
 def _outcome_or_error(ref: Any) -> WireOutcome | RayError:
     try:
-        return ray.get(ref)
+        outcome: WireOutcome = ray.get(ref)
+        return outcome
     except RayError as error:
         return error
 
@@ -119,19 +115,6 @@ def _ended_without_outcome(ref: Any) -> bool:
     except RayError:
         return True
     return False
-
-
-def not_committed(store: IntermediateStore, keys: list[str], timeout: float) -> list[str]:
-    """The keys among `keys` that no process has committed an output under, after waiting up
-    to `timeout` seconds for them."""
-    start = time.monotonic()
-    while True:
-        committed = store.committed(keys)
-        keys = [key for key in keys if key not in committed]
-        waited = time.monotonic() - start
-        if not keys or waited >= timeout:
-            return keys
-        time.sleep(COMMIT_POLL if waited < 2 * COMMIT_DELAY else COMMIT_POLL_LATE)
 
 
 class RayTaskExecutor(Executor):
@@ -148,6 +131,7 @@ class RayTaskExecutor(Executor):
         self._sink = sink
         self._run_id = run.run_id
         actor_name, self._actor = event_buffer(run.config.namespace)
+        self._events = TaskEventRelay(run.run_id, self._actor, sink)
         self._context = RayRunContext(
             pipeline_name=run.pipeline_name,
             resources=run.resources,
@@ -157,25 +141,18 @@ class RayTaskExecutor(Executor):
             actor_name=actor_name,
             namespace=run.config.namespace,
         )
-        self._store_spec = (run.store_root, dict(run.store_options), run.store_backend)
+        self._store = DriverStore(run.store_root, run.store_options, run.store_backend)
         self._has_resources = bool(run.resources)
-        self._store: IntermediateStore | None = None
         self._functions: dict[int, Any] = {}
         self._outcome_refs: dict[str, Any] = {}
         self._pending: dict[Any, tuple[StepTask, dict[str, Any]]] = {}
         self._unpromised: set[str] = set()
         self._waiting_for_resources: dict[str, tuple[StepTask, float]] = {}
-        self._delivered: dict[tuple[str, str], int] = {}
         self._committing: dict[str, str] = {}  # output key -> the step that stored it
-        self._attempts: dict[str, list[str]] = {}
         self._cluster = cluster_resources()
-        self._last_drain = 0.0
-        self._drain_ref: Any = None
         self._canceling = False
         self._cancel_deadline: float | None = None
         self._canceled: list[StepResult] = []
-        self._started: set[str] = set()  # steps whose STEP_START or STEP_FAILURE was
-        self._failed: set[str] = set()  # delivered
 
     # -- submission ----------------------------------------------------------------------
 
@@ -218,7 +195,7 @@ class RayTaskExecutor(Executor):
             if self._pending:
                 self._kill_after_grace()
                 results.extend(self._collect(self._ended(DRAIN_INTERVAL)))
-            self._drain_in_background()
+            self._events.drain_in_background()
             if results or (not self._pending and not self._waiting_for_resources):
                 return results
             if deadline is not None and time.monotonic() >= deadline:
@@ -270,7 +247,7 @@ class RayTaskExecutor(Executor):
             if isinstance(outcome, RayError):
                 results.append(self._lost(task, outcome))
                 continue
-            self._deliver(outcome_events(outcome))
+            self._events.deliver(outcome_events(outcome))
             self._committing.update(dict.fromkeys(outcome_committing(outcome), task.step_key))
             results.append(step_result(task.step_key, outcome, outputs))
         self._sink.flush()  # one write per batch of ended steps
@@ -280,7 +257,7 @@ class RayTaskExecutor(Executor):
         """A step task that the run's cancel stopped; a STEP_FAILURE says so if it started and
         its worker's own (the interrupted attempt's) did not come through."""
         message = f"solid '{key}' was canceled"
-        if key in self._started and key not in self._failed:
+        if key in self._events.started and key not in self._events.failed:
             self._sink.emit(EventType.STEP_FAILURE, key, {"message": message, "kind": "canceled"})
         return StepResult(step_key=key, success=False, canceled=True, message=message)
 
@@ -324,61 +301,6 @@ class RayTaskExecutor(Executor):
                 results.append(StepResult(step_key=key, success=False, message=message))
         return results
 
-    # -- events --------------------------------------------------------------------------
-
-    def _drain_in_background(self) -> None:
-        """Deliver what the last drain call returned, and ask again every DRAIN_INTERVAL,
-        without ever blocking on the actor (it may still be starting)."""
-        if self._drain_ref is not None and ray.wait([self._drain_ref], timeout=0)[0]:
-            with contextlib.suppress(RayError):  # a restarted actor; outcomes carry the events
-                self._deliver(ray.get(self._drain_ref))
-            self._drain_ref = None
-        if self._drain_ref is None and time.monotonic() - self._last_drain >= DRAIN_INTERVAL:
-            self._drain_ref = self._actor.drain.remote(self._run_id)
-            self._last_drain = time.monotonic()
-
-    def _drain(self) -> None:
-        self._last_drain = time.monotonic()
-        try:
-            events = ray.get(self._actor.drain.remote(self._run_id), timeout=30)
-        except (RayError, GetTimeoutError):
-            return  # the actor restarts; every step's events also come with its outcome
-        self._deliver(events)
-        self._sink.flush()
-
-    def _deliver(self, events: list[WorkerEvent]) -> None:
-        """Emit the worker events not emitted yet, in each attempt's order."""
-        for step_key, attempt, index, kind, step, packed, timestamp in events:
-            delivered = self._delivered.get((step_key, attempt))
-            if delivered is None:
-                delivered = self._new_attempt(step_key, attempt, packed)
-            if index < delivered:
-                continue
-            self._delivered[(step_key, attempt)] = index + 1
-            if kind == "STEP_START":
-                self._started.add(step_key)
-            elif kind == "STEP_FAILURE":
-                self._failed.add(step_key)
-            self._sink.emit_packed(EVENT_TYPES[kind], step, packed, timestamp)
-
-    def _new_attempt(self, step_key: str, attempt: str, packed: bytes) -> int:
-        """Note the first event of an attempt; a later attempt at a step means its worker died."""
-        attempts = self._attempts.setdefault(step_key, [])
-        if step_key and attempts:  # "" holds resource teardown events
-            payload = unpack_payload(packed)
-            self._sink.emit(
-                EventType.STEP_RETRY,
-                step_key,
-                {
-                    "message": f"the worker running attempt {attempts[-1]} of solid "
-                    f"'{step_key}' died; retrying on worker {payload.get('pid')} of node "
-                    f"{payload.get('node_id')}",
-                    "reason": "worker_died",
-                },
-            )
-        attempts.append(attempt)
-        return 0
-
     # -- end -----------------------------------------------------------------------------
 
     def finalize(self) -> list[str]:
@@ -386,8 +308,7 @@ class RayTaskExecutor(Executor):
             ray.cancel(ref, force=True)
         self._pending.clear()
         self._wait_for_commits()
-        if self._store is not None:
-            self._store.close()
+        self._store.close()
         failures: list[str] = []
         if not self._has_resources:  # nothing to tear down; outcomes carried every event
             self._actor.forget.remote(self._run_id)
@@ -400,14 +321,14 @@ class RayTaskExecutor(Executor):
                 waiting, failures = ray.get(
                     self._actor.teardown_state.remote(self._run_id), timeout=30
                 )
-                self._drain()
+                self._events.drain()
                 if not waiting:
                     break
                 if time.monotonic() >= deadline:
                     failures.append(f"workers {', '.join(waiting)} did not tear down in time")
                     break
                 time.sleep(0.1)
-            self._drain()
+            self._events.drain()
         except (RayError, GetTimeoutError) as error:
             failures.append(f"resource teardown could not be confirmed: {error}")
         finally:
@@ -420,7 +341,7 @@ class RayTaskExecutor(Executor):
         about those still missing after COMMIT_TIMEOUT (their worker stopped first)."""
         if not self._committing:
             return
-        missing = not_committed(self._opened_store(), list(self._committing), COMMIT_TIMEOUT)
+        missing = not_committed(self._store.opened(), list(self._committing), COMMIT_TIMEOUT)
         if missing:
             steps = ", ".join(sorted({self._committing[key] for key in missing}))
             self._sink.emit(
@@ -434,12 +355,7 @@ class RayTaskExecutor(Executor):
                 },
             )
 
-    def _opened_store(self) -> IntermediateStore:
-        if self._store is None:
-            self._store = IntermediateStore(*self._store_spec)  # type: ignore[arg-type]
-        return self._store
-
     def load(self, handle: Any) -> Any:
         if isinstance(handle, StoredRef):
-            return self._opened_store().get(handle.key)
+            return self._store.opened().get(handle.key)
         return ray.get(handle)

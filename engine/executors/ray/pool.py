@@ -58,7 +58,7 @@ class Worker:
 def nodes_with_cpus() -> list[tuple[str, int, Mapping[str, float]]]:
     """(node id, whole CPUs, total resources) of each alive node that has CPUs."""
     found = []
-    for node in ray.nodes():
+    for node in ray.nodes():  # type: ignore[no-untyped-call]  # not annotated in Ray
         resources = node.get("Resources", {})
         if node.get("Alive") and resources.get("CPU", 0) >= 1:
             found.append((node["NodeID"], int(resources["CPU"]), resources))

@@ -17,4 +17,4 @@ def register_user_modules(solid: SolidDefinition) -> None:
     if module is None or module.__name__ == "__main__" or "site-packages" in path:
         return
     with contextlib.suppress(ValueError):  # already registered, or a built-in module
-        ray.cloudpickle.register_pickle_by_value(module)
+        ray.cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]  # not annotated in Ray

@@ -165,5 +165,6 @@ class StepWorker:
         return [running, events]
 
 
-RemoteStepWorker = ray.remote(concurrency_groups={CONTROL: 1})(StepWorker)
+# Ray's overloads of ray.remote leave out concurrency_groups, which actors take.
+RemoteStepWorker = ray.remote(concurrency_groups={CONTROL: 1})(StepWorker)  # type: ignore[call-overload]
 """The actor class; pools create it with the options of their shape."""

@@ -1,4 +1,5 @@
-"""The intermediate stores a Ray worker process has open, kept for the runs that follow."""
+"""The intermediate stores a Ray worker process has open, kept for the runs that follow, and
+the run's store as the driver reads it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from solidflow.engine.store import IntermediateStore
+from solidflow.errors import ExecutorError
 
 STORES_KEPT = 8
 """Stores a worker process keeps open (runs may each name their own store root)."""
@@ -31,3 +33,26 @@ def open_store(
             while len(_STORES) > STORES_KEPT:
                 _STORES.pop(next(iter(_STORES))).close()
         return store
+
+
+class DriverStore:
+    """The run's intermediate store as the driver reads it: opened on first use (a run whose
+    outputs all travel through Ray never opens it)."""
+
+    def __init__(self, root: str | None, options: Mapping[str, Any], backend: str | None) -> None:
+        self._spec = (root, dict(options), backend)
+        self._store: IntermediateStore | None = None
+
+    def opened(self) -> IntermediateStore:
+        """The store, opened now if it was not."""
+        if self._store is None:
+            root, options, backend = self._spec
+            if root is None:
+                raise ExecutorError("this run has no intermediate store to read outputs from")
+            self._store = IntermediateStore(root, options, backend=backend)
+        return self._store
+
+    def close(self) -> None:
+        """Close the store if it was opened."""
+        if self._store is not None:
+            self._store.close()

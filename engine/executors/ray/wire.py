@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from solidflow.definitions.graph import FanIn, FromOutput, FromValue
-from solidflow.engine.plan.steps import StepInputSource
+from solidflow.engine.plan.steps import FromLoader, StepInputSource
 
 INLINE_LIMIT = 64 * 1024
 """Outputs up to this many bytes (encoded) travel with the step's result, through the driver;
@@ -71,11 +71,13 @@ skipped-because or None, {output: wire output} (on success), attempt]. Events ar
 
 
 def encode_source(source: StepInputSource) -> list[Any]:
-    """An input source as plain data."""
+    """An input source as plain data (for step-worker actors and step tasks alike)."""
     if isinstance(source, FromOutput):
         return ["output", source.node, source.output]
     if isinstance(source, FanIn):
         return ["fan_in", [[s.node, s.output] for s in source.sources]]
+    if isinstance(source, FromLoader):
+        return ["loader", source.value]
     return ["value", source.value]
 
 
@@ -86,4 +88,6 @@ def decode_source(wire: list[Any]) -> StepInputSource:
         return FromOutput(wire[1], wire[2])
     if kind == "fan_in":
         return FanIn(tuple(FromOutput(node, output) for node, output in wire[1]))
+    if kind == "loader":
+        return FromLoader(wire[1])
     return FromValue(wire[1])

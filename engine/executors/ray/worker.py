@@ -3,163 +3,35 @@ run, events numbered per step attempt and streamed to the driver's event buffer 
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import os
-import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import ray
 
-from solidflow.definitions.graph import FanIn, FromOutput, FromValue
 from solidflow.definitions.solid import SolidDefinition
 from solidflow.engine.events.records import EventType, pack_payload
+from solidflow.engine.executors.ray.committer import COMMITTER
 from solidflow.engine.executors.ray.events import WorkerEvent
 from solidflow.engine.executors.ray.stores import open_store
-from solidflow.engine.plan.steps import FromLoader, StepInputSource, addresses_read
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec
+from solidflow.engine.executors.ray.task_wire import (
+    RayRunContext,
+    UpstreamFailed,
+    WireStep,
+    decode_step,
+)
+from solidflow.engine.step.resources import ResourceManager
 from solidflow.engine.step.runner import run_step
-from solidflow.engine.step.task import NotProduced, StepResult, StepTask
-from solidflow.engine.store import IntermediateStore, StoredRef
+from solidflow.engine.step.task import NotProduced
+from solidflow.engine.store import StoredRef
 
 LIVE_AFTER = 0.2
 """Seconds a step runs before its events start streaming to the event buffer actor."""
-COMMIT_DELAY = 0.01
-"""Most seconds a worker waits, after a step stored outputs, before it commits them: the
-outputs of the steps that end meanwhile go in the same transaction."""
-COMMIT_QUIET = 0.002
-"""Seconds without another step storing outputs after which a worker commits at once."""
-
 _ATTEMPT_PREFIX = os.urandom(6).hex()
 _ATTEMPT_NUMBERS = itertools.count()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RayRunContext:
-    """What every worker needs about a run but its id. Ray ships it with each solid's step
-    function, once per worker process; runs with equal contexts share step functions."""
-
-    pipeline_name: str
-    resources: Mapping[str, ResourceSpec]
-    store_root: str | None
-    store_options: Mapping[str, Any]
-    store_backend: str | None = None
-    actor_name: str
-    namespace: str
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamFailed:
-    """Every output of a step that failed or was skipped: the steps reading it are skipped."""
-
-    step: str
-    """The step that failed."""
-
-
-# Step tasks take and return plain lists, dicts and strings, which Ray serialises with msgpack;
-# dataclasses would be pickled, which costs several times more on the driver and the worker.
-
-WireStep = list[Any]
-"""A StepTask without its solid and handles: [run id, step key, config, inputs, output keys,
-memo key, lineage, outputs missing, replace outputs], each input encoded by
-`_encode_source`."""
-
-WireOutcome = list[Any]
-"""How a step task ended: [success, events, message, ErrorInfo or None, skipped because,
-keys of the outputs it stored that its worker has not committed yet, the inputs that were not
-produced (a list), the resource that failed to initialise or None]."""
-
-
-def encode_step(task: StepTask) -> WireStep:
-    """What a step task needs of `task` besides its solid and input values."""
-    inputs = {name: _encode_source(source) for name, source in task.inputs.items()}
-    lineage = None if task.lineage is None else dict(task.lineage)
-    output_keys = dict(task.output_keys)
-    return [
-        task.run_id,
-        task.step_key,
-        task.config,
-        inputs,
-        output_keys,
-        task.memo_key,
-        lineage,
-        task.outputs_missing,
-        task.replace_outputs,
-    ]
-
-
-def _encode_source(source: StepInputSource) -> list[Any]:
-    if isinstance(source, FromOutput):
-        return ["output", source.node, source.output]
-    if isinstance(source, FanIn):
-        return ["fan_in", [[s.node, s.output] for s in source.sources]]
-    if isinstance(source, FromLoader):
-        return ["loader", source.value]
-    return ["value", source.value]
-
-
-def _decode_source(wire: list[Any]) -> StepInputSource:
-    kind = wire[0]
-    if kind == "output":
-        return FromOutput(wire[1], wire[2])
-    if kind == "fan_in":
-        return FanIn(tuple(FromOutput(node, output) for node, output in wire[1]))
-    if kind == "loader":
-        return FromLoader(wire[1])
-    return FromValue(wire[1])
-
-
-def decode_step(
-    context: RayRunContext, solid: SolidDefinition, wire: WireStep, values: Sequence[Any]
-) -> StepTask:
-    """The StepTask that `encode_step` encoded; `values` are its handles, in read order."""
-    run_id, step_key, config, encoded_inputs, output_keys, memo_key, lineage, missing, replace = (
-        wire
-    )
-    inputs = {name: _decode_source(source) for name, source in encoded_inputs.items()}
-    return StepTask(
-        run_id=run_id,
-        pipeline_name=context.pipeline_name,
-        step_key=step_key,
-        solid=solid,
-        config=config,
-        inputs=inputs,
-        handles=dict(zip(addresses_read(inputs), values, strict=True)),
-        output_keys=output_keys,
-        memo_key=memo_key,
-        lineage=lineage,
-        outputs_missing=missing,
-        replace_outputs=replace,
-    )
-
-
-def step_result(step_key: str, outcome: WireOutcome, outputs: Mapping[str, Any]) -> StepResult:
-    """The StepResult of a step task that returned `outcome`; `outputs` are its output refs."""
-    success, _, message, error, skipped_because, _, missing_inputs, resource_failure = outcome
-    return StepResult(
-        step_key=step_key,
-        success=success,
-        outputs=outputs if success else {},
-        message=message,
-        error=error,
-        skipped_because=skipped_because,
-        missing_inputs=tuple(missing_inputs),
-        resource_failure=resource_failure,
-    )
-
-
-def outcome_events(outcome: WireOutcome) -> list[WorkerEvent]:
-    """The events of the step attempt that returned `outcome`."""
-    return outcome[1]
-
-
-def outcome_committing(outcome: WireOutcome) -> list[str]:
-    """The keys of the outputs the step stored that its worker commits after it returned."""
-    return outcome[5]
 
 
 class _Attempt:
@@ -298,62 +170,6 @@ def _ensure_streamer() -> None:
         _streamer.start()
 
 
-class _Committer:
-    """Commits the outputs that this process's steps stored once steps stop storing for
-    COMMIT_QUIET, or COMMIT_DELAY after the first of them, in one transaction per store; a
-    step's task returns without waiting for it. The driver waits for these commits at the end
-    of the run. Steps only wake the committer when it waits for a first output."""
-
-    def __init__(self) -> None:
-        self._due = threading.Event()
-        self._lock = threading.Lock()
-        self._stores: dict[int, IntermediateStore] = {}
-        self._last_stored = 0.0
-        self._idle = True
-        self._thread: threading.Thread | None = None
-
-    def commit_soon(self, store: IntermediateStore) -> None:
-        with self._lock:
-            self._stores[id(store)] = store
-            self._last_stored = time.monotonic()
-            wake, self._idle = self._idle, False
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._commit_when_due, name="solidflow-commit", daemon=True
-                )
-                self._thread.start()
-        if wake:
-            self._due.set()
-
-    def _commit_when_due(self) -> None:
-        while True:
-            self._due.wait()
-            self._due.clear()
-            deadline = time.monotonic() + COMMIT_DELAY
-            while True:  # until steps stop storing for a moment, or the deadline
-                now = time.monotonic()
-                due = min(self._last_stored + COMMIT_QUIET, deadline)
-                if now >= due:
-                    break
-                time.sleep(due - now)
-            self.commit_all()
-
-    def commit_all(self) -> None:
-        """Commit now what the stores hold; a failure is reported, and the driver then warns
-        that the outputs were not stored."""
-        with self._lock:  # a step that stores after this wakes the committer again
-            stores, self._stores, self._idle = self._stores, {}, True
-        for store in stores.values():
-            try:
-                store.flush()
-            except Exception as error:  # the outputs stay missing; the driver says so
-                print(f"solidflow: could not commit outputs to {store}: {error}", file=sys.stderr)
-
-
-_COMMITTER = _Committer()
-atexit.register(_COMMITTER.commit_all)
-
-
 def step_function(context: RayRunContext, solid: SolidDefinition) -> Any:
     """The function of the Ray tasks that run `solid` in runs with this context. Ray ships it
     (with the context and the solid) to each worker once; a task then carries only its WireStep
@@ -385,12 +201,13 @@ def run_step_task(
         result = run_step(task, run.load, run.resources, attempt.emit, run.store)
     finally:
         run.current = None
-    committing = [] if run.store is None else run.store.uncommitted(task.output_keys.values())
-    if committing and task.replace_outputs:  # the driver cannot tell old outputs from these
-        run.store.flush()  # type: ignore[union-attr]
+    store = run.store
+    committing = [] if store is None else store.uncommitted(task.output_keys.values())
+    if store is not None and committing and task.replace_outputs:
+        store.flush()  # the driver cannot tell old outputs from these
         committing = []
-    if committing:
-        _COMMITTER.commit_soon(run.store)
+    if store is not None and committing:
+        COMMITTER.commit_soon(store)
     run.watch_for_teardown()
     outcome = [
         result.success,

@@ -27,13 +27,13 @@ from solidflow.engine.executors.ray.wire import (
     WireStep,
     decode_source,
 )
-from solidflow.engine.plan.steps import addresses_read
+from solidflow.engine.plan.steps import ResourceSpec, addresses_read
 from solidflow.engine.step.error_info import error_info
-from solidflow.engine.step.resources import ResourceManager, ResourceSpec, SharedResources
+from solidflow.engine.step.resources import ResourceManager, SharedResources
 from solidflow.engine.step.runner import run_step
 from solidflow.engine.step.task import NotProduced, StepTask
 from solidflow.engine.store import IntermediateStore, StoredRef
-from solidflow.engine.store.serialization import ARROW, MSGPACK, PICKLE, Encoded, encode
+from solidflow.engine.store.serialization import MSGPACK, PICKLE, Encoded, encode
 from solidflow.engine.store.write_behind import OutputWriter
 
 _USER_EVENTS = frozenset(
@@ -245,11 +245,13 @@ class WorkerRun:
         if flags & KEEP:
             self.cache[(key, name)] = value
         encoded = self._encoded(output_keys.get(name), value, key, name)
-        if encoded.serializer == MSGPACK and len(encoded.payload) <= INLINE_LIMIT:
-            return [Where.VALUE, value]
-        if encoded.serializer == PICKLE and len(encoded.payload) <= INLINE_LIMIT:
-            return [Where.PICKLED, encoded.payload]
-        if encoded.serializer == ARROW and encoded.arrow.nbytes <= INLINE_LIMIT:
+        payload, arrow = encoded.payload, encoded.arrow
+        if payload is not None and len(payload) <= INLINE_LIMIT:
+            if encoded.serializer == MSGPACK:
+                return [Where.VALUE, value]
+            if encoded.serializer == PICKLE:
+                return [Where.PICKLED, payload]
+        if arrow is not None and arrow.nbytes <= INLINE_LIMIT:
             return [Where.VALUE, value]
         if flags & EXPORT:
             return [Where.REF, ray.put(value)]
