@@ -20,7 +20,8 @@ class StorageBackend(ABC):
     """Stored outputs, their sidecars and the datasets other engines write, under one root.
 
     Backends are found by name in the `solidflow.storages` entry point group ("local" for a
-    directory and "fsspec" for a URL are built in), or by "package.module:Class", given as
+    directory and "fsspec" for a URL are built in; a URL whose protocol names a registered
+    backend, such as "s3", uses it), or by "package.module:Class", given as
     `storage: {backend: ...}` in solidflow.yaml or run_config.
 
     What a write does to an output stored under the same key (every backend follows it):

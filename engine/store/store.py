@@ -78,6 +78,15 @@ def is_local_root(root: str | os.PathLike[str]) -> bool:
     return split_protocol(os.fspath(root))[0] in _LOCAL_PROTOCOLS
 
 
+def default_backend(root: str) -> str:
+    """The storage backend of a store at `root` when none is named: "local" for a directory,
+    the backend registered under the URL's protocol if there is one ("s3"), else "fsspec"."""
+    protocol = split_protocol(root)[0]
+    if protocol in _LOCAL_PROTOCOLS:
+        return "local"
+    return protocol if protocol in STORAGES.names() else "fsspec"
+
+
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"invalid output key {key!r}: must be a lowercase hex string")
@@ -94,7 +103,8 @@ class IntermediateStore:
             memory://... or s3://bucket/prefix.
         storage_options: passed to the fsspec filesystem of a URL root.
         backend: the storage backend (a registered name or "package.module:Class"); by
-            default "local" for a directory and "fsspec" for a URL.
+            default "local" for a directory, the backend registered under a URL's protocol
+            ("s3"), else "fsspec".
 
     Values whose class has a codec (see codec_registry) are stored as it encodes them: tables,
     data frames and numeric arrays as Arrow IPC files, loaded zero-copy from local disk (so
@@ -122,7 +132,7 @@ class IntermediateStore:
     ) -> None:
         self.root = os.fspath(root)
         self.storage_options = dict(storage_options or {})
-        self.backend = backend or ("local" if is_local_root(self.root) else "fsspec")
+        self.backend = backend or default_backend(self.root)
         self._backend: StorageBackend = STORAGES.load(self.backend).from_root(
             self.root, self.storage_options
         )
