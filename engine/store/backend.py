@@ -12,6 +12,7 @@ from solidflow.engine.store.datasets import DatasetDirectories, Produce
 from solidflow.engine.store.files import Reclaimed
 from solidflow.engine.store.records import Assessment, Staged, StoredOutput
 from solidflow.engine.store.serialization import Encoded
+from solidflow.engine.store.shared import SharedObjects
 
 _LOG = logging.getLogger("solidflow.store")
 
@@ -92,6 +93,12 @@ class StorageBackend(ABC):
 
     def discard(self, staged: Sequence[Staged]) -> None:  # noqa: B027 (nothing to drop)
         """Drop staged outputs that will not be committed."""
+
+    def shared_objects(self, name: str) -> SharedObjects | None:
+        """The objects of the directory `name` beside the outputs, which processes on every
+        host that use this store see; None for a store that only one host uses (its processes
+        coordinate through the instance's home)."""
+        return None
 
     @abstractmethod
     def records(self) -> list[StoredOutput]: ...

@@ -40,6 +40,7 @@ from solidflow.engine.store.records import (
     unpack_sidecar,
 )
 from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
+from solidflow.engine.store.shared import SharedObjects
 
 _TIME_FIELDS = ("mtime", "LastModified", "last_modified", "updated", "created")
 
@@ -298,6 +299,10 @@ class FsspecStore(StorageBackend):
                 self.fs.rm(path, recursive=True)
             reclaimed.append(Reclaimed(path=self.fs.unstrip_protocol(path), bytes=size))
         return reclaimed
+
+    def shared_objects(self, name: str) -> SharedObjects:
+        """The objects under `<root>/_<name>`, which every host using the store sees."""
+        return SharedObjects(self.fs, f"{self.root}/_{name}")
 
     def flush(self) -> None:
         """Nothing to do: every output is written when it is put."""

@@ -24,6 +24,7 @@ from solidflow.engine.store.records import (
     full_checksum,
 )
 from solidflow.engine.store.serialization import Encoded, decode, encode
+from solidflow.engine.store.shared import SharedObjects
 
 _KEY = re.compile(r"[0-9a-f]{2,}")
 _LOCAL_PROTOCOLS = (None, "file", "local")
@@ -340,6 +341,11 @@ class IntermediateStore:
         if dry_run:
             return sum(datasets.size(copy.path) for copy in found)
         return sum(datasets.remove(copy) for copy in found)
+
+    def shared_objects(self, name: str) -> SharedObjects | None:
+        """The objects of the directory `name` beside the outputs that the processes of every
+        host using this store see (None for a local store: see StorageBackend)."""
+        return self._backend.shared_objects(name)
 
     def flush(self) -> None:
         """Make pending packed outputs durable and visible to other processes."""
