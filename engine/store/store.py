@@ -254,6 +254,11 @@ class IntermediateStore:
         )
         return self._backend.write_dataset(key, produce, describe)
 
+    def write_table(self, location: str, table: Any) -> None:
+        """Write the Arrow `table` as Parquet into the dataset directory `location` that
+        `put_dataset` gave its producer (for a value whose engine cannot write there)."""
+        self._backend.datasets.write_table(location, table)
+
     def get(self, key: str) -> Any:
         """The value stored under `key`; OutputMissing or OutputCorrupt if it cannot be loaded."""
         found, data = self._backend.load(_check_key(key))

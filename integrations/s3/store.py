@@ -24,7 +24,7 @@ from typing import Any
 
 from s3fs import S3FileSystem
 
-from solidflow.engine.store.datasets import PARQUET
+from solidflow.engine.store.datasets import PARQUET, DatasetDirectories
 from solidflow.engine.store.files import Reclaimed
 from solidflow.engine.store.records import (
     SAMPLE_BLOCK,
@@ -60,6 +60,10 @@ class S3Store(FsspecStore):
         super().__init__(url, {"use_listings_cache": False, **(storage_options or {})})
         if not isinstance(self.fs, S3FileSystem):
             raise ValueError(f"the s3 storage backend needs an s3:// root, not {url!r}")
+        # A dataset is written where it stays: a move on S3 copies every object.
+        self.datasets = DatasetDirectories(
+            self.fs, self.root, contextlib.nullcontext, self.fs.unstrip_protocol, moves=False
+        )
 
     def __repr__(self) -> str:
         return f"S3Store({self.fs.unstrip_protocol(self.root)!r})"
