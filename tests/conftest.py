@@ -19,7 +19,7 @@ import pytest
 from hypothesis import settings
 
 from .backends import backend, storage  # noqa: F401  (fixtures)
-from .servers import postgres_server, postgres_url  # noqa: F401  (fixtures)
+from .servers import postgres_server, postgres_url, s3_root, s3_server  # noqa: F401  (fixtures)
 
 PROFILE_VARIABLE = "SOLIDFLOW_TEST_PROFILE"
 PROFILE = os.environ.get(PROFILE_VARIABLE, "dev")

@@ -18,6 +18,10 @@ POSTGRES_PORTS = range(32_500, 32_640)
 """Where the PostgreSQL servers of the tests listen: one port each, above Spark's and below
 the ephemeral ports."""
 
+S3_PORTS = range(32_640, 32_760)
+"""Where the S3 servers of the tests listen: one port each, above Spark's and below the
+ephemeral ports."""
+
 
 def port_is_free(port: int) -> bool:
     """Whether nothing listens on, or is bound to, `port` right now."""

@@ -1,5 +1,6 @@
 """Servers the tests start, one of each per test session (each xdist worker): a PostgreSQL
-server (a fresh database per test: `postgres_url`)."""
+server (a fresh database per test: `postgres_url`) and an S3-compatible server, moto's (a
+new, empty bucket per test: `s3_root`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .ports import POSTGRES_PORTS, free_ports
+from .ports import POSTGRES_PORTS, S3_PORTS, free_ports
 
 T = TypeVar("T")
 
@@ -59,3 +60,23 @@ def postgres_url(postgres_server: Any) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_server.url(), autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    """moto's S3 server on 127.0.0.1 (see solidflow.integrations.s3.local_server)."""
+    from solidflow.integrations.s3.local_server import S3ServerUnavailable, start_local_s3
+
+    server = _on_a_free_port(S3_PORTS, start_local_s3, S3ServerUnavailable)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_root(s3_server: Any) -> str:
+    """`s3://<a new bucket>/store` on the session's S3 server."""
+    bucket = f"t-{secrets.token_hex(6)}"
+    s3_server.create_bucket(bucket)
+    return f"s3://{bucket}/store"

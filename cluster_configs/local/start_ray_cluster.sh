@@ -22,8 +22,9 @@
 # Q+4 runtime env agent, Q+5 metrics export; its worker processes P+100+50*i .. P+149+50*i.
 #
 # Files, with D = $SOLIDFLOW_RAY_TMP/<port>: D/{head,node_a,node_b} are the nodes' Ray temp
-# dirs, D/pids/<node>.pid the PIDs of the `ray start --block` processes, D/logs/<node>.out
-# their output.
+# dirs, D/<node>/work their working directories (each node's own, as on hosts without a
+# shared disk), D/pids/<node>.pid the PIDs of the `ray start --block` processes,
+# D/logs/<node>.out their output.
 #
 # Its process functions are in process_tools.sh, beside it.
 set -euo pipefail
@@ -205,10 +206,13 @@ start_node() {
     shift 2
     local q=$((port + 10 + 10 * index))
     local w=$((port + 100 + 50 * index))
-    mkdir -p "$cluster_dir/$node"
-    # setsid: the node survives the end of the calling shell or terminal. The marker variable
-    # is inherited by every process of the node, so stop_ray_cluster.sh finds stragglers.
-    SOLIDFLOW_RAY_CLUSTER_DIR="$cluster_dir" \
+    mkdir -p "$cluster_dir/$node/work"
+    # Each node works in a directory of its own (D/<node>/work), as the nodes of a real
+    # cluster share no disk. setsid: the node survives the end of the calling shell or
+    # terminal. The marker variable is inherited by every process of the node, so
+    # stop_ray_cluster.sh finds stragglers.
+    (cd "$cluster_dir/$node/work" && exec env \
+        SOLIDFLOW_RAY_CLUSTER_DIR="$cluster_dir" \
         RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-0}" \
         RAY_USAGE_STATS_ENABLED=0 \
         AUTOSCALER_METRIC_PORT=$((port + 3)) \
@@ -226,7 +230,7 @@ start_node() {
         --max-worker-port=$((w + 49)) \
         --disable-usage-stats \
         --log-style=record \
-        "$@" \
+        "$@") \
         </dev/null >"$cluster_dir/logs/$node.out" 2>&1 &
     echo $! >"$cluster_dir/pids/$node.pid"
 }

@@ -50,10 +50,13 @@ _DEFAULT_EVENT_LOG = EventLogConfig(backend="sqlite", settings=Config())
 
 
 class StorageConfig(_Settings):
-    """Where step outputs are stored: a directory or any fsspec URL, and the storage backend
-    (default: the local one for a directory, the fsspec one for a URL)."""
+    """Where step outputs are stored: a directory or any fsspec URL, the options of its
+    filesystem (such as `endpoint_url` for an S3-compatible server) and the storage backend
+    (default: the local one for a directory, the one registered under a URL's protocol,
+    else the fsspec one)."""
 
     root: str = Field(default="storage", validate_default=True)
+    storage_options: dict[str, Any] = {}
     backend: str | None = None
     durability: Literal["run", "step", "none"] = "run"
     """When outputs are synced to disk and committed: once per run, before it commits

@@ -263,6 +263,15 @@ class LeaseStorage(ABC):
     def stored_leases(self) -> dict[str, set[str]]:
         """The keys of every stored lease by run id, without waiting for runs taking one."""
 
+    foreign_runs: bool = False
+    """Whether it holds leases of runs that other instances know, not this one's (a store
+    that hosts share): those are kept until the storage forgets them."""
+
+    def may_delete(self) -> bool:
+        """Whether the holder of the leases (`held_leases`) may still delete: always, for a
+        storage that excludes runs by a lock for the whole block."""
+        return True
+
 
 class SchemaVersionError(SolidflowError, RuntimeError):
     """A storage's schema is newer than this solidflow knows, or older than it needs."""

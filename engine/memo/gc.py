@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from solidflow.engine.instance import Instance
 from solidflow.engine.memo.inventory import instance_store
-from solidflow.engine.memo.leases import Leases
+from solidflow.engine.memo.store_leases import leases_of
 from solidflow.engine.store import IntermediateStore, StoredOutput
 from solidflow.engine.store.files import Reclaimed
 
@@ -119,15 +119,19 @@ def collect_garbage(
             kept += 1
         else:
             candidates.append(stored)
-    leases = Leases(instance)
+    leases = leases_of(instance, store)
     deleted: list[StoredOutput] = []
     freed, in_use, live = 0, 0, set()
-    for start in range(0, len(candidates), _DELETE_BATCH):
+    remaining = candidates[::-1]  # popped from the end: in the order listed
+    while remaining:
         # Leases are read again for every batch, and no run takes one while it is deleted.
         held = contextlib.nullcontext(leases.in_use()) if dry_run else leases.held()
         with held as leased:
             users = {key: run_id for run_id, keys in leased.items() for key in keys}
-            for stored in candidates[start : start + _DELETE_BATCH]:
+            for _ in range(min(_DELETE_BATCH, len(remaining))):
+                if not (dry_run or leases.may_delete()):
+                    break  # in the next batch
+                stored = remaining.pop()
                 if stored.key in users:
                     in_use += 1
                     live.add(users[stored.key])

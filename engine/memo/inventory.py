@@ -27,7 +27,9 @@ class StoreListing:
 def instance_store(instance: Instance) -> IntermediateStore:
     """The store under the instance's storage root (close it after use)."""
     settings = instance.config.storage
-    return IntermediateStore(settings.root, backend=settings.backend)
+    return IntermediateStore(
+        settings.root, dict(settings.storage_options), backend=settings.backend
+    )
 
 
 def _stored_by_run(instance: Instance, run_id: str) -> set[str]:

@@ -35,6 +35,7 @@ from solidflow.engine.memo.memoization import (
     plan_keys,
     steps_without_outputs,
 )
+from solidflow.engine.memo.store_leases import leases_of
 from solidflow.engine.run.create import prepared_plan
 from solidflow.engine.run.monitor import RunMonitor
 from solidflow.engine.run.prepare import (
@@ -65,6 +66,8 @@ class _Run:
         self.sink = sink
         self.record = record
         self.run_id = record.run_id
+        self.leases = Leases(instance)
+        """Where the run's lease is: in the store when hosts share it (set once it is known)."""
 
     def end(self, status: RunStatus, message: str, **payload: Any) -> None:
         """Record the run's end event and status. When the event log fails, as much as it
@@ -73,7 +76,7 @@ class _Run:
         self.sink.close()
         with contextlib.suppress(EventLogError):
             self.instance.storage.update_run(self.run_id, status=status, end_time=time.time())
-        Leases(self.instance).release(self.run_id)
+        self.leases.release(self.run_id)
 
 
 def _outcome(
@@ -301,7 +304,11 @@ def _execute(
     keys = plan_keys(plan, warn)
     payloads: dict[str, dict[str, Any]] = {}
     missing: set[str] = set()
-    with Leases(run.instance).taking(run.run_id, [*all_output_keys(keys), *plan.external.values()]):
+    if not is_local_root(location.root):
+        shared = location.open()
+        run.leases = leases_of(run.instance, shared)
+        shared.close()
+    with run.leases.taking(run.run_id, [*all_output_keys(keys), *plan.external.values()]):
         if memoize or is_local_root(location.root):  # a remote store is opened only to memoize
             store = location.open(lambda text: warn(None, text))
             try:

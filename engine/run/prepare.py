@@ -167,7 +167,9 @@ def store_location(config: ResolvedRunConfig, instance: Instance) -> StoreLocati
             root=storage.root, options=dict(storage.storage_options), backend=storage.backend
         )
     backend = storage.backend if storage is not None and storage.backend else settings.backend
-    return StoreLocation(root=settings.root, options={}, backend=backend)
+    return StoreLocation(
+        root=settings.root, options=dict(settings.storage_options), backend=backend
+    )
 
 
 def store_durability(config: ResolvedRunConfig, instance: Instance) -> str:

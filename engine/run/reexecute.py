@@ -65,7 +65,7 @@ def _needed_outputs(
 def _store_for(run_config: Mapping[str, Any], instance: Instance) -> IntermediateStore:
     storage = run_config.get("storage") or {}
     if "root" not in storage:
-        storage = {"root": instance.config.storage.root, "backend": instance.config.storage.backend}
+        storage = instance.config.storage.model_dump(include={"root", "storage_options", "backend"})
     return IntermediateStore(
         storage["root"], storage.get("storage_options") or {}, backend=storage.get("backend")
     )

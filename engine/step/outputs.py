@@ -12,6 +12,7 @@ from solidflow.engine.step.error_info import ErrorInfo, error_info
 from solidflow.engine.step.task import StepTask
 from solidflow.engine.store import StoredOutput
 from solidflow.engine.store.codec_registry import codec_for_class, dataset_as
+from solidflow.engine.store.codecs import DatasetNotWritable
 from solidflow.engine.store.datasets import StoredDataset
 from solidflow.engine.store.store import OutputOrigin
 from solidflow.engine.store.write_behind import OutputStore, Pending
@@ -53,7 +54,13 @@ def store_output(
 
         def produce(location: str) -> None:
             label = f"solidflow: {task.step_key}.{name}"
-            report.update(codec.write_dataset(value, location, label))
+            try:
+                report.update(codec.write_dataset(value, location, label))
+            except DatasetNotWritable as refused:
+                store.write_table(location, refused.to_arrow())
+                report["written_by"] = "store"
+                message = f"output '{name}' of solid '{task.step_key}': {refused}"
+                emit(EventType.LOG, task.step_key, {"level": "WARNING", "message": message})
 
         dataset = store.put_dataset(key, produce, python_type=codec.python_type, **where)
         payload = {**_stored_payload(dataset), "rows": dataset.rows, **report}

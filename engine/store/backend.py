@@ -12,6 +12,7 @@ from solidflow.engine.store.datasets import DatasetDirectories, Produce
 from solidflow.engine.store.files import Reclaimed
 from solidflow.engine.store.records import Assessment, Staged, StoredOutput
 from solidflow.engine.store.serialization import Encoded
+from solidflow.engine.store.shared import SharedObjects
 
 _LOG = logging.getLogger("solidflow.store")
 
@@ -20,7 +21,8 @@ class StorageBackend(ABC):
     """Stored outputs, their sidecars and the datasets other engines write, under one root.
 
     Backends are found by name in the `solidflow.storages` entry point group ("local" for a
-    directory and "fsspec" for a URL are built in), or by "package.module:Class", given as
+    directory and "fsspec" for a URL are built in; a URL whose protocol names a registered
+    backend, such as "s3", uses it), or by "package.module:Class", given as
     `storage: {backend: ...}` in solidflow.yaml or run_config.
 
     What a write does to an output stored under the same key (every backend follows it):
@@ -91,6 +93,12 @@ class StorageBackend(ABC):
 
     def discard(self, staged: Sequence[Staged]) -> None:  # noqa: B027 (nothing to drop)
         """Drop staged outputs that will not be committed."""
+
+    def shared_objects(self, name: str) -> SharedObjects | None:
+        """The objects of the directory `name` beside the outputs, which processes on every
+        host that use this store see; None for a store that only one host uses (its processes
+        coordinate through the instance's home)."""
+        return None
 
     @abstractmethod
     def records(self) -> list[StoredOutput]: ...

@@ -12,7 +12,7 @@ A codec stores a value in one of two forms:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -70,6 +70,16 @@ def qualified_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+class DatasetNotWritable(Exception):
+    """Raised by `Codec.write_dataset` when the value's engine cannot write to the store's
+    location (Spark without a filesystem for the store's URL scheme): the store then writes
+    the value as Parquet itself, from `to_arrow()` (its Arrow table), and says why."""
+
+    def __init__(self, message: str, *, to_arrow: Callable[[], Any]) -> None:
+        super().__init__(message)
+        self.to_arrow = to_arrow
+
+
 class Codec:
     """How values of the classes named in `classes` (and of their subclasses) are stored,
     loaded and described. Subclass it and override what applies; an instance is registered
@@ -108,7 +118,8 @@ class Codec:
     def write_dataset(self, value: Any, location: str, label: str) -> Mapping[str, Any]:
         """Have `value`'s engine write it as Parquet files into the directory `location` (a
         path or fsspec URL); `label` names the write for that engine's UI. Returns what the
-        output's event reports about the write."""
+        output's event reports about the write. Raises DatasetNotWritable when the engine
+        cannot write there."""
         raise NotImplementedError(f"{type(self).__name__} writes no datasets")
 
     def from_dataset(self, dataset: Any, resources: Mapping[str, Any]) -> Any:

@@ -162,6 +162,8 @@ class DatasetDirectories:
     reader needs.
     With `verify_once` (local directories), a dataset's content is also checked against the
     full checksum, the first time it is seen and whenever its files change (see `verified`).
+    Without `moves` (an object store, where a move is a copy), the producer writes into the
+    dataset's final directory, which no reader looks at before the sidecar names it.
     """
 
     def __init__(
@@ -172,6 +174,7 @@ class DatasetDirectories:
         url: Callable[[str], str],
         verify_once: bool = False,
         owning: Callable[[str], AbstractContextManager[object]] = contextlib.nullcontext,
+        moves: bool = True,
     ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
@@ -179,6 +182,7 @@ class DatasetDirectories:
         self._url = url
         self._verify_once = verify_once
         self._owning = owning
+        self._moves = moves
 
     def _directory(self, key: str) -> str:
         return f"{self.root}/{key[:2]}"
@@ -237,6 +241,8 @@ class DatasetDirectories:
         final = f"{directory}/{key}.{made}{DATASET_SUFFIX}"
         self.fs.makedirs(directory, exist_ok=True)
         temporary = f"{directory}/.{key}.{secrets.token_hex(8)}.parquet.tmp"
+        if not self._moves:  # no reader looks at `final` until the sidecar names it
+            temporary = final
         committed = False
         with self._owning(temporary):
             try:
@@ -252,12 +258,14 @@ class DatasetDirectories:
                     schema=dataset.schema.remove_metadata().to_string(),
                 )
                 with self._lock(directory):
-                    self.fs.mv(temporary, final, recursive=True)
+                    if temporary != final:
+                        self.fs.mv(temporary, final, recursive=True)
                     record = dataclasses.replace(record, created=time.time())  # committed now
                     write_sidecar(pack_sidecar(record))
                 committed = True
             finally:
-                for path in (temporary, *(() if committed else (final,))):
+                left = {temporary, final} - ({final} if committed else set())
+                for path in left:
                     with contextlib.suppress(FileNotFoundError):
                         if self.fs.exists(path):
                             self.fs.rm(path, recursive=True)
@@ -273,6 +281,15 @@ class DatasetDirectories:
             if found is not None and (key is None or found.group("key") == key):
                 millis = found.group("millis")
                 yield found.group("key"), path, int(millis, 16) / 1000 if millis else 0.0
+
+    def write_table(self, location: str, table: pa.Table) -> None:
+        """Write `table` as the one Parquet file of the dataset directory `location` (what
+        `write` gives a producer)."""
+        import pyarrow.parquet as pq
+
+        directory = self.fs._strip_protocol(location).rstrip("/")
+        self.fs.makedirs(directory, exist_ok=True)
+        pq.write_table(table, f"{directory}/part-00000.parquet", filesystem=self.fs)
 
     def superseded(self, current: Callable[[str], StoredOutput | None]) -> list[DatasetCopy]:
         """The dataset directories that the sidecar of their key (`current(key)`) does not

@@ -40,11 +40,12 @@ from solidflow.engine.store.records import (
     unpack_sidecar,
 )
 from solidflow.engine.store.serialization import DATA_SUFFIXES, Encoded, data_suffix
+from solidflow.engine.store.shared import SharedObjects
 
 _TIME_FIELDS = ("mtime", "LastModified", "last_modified", "updated", "created")
 
 
-def _modified(info: dict[str, Any]) -> float | None:
+def modified_time(info: dict[str, Any]) -> float | None:
     """Seconds since the epoch when the file or directory described by `info` last changed,
     in the fields fsspec filesystems use; None if it gives none."""
     for field in _TIME_FIELDS:
@@ -87,6 +88,10 @@ class FsspecStore(StorageBackend):
     def _data_path(self, key: str, serializer: str) -> str:
         return f"{self.root}/{key[:2]}/{key}{data_suffix(serializer)}"
 
+    def _data_of(self, record: StoredOutput) -> str:
+        """The path of the data that the sidecar `record` describes."""
+        return self._data_path(record.key, record.serializer)
+
     def _assess(self, key: str, sidecar: bytes | None) -> Assessment:
         """The assessment of `key`'s files, reading only the sampled ranges of the data."""
         record = read_sidecar(key, sidecar)
@@ -94,8 +99,12 @@ class FsspecStore(StorageBackend):
             return record
         if record.serializer == PARQUET:
             return self.datasets.assess(record)
+        return self._assess_data(record)
+
+    def _assess_data(self, record: StoredOutput) -> Assessment:
+        """The assessment of the data file of `record`, reading its sampled ranges."""
         try:
-            file = self.fs.open(self._data_path(key, record.serializer), "rb")
+            file = self.fs.open(self._data_of(record), "rb")
         except FileNotFoundError:
             return missing("no data file")
         with file:
@@ -139,7 +148,7 @@ class FsspecStore(StorageBackend):
         if record.serializer == PARQUET:
             return self.datasets.load(record)
         try:
-            data = self.fs.cat_file(self._data_path(key, record.serializer))
+            data = self.fs.cat_file(self._data_of(record))
         except FileNotFoundError:
             return missing("no data file"), None
         found = assess_buffer(record, data)
@@ -280,7 +289,7 @@ class FsspecStore(StorageBackend):
         reclaimed = []
         for path in self.fs.glob(f"{self.root}/*/.*{TEMPORARY_SUFFIX}"):
             info = self.fs.info(path)
-            modified = _modified(info)
+            modified = modified_time(info)
             if modified is None or modified >= before:
                 continue
             size = (
@@ -292,6 +301,10 @@ class FsspecStore(StorageBackend):
                 self.fs.rm(path, recursive=True)
             reclaimed.append(Reclaimed(path=self.fs.unstrip_protocol(path), bytes=size))
         return reclaimed
+
+    def shared_objects(self, name: str) -> SharedObjects:
+        """The objects under `<root>/_<name>`, which every host using the store sees."""
+        return SharedObjects(self.fs, f"{self.root}/_{name}")
 
     def flush(self) -> None:
         """Nothing to do: every output is written when it is put."""

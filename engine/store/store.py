@@ -25,6 +25,7 @@ from solidflow.engine.store.records import (
     full_checksum,
 )
 from solidflow.engine.store.serialization import Encoded, decode, encode
+from solidflow.engine.store.shared import SharedObjects
 
 _KEY = re.compile(r"[0-9a-f]{2,}")
 _LOCAL_PROTOCOLS = (None, "file", "local")
@@ -79,6 +80,15 @@ def is_local_root(root: str | os.PathLike[str]) -> bool:
     return split_protocol(os.fspath(root))[0] in _LOCAL_PROTOCOLS
 
 
+def default_backend(root: str) -> str:
+    """The storage backend of a store at `root` when none is named: "local" for a directory,
+    the backend registered under the URL's protocol if there is one ("s3"), else "fsspec"."""
+    protocol = split_protocol(root)[0]
+    if protocol in _LOCAL_PROTOCOLS:
+        return "local"
+    return protocol if protocol in STORAGES.names() else "fsspec"
+
+
 def _check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValueError(f"invalid output key {key!r}: must be a lowercase hex string")
@@ -105,7 +115,8 @@ class IntermediateStore:
             memory://... or s3://bucket/prefix.
         storage_options: passed to the fsspec filesystem of a URL root.
         backend: the storage backend (a registered name or "package.module:Class"); by
-            default "local" for a directory and "fsspec" for a URL.
+            default "local" for a directory, the backend registered under a URL's protocol
+            ("s3"), else "fsspec".
 
     Values whose class has a codec (see codec_registry) are stored as it encodes them: tables,
     data frames and numeric arrays as Arrow IPC files, loaded zero-copy from local disk (so
@@ -133,7 +144,7 @@ class IntermediateStore:
     ) -> None:
         self.root = os.fspath(root)
         self.storage_options = dict(storage_options or {})
-        self.backend = backend or ("local" if is_local_root(self.root) else "fsspec")
+        self.backend = backend or default_backend(self.root)
         self._backend: StorageBackend = STORAGES.load(self.backend).from_root(
             self.root, self.storage_options
         )
@@ -254,6 +265,11 @@ class IntermediateStore:
         )
         return self._backend.write_dataset(key, produce, describe)
 
+    def write_table(self, location: str, table: Any) -> None:
+        """Write the Arrow `table` as Parquet into the dataset directory `location` that
+        `put_dataset` gave its producer (for a value whose engine cannot write there)."""
+        self._backend.datasets.write_table(location, table)
+
     def get(self, key: str) -> Any:
         """The value stored under `key`; OutputMissing or OutputCorrupt if it cannot be loaded."""
         found, data = self._backend.load(_check_key(key))
@@ -341,6 +357,11 @@ class IntermediateStore:
         if dry_run:
             return sum(datasets.size(copy.path) for copy in found)
         return sum(datasets.remove(copy) for copy in found)
+
+    def shared_objects(self, name: str) -> SharedObjects | None:
+        """The objects of the directory `name` beside the outputs that the processes of every
+        host using this store see (None for a local store: see StorageBackend)."""
+        return self._backend.shared_objects(name)
 
     def flush(self) -> None:
         """Make pending packed outputs durable and visible to other processes."""

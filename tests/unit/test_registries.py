@@ -287,5 +287,5 @@ def test_one_registry_serves_every_kind():
 
     assert EVENT_LOGS.names() == ["postgresql", "sqlite"]
     assert RUN_LAUNCHERS.names() == ["in_process", "ray_jobs", "subprocess"]
-    assert STORAGES.names() == ["fsspec", "local"]
+    assert STORAGES.names() == ["fsspec", "local", "s3"]
     assert issubclass(EXECUTORS.load("in_process"), Executor)

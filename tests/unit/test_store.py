@@ -63,12 +63,18 @@ def local(tmp_path: Path) -> Iterator[IntermediateStore]:
     store.close()
 
 
-@pytest.fixture(params=["local", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IntermediateStore]:
+@pytest.fixture(params=["local", "memory", "s3"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[IntermediateStore]:
     if request.param == "local":
         root = str(tmp_path / "store")
-    else:
+    elif request.param == "memory":
         root = f"memory://store-tests/{uuid.uuid4().hex}"
+    else:  # credentials and endpoint from the environment, as AWS clients take them
+        for name, value in request.getfixturevalue("s3_server").environment.items():
+            monkeypatch.setenv(name, value)
+        root = request.getfixturevalue("s3_root")
     store = IntermediateStore(root)
     yield store
     store.close()
@@ -93,7 +99,7 @@ def remove(location: str) -> None:
 
 
 def sidecar_location(record: StoredOutput) -> str:
-    return record.location.rsplit(".", 1)[0] + ".meta"
+    return f"{record.location.rsplit('/', 1)[0]}/{record.key}.meta"
 
 
 def assert_same(loaded: Any, value: Any) -> None:
@@ -687,3 +693,12 @@ def test_file_url_roots_are_local(tmp_path: Path) -> None:
     assert store.put(key("n"), 1, **ORIGIN).location.startswith("packed:")
     store.close()
     assert os.path.exists(tmp_path / "packed.db")
+
+
+def test_the_default_backend_follows_the_root() -> None:
+    from solidflow.engine.store.store import default_backend
+
+    assert default_backend("/tmp/store") == "local"
+    assert default_backend("file:///tmp/store") == "local"
+    assert default_backend("memory://store") == "fsspec"
+    assert default_backend("s3://bucket/prefix") == "s3"
