@@ -86,10 +86,16 @@ def schedule_ticks(
     """The recorded ticks of the schedule `name`, latest first, at most `limit` of them; with
     `before`, only those due before that time (the tick_time of the last tick of the
     previous page)."""
-    if before is None:
-        return instance.storage.get_ticks(name, limit=limit)
-    earlier = [tick for tick in instance.storage.get_ticks(name) if tick.tick_time < before]
-    return earlier if limit is None else earlier[:limit]
+    if before is None or limit is None:
+        found = instance.storage.get_ticks(name, limit=limit if before is None else None)
+        return found if before is None else [tick for tick in found if tick.tick_time < before]
+    read = 2 * limit
+    while True:  # read the latest ticks, twice as many each time, until the page is complete
+        found = instance.storage.get_ticks(name, limit=read)
+        earlier = [tick for tick in found if tick.tick_time < before]
+        if len(earlier) >= limit or len(found) < read:
+            return earlier[:limit]
+        read *= 2
 
 
 def start_schedule(instance: Instance, name: str, now: float) -> ScheduleState:

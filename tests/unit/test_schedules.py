@@ -273,3 +273,9 @@ def test_ticks_are_read_a_page_at_a_time_before_a_cursor(instance):
     first = schedule_ticks(instance, "every_ten_minutes_all", limit=2)
     rest = schedule_ticks(instance, "every_ten_minutes_all", limit=2, before=first[-1].tick_time)
     assert first + rest == everything
+    before_second = schedule_ticks(instance, "every_ten_minutes_all", 1, everything[1].tick_time)
+    assert before_second == everything[2:]
+    assert (
+        schedule_ticks(instance, "every_ten_minutes_all", None, everything[0].tick_time)
+        == (everything[1:])
+    )
