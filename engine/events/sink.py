@@ -69,7 +69,7 @@ class EventSink:
         self._listeners = tuple(listeners)
         self._broken_listeners: set[int] = set()
         self._flush_interval = flush_interval
-        self._max_batch = max_batch or getattr(storage, "ingest_batch", DEFAULT_BATCH)
+        self._max_batch = max_batch or int(getattr(storage, "ingest_batch", None) or DEFAULT_BATCH)
         self._events: list[EventRecord] = []
         self._buffer: list[EventRecord] = []
         self._last_flush = time.monotonic()

@@ -305,9 +305,9 @@ def _execute(
     payloads: dict[str, dict[str, Any]] = {}
     missing: set[str] = set()
     if not is_local_root(location.root):
-        shared = location.open()
-        run.leases = leases_of(run.instance, shared)
-        shared.close()
+        remote = location.open()
+        run.leases = leases_of(run.instance, remote)
+        remote.close()
     with run.leases.taking(run.run_id, [*all_output_keys(keys), *plan.external.values()]):
         if memoize or is_local_root(location.root):  # a remote store is opened only to memoize
             store = location.open(lambda text: warn(None, text))

@@ -104,6 +104,10 @@ class OutputWriter:
         """Store a Parquet dataset at once; see IntermediateStore.put_dataset."""
         return self.store.put_dataset(key, produce, **where)
 
+    def write_table(self, location: str, table: Any) -> None:
+        """Write a table into a dataset directory; see IntermediateStore.write_table."""
+        self.store.write_table(location, table)
+
     def take_encoded(self, key: str) -> Encoded | None:
         """The stored form of the output put under `key`, once."""
         return self._encoded.pop(key, None)

@@ -70,7 +70,7 @@ class S3Store(FsspecStore):
 
     def _data_of(self, record: StoredOutput) -> str:
         """The data object that the sidecar `record` names."""
-        return self.fs._strip_protocol(record.location)
+        return str(self.fs._strip_protocol(record.location))
 
     def _assess_data(self, record: StoredOutput) -> Assessment:
         """The assessment of `record`'s data object: its size, the sampled ranges fetched
@@ -85,7 +85,9 @@ class S3Store(FsspecStore):
         fetched = self.fs.cat_ranges(
             [path] * len(ranges), [start for start, _ in ranges], [end for _, end in ranges]
         )
-        blocks = {start: block for (start, _), block in zip(ranges, fetched, strict=True)}
+        blocks: dict[int, bytes] = {
+            start: block for (start, _), block in zip(ranges, fetched, strict=True)
+        }
 
         def read(offset: int, length: int) -> bytes:
             return blocks.get(offset, b"")[:length]

@@ -64,3 +64,17 @@ def test_an_output_stored_meanwhile_is_kept(stores):
     reader.put(LARGE, _table(20), **WHERE)
     assert writer.commit() == []
     assert reader.get(LARGE).num_rows == 20
+
+
+def test_a_dataset_written_through_the_writer_by_table_is_stored(stores):
+    """A value whose engine cannot write its dataset (Spark without S3A) is written as an
+    Arrow table through whatever stores the step's outputs, the writer included."""
+    store, reader = stores
+    writer = OutputWriter(store, "run")
+    table = _table(10)
+    key = "ef" * 32
+    record = writer.put_dataset(
+        key, lambda location: writer.write_table(location, table), python_type="x", **WHERE
+    )
+    assert record.rows == 10
+    assert reader.get(key).to_arrow().equals(table)
