@@ -79,6 +79,7 @@ class RayActorExecutor(WorkerFaults, Executor):
         self._cancel_deadline: float | None = None
         self._canceled: list[StepResult] = []
         self._drains: dict[Worker, Any] = {}
+        self._live: dict[Worker, set[tuple[str | None, bytes, float]]] = {}
         self._started: set[str] = set()
         self._last_drain = time.monotonic()
         self._dispatch = Dispatcher(limit=run.config.max_concurrent_steps)
@@ -189,7 +190,9 @@ class RayActorExecutor(WorkerFaults, Executor):
             if ray.wait([ref], timeout=0)[0]:
                 del self._drains[worker]
                 with contextlib.suppress(RayError):
-                    self._deliver(ray.get(ref)[1])
+                    events = ray.get(ref)[1]
+                    self._live.setdefault(worker, set()).update((e[1], e[2], e[3]) for e in events)
+                    self._deliver(events)
         now = time.monotonic()
         if now - self._last_drain < LIVE_INTERVAL:
             return

@@ -45,6 +45,8 @@ class WorkerFaults(ABC):
     _workers: dict[WorkerPool, list[Worker]]
     _watch: ClusterWatch | None
     _cancel_deadline: float | None
+    _live: dict[Worker, set[tuple[str | None, bytes, float]]]
+    """The (step, payload, time) of the events each worker sent while its steps ran."""
     _canceling: bool
     _canceled: list[StepResult]
 
@@ -67,6 +69,7 @@ class WorkerFaults(ABC):
         if worker in workers:
             workers[workers.index(worker)] = replacement
         journal = self._journal_of(worker, replacement)
+        delivered = self._live.pop(worker, set())
         reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
         results = []
         again = []
@@ -78,8 +81,9 @@ class WorkerFaults(ABC):
                     started = index == 0  # batches run in order: later ones had not started
                     events = []
                 else:
-                    events = journal.get((step.key, step.attempt), [])
-                    started = bool(events)
+                    journaled = journal.get((step.key, step.attempt), [])
+                    started = bool(journaled)  # events delivered while it ran are not again
+                    events = [e for e in journaled if (e[1], e[2], e[3]) not in delivered]
                 if not started:
                     again.append((step, step.attempt))
                     continue
