@@ -117,6 +117,7 @@ bench: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/store_verification.py
 	$(BIN)/python benchmarks/store_memory.py
+	$(BIN)/python benchmarks/s3_store.py
 	$(BIN)/python benchmarks/memoization.py
 	$(BIN)/python benchmarks/key_computation.py
 	$(BIN)/python benchmarks/ray_overhead.py

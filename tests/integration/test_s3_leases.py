@@ -1,9 +1,11 @@
-"""Leases on a store that several hosts share (S3): each host has its own instance (home),
-and gc on one host keeps what the live runs of another may read."""
+"""Instances on a store that several hosts share (S3): each host has its own instance (home);
+gc on one host keeps what the live runs of another may read, runs memoize across hosts, and
+a run without memoization replaces what is stored."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -57,6 +59,16 @@ def total(numbers: list) -> int:
 @pipeline
 def summed():
     total(numbers())
+
+
+@solid
+def from_source() -> str:
+    return Path(os.environ["SOLIDFLOW_TEST_SOURCE"]).read_text()  # unseen by the memo key
+
+
+@pipeline
+def sourced():
+    from_source()
 
 
 def test_gc_on_one_host_keeps_what_a_live_run_of_another_host_leased(
@@ -122,3 +134,26 @@ def test_a_pipeline_on_an_s3_instance_stores_memoizes_and_releases_its_lease(
     assert again.output_for("total") == 45
     assert store.shared_objects("leases").names() == []  # both runs released theirs
     assert not (here.home / "storage").exists() and not (there.home / "storage").exists()
+
+
+def test_a_run_without_memoization_replaces_the_output_stored_on_s3(
+    hosts: tuple[Instance, Instance],
+    store: IntermediateStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here, there = hosts
+    source = tmp_path / "source.txt"
+    monkeypatch.setenv("SOLIDFLOW_TEST_SOURCE", str(source))
+    source.write_text("one")
+    first = execute_pipeline(sourced, instance=here)
+    source.write_text("two")  # an outside change that the key does not see
+    second = execute_pipeline(sourced, instance=there)
+    assert (first.output_for("from_source"), second.output_for("from_source")) == ("one", "two")
+    [stored] = store.list()
+    assert (stored.run_id, store.get(stored.key)) == (second.run_id, "two")
+    memoized = execute_pipeline(sourced, instance=here, memoize=True)
+    assert [e.step for e in here.events(memoized.run_id) if e.type.value == "STEP_MEMOIZED"] == [
+        "from_source"
+    ]
+    assert memoized.output_for("from_source") == "two"
