@@ -30,9 +30,19 @@ def instance(tmp_path: Path) -> Instance:
     return Instance(home)
 
 
+REPOSITORY = Path(__file__).resolve().parents[2]
+"""Where the test pipelines' package is: the cluster's nodes each work in a directory of their
+own, so the job is told where the user code is, as on a real cluster."""
+
+
 @pytest.fixture
 def launcher(ray_job_server: str) -> RayJobsRunLauncher:
-    return RayJobsRunLauncher(RayJobsSettings(address=ray_job_server, python=sys.executable))
+    settings = RayJobsSettings(
+        address=ray_job_server,
+        python=sys.executable,
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPOSITORY)}},
+    )
+    return RayJobsRunLauncher(settings)
 
 
 def _nap(instance: Instance, seconds: float, **nap: object) -> str:
