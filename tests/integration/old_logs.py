@@ -43,14 +43,14 @@ def old_log(
     ]
     insert = "INSERT INTO events (run_id, seq, timestamp, type, step, payload) VALUES "
     if backend.name == "sqlite":
-        from solidflow.engine.instance.sqlite import _MIGRATIONS
+        from solidflow.engine.instance.sqlite_schema import MIGRATIONS
 
         path = backend.settings["path"]
         os.makedirs(os.path.dirname(path), exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA busy_timeout = 30000")
-        for statements in _MIGRATIONS[: INDEXED_FROM["sqlite"]]:
+        for statements in MIGRATIONS[: INDEXED_FROM["sqlite"]]:
             for statement in statements:
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {INDEXED_FROM['sqlite']}")

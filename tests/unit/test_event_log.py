@@ -18,7 +18,8 @@ from solidflow.engine.events.records import (
     unpack_payload,
 )
 from solidflow.engine.instance.runs import RunRecord, RunStatus
-from solidflow.engine.instance.sqlite import _MIGRATIONS, SCHEMA_VERSION, SqliteStorage
+from solidflow.engine.instance.sqlite import SCHEMA_VERSION, SqliteStorage
+from solidflow.engine.instance.sqlite_schema import MIGRATIONS
 from solidflow.engine.instance.storage import SchemaVersionError
 
 from ..backends import event, run
@@ -79,7 +80,7 @@ def test_the_latest_step_end_is_found_through_the_partial_index(storage):
 def test_a_version_2_log_gets_the_step_ends_index(tmp_path):
     path = tmp_path / "events.db"
     conn = sqlite3.connect(path)
-    for statements in _MIGRATIONS[:2]:
+    for statements in MIGRATIONS[:2]:
         for statement in statements:
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 2")
@@ -157,7 +158,7 @@ def test_a_version_3_log_keeps_its_runs_readable(tmp_path):
     takes the new ones."""
     path = tmp_path / "events.db"
     conn = sqlite3.connect(path)
-    for statements in _MIGRATIONS[:3]:
+    for statements in MIGRATIONS[:3]:
         for statement in statements:
             conn.execute(statement)
     conn.execute(
