@@ -17,6 +17,19 @@ STEP_END_TYPES = "('STEP_SUCCESS', 'STEP_MEMOIZED')"
 """The events that record a step's lineage, as an SQL list (literal: a partial index on them
 is only used by queries that name them the same way)."""
 EVENT_COLUMNS = "run_id, seq, timestamp, type, step, payload"
+
+
+def latest_step_end_query(placeholder: str) -> str:
+    """The query for the latest event that ended `step` in a run of `pipeline_name` (its two
+    parameters, in that order, written as `placeholder` in the backend's dialect)."""
+    columns = ", ".join(f"e.{column}" for column in EVENT_COLUMNS.split(", "))
+    return (
+        f"SELECT {columns} FROM events e JOIN runs r ON e.run_id = r.run_id"
+        f" WHERE e.step = {placeholder} AND e.type IN {STEP_END_TYPES}"
+        f" AND r.pipeline_name = {placeholder} ORDER BY e.id DESC LIMIT 1"
+    )
+
+
 # The runs table has one column per RunRecord field: a new field needs a migration.
 RUN_FIELDS = tuple(field.name for field in dataclasses.fields(RunRecord))
 RUN_COLUMNS = ", ".join(RUN_FIELDS)

@@ -21,9 +21,9 @@ from solidflow.engine.instance.rows import (
     EVENT_COLUMNS,
     RUN_COLUMNS,
     RUN_FIELDS,
-    STEP_END_TYPES,
     event_from_row,
     event_row,
+    latest_step_end_query,
     run_from_row,
     run_row,
 )
@@ -59,7 +59,7 @@ _NO_ID_LIMIT = 2**63 - 1
 _PARAMETERS = 500
 """Values bound per statement of a query over many keys or runs."""
 
-_EVENT_COLUMNS_OF_E = ", ".join(f"e.{column}" for column in EVENT_COLUMNS.split(", "))
+_LATEST_STEP_END = latest_step_end_query("?")
 _INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
 
 
@@ -240,12 +240,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
 
     def latest_step_end(self, pipeline_name: str, step: str) -> EventRecord | None:
         with self._locked() as conn:
-            row = conn.execute(
-                f"SELECT {_EVENT_COLUMNS_OF_E} FROM events e JOIN runs r ON e.run_id = r.run_id"
-                f" WHERE e.step = ? AND e.type IN {STEP_END_TYPES} AND r.pipeline_name = ?"
-                " ORDER BY e.id DESC LIMIT 1",
-                (step, pipeline_name),
-            ).fetchone()
+            row = conn.execute(_LATEST_STEP_END, (step, pipeline_name)).fetchone()
         return None if row is None else event_from_row(row)
 
     def add_run(self, run: RunRecord) -> None:

@@ -25,9 +25,9 @@ from solidflow.engine.instance.rows import (
     EVENT_COLUMNS,
     RUN_COLUMNS,
     RUN_FIELDS,
-    STEP_END_TYPES,
     event_from_row,
     event_row,
+    latest_step_end_query,
     run_from_row,
     run_row,
 )
@@ -59,6 +59,7 @@ _CONNECT_TIMEOUT = 10
 _COPY_EVENTS = f"COPY events ({EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _EVENT_TYPES = ["text", "int4", "float8", "text", "text", "bytea"]
 _INSERT_INDEX = "INSERT INTO run_outputs (run_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+_LATEST_STEP_END = latest_step_end_query("%s")
 _NOTIFY = "SELECT pg_notify(%s, run_id) FROM unnest(%s::text[]) AS run_id"
 
 
@@ -285,14 +286,8 @@ class PostgresStorage(PostgresSchedules, PostgresStepClaims, InstanceStorage):
         notifications.wait(run_id, lambda: self.last_seq(run_id) > after, timeout)
 
     def latest_step_end(self, pipeline_name: str, step: str) -> EventRecord | None:
-        columns = ", ".join(f"e.{column}" for column in EVENT_COLUMNS.split(", "))
         with self._transaction() as conn:
-            row = conn.execute(
-                f"SELECT {columns} FROM events e JOIN runs r ON e.run_id = r.run_id"
-                f" WHERE e.step = %s AND e.type IN {STEP_END_TYPES} AND r.pipeline_name = %s"
-                " ORDER BY e.id DESC LIMIT 1",
-                (step, pipeline_name),
-            ).fetchone()
+            row = conn.execute(_LATEST_STEP_END, (step, pipeline_name)).fetchone()
         return None if row is None else event_from_row(row)
 
     # runs
