@@ -107,13 +107,9 @@ def test_gc_on_one_host_keeps_the_outputs_a_run_on_another_leased(tmp_path, post
 
 
 def test_an_older_database_is_refused_until_solidflow_instance_migrate(tmp_path, postgres_url):
-    from .old_logs import old_event, old_log
+    from solidflow.benchmarks.old_logs import create_old_log, old_event
 
-    class OldDatabase:  # what old_log needs of a backend
-        name, settings = "postgres", {"url": postgres_url}
-
-    with old_log(OldDatabase(), runs=3, events_per_run=30):
-        pass
+    create_old_log("postgres", {"url": postgres_url}, runs=3, events_per_run=30)
     home = tmp_path / "home"
     home.mkdir()
     (home / "solidflow.yaml").write_text(yaml.safe_dump({"event_log": {"url": postgres_url}}))

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
+from solidflow.benchmarks.old_logs import INDEXED_FROM, old_event, old_log
 from solidflow.engine.events.records import EventRecord, EventType, pack_payload
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.instance.storage import DuplicateRecordError
 from solidflow.engine.instance.ticks import ScheduleState, ScheduleStatus, TickRecord, TickStatus
 
 from ..backends import event, run
-from .old_logs import INDEXED_FROM, old_event, old_log
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -326,7 +326,9 @@ def test_an_older_log_is_migrated_in_batches_that_writers_interleave_with(backen
     reports = []
     migration = threading.Thread(target=lambda: reports.append(backend.open().migrate(print)))
     written_during = 0
-    with old_log(backend, runs=100, events_per_run=1000) as write:  # 100,000 events
+    with old_log(
+        backend.name, backend.settings, runs=100, events_per_run=1000
+    ) as write:  # 100,000 events
         migration.start()
         for number in itertools.count():
             write([old_event(f"new-{number}", seq) for seq in range(30)])
