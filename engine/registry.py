@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from solidflow.definitions.config import Config
 from solidflow.registry import PluginError, entry_points_of, load_object
+
+if TYPE_CHECKING:
+    from solidflow.definitions.config import Config
 
 logger = logging.getLogger("solidflow")
 
 T = TypeVar("T")
 
-__all__ = ["Deferred", "PluginError", "Registry", "is_reference", "reference_of"]
+__all__ = ["Deferred", "PluginError", "Registry", "SchemaAt", "is_reference", "reference_of"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +40,19 @@ class Deferred:
     implementation: str
     config_schema: type[Config] | None = None
     extra: str | None = None
+
+
+class SchemaAt:
+    """A plug-in class's `config_schema` that is imported when first read, from
+    "package.module:Class", so that importing the plug-in does not import its settings'
+    validation (a storage that reads runs, for instance)."""
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+
+    def __get__(self, instance: object, owner: type | None = None) -> type[Config]:
+        schema: type[Config] = load_object(self.reference)
+        return schema
 
 
 def is_reference(name: str) -> bool:

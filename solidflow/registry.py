@@ -16,7 +16,6 @@ whose settings are known before they are imported.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
 import sys
 import threading
 import warnings
@@ -41,6 +40,8 @@ def entry_points_of(group: str) -> dict[str, list[str]]:
     cached = _ENTRY_POINTS.get(key)
     if cached is None:
         _ENTRY_POINTS.clear()
+        import importlib.metadata  # here: a command that finds no plug-in starts without it
+
         cached = _ENTRY_POINTS[key] = (importlib.metadata.entry_points(), {})
     found, groups = cached
     names = groups.get(group)

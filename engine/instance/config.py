@@ -10,18 +10,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from solidflow.definitions.config import Config
+from solidflow.engine.instance.config_file import (
+    CONFIG_FILE,
+    DATABASE_URL_VARIABLE,
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    InstanceConfigError,
+)
 from solidflow.engine.instance.storage import EVENT_LOGS
 from solidflow.engine.registry import PluginError
-from solidflow.errors import SolidflowError
-
-CONFIG_FILE = "solidflow.yaml"
-DATABASE_URL_VARIABLE = "SOLIDFLOW_DATABASE_URL"
-"""The environment variable that names the event log by URL (its scheme is the backend's
-name, e.g. postgresql://...); it overrides `event_log` in solidflow.yaml."""
-
-
-class InstanceConfigError(SolidflowError, ValueError):
-    """The instance's config file cannot be read or holds invalid settings."""
 
 
 def _at_home(value: str, info: ValidationInfo) -> str:
@@ -78,7 +74,7 @@ class RunMonitoringConfig(_Settings):
     `launch_grace` seconds after it was claimed."""
 
     heartbeat_interval: float = Field(default=5.0, gt=0)
-    heartbeat_timeout: float = Field(default=60.0, gt=0)
+    heartbeat_timeout: float = Field(default=DEFAULT_HEARTBEAT_TIMEOUT, gt=0)
     check_interval: float = Field(default=1.0, gt=0)
     cancel_grace: float = Field(default=30.0, ge=0)
     launch_grace: float = Field(default=10.0, gt=0)

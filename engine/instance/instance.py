@@ -10,9 +10,16 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from solidflow.engine.events.records import RUN_END_TYPES, EventRecord
-from solidflow.engine.instance.config import CONFIG_FILE, InstanceConfig, InstanceConfigError
+from solidflow.engine.instance.config_file import (
+    CONFIG_FILE,
+    DEFAULT_EVENT_LOG_FILE,
+    DEFAULT_HEARTBEAT_TIMEOUT,
+    InstanceConfigError,
+    has_settings,
+)
 from solidflow.engine.instance.runs import END_EVENTS, RunRecord, RunStatus, why_dead
 from solidflow.engine.instance.storage import (
     EVENT_LOGS,
@@ -23,6 +30,9 @@ from solidflow.engine.instance.storage import (
 )
 from solidflow.engine.registry import PluginError
 from solidflow.errors import EventLogError, RunRequestError
+
+if TYPE_CHECKING:
+    from solidflow.engine.instance.config import InstanceConfig
 
 _WATCH_PAGE = 1000
 _LIVENESS_CHECK = 1.0
@@ -44,9 +54,11 @@ class Instance:
         if home is None:
             home = os.environ.get("SOLIDFLOW_HOME") or Path.home() / ".solidflow"
         self._home = Path(home).expanduser().resolve()
-        self._config = InstanceConfig.load(self._home)
-        self._storage: InstanceStorage | None = None
         self._lock = threading.Lock()
+        # An instance with no settings of its own has the defaults, which need no validating
+        # (nor the import of its machinery): they are made when first asked for.
+        self._config = self._load_config() if has_settings(self._home) else None
+        self._storage: InstanceStorage | None = None
         self._hostname = socket.gethostname()
 
     def __repr__(self) -> str:
@@ -64,7 +76,16 @@ class Instance:
 
     @property
     def config(self) -> InstanceConfig:
+        if self._config is None:
+            with self._lock:
+                if self._config is None:
+                    self._config = self._load_config()
         return self._config
+
+    def _load_config(self) -> InstanceConfig:
+        from solidflow.engine.instance.config import InstanceConfig
+
+        return InstanceConfig.load(self._home)
 
     @property
     def storage(self) -> InstanceStorage:
@@ -72,15 +93,22 @@ class Instance:
         if self._storage is None:
             with self._lock:
                 if self._storage is None:
-                    settings = self._config.event_log
-                    try:
-                        backend = EVENT_LOGS.load(settings.backend)
-                    except PluginError as error:
-                        raise InstanceConfigError(
-                            f"{self._home / CONFIG_FILE}: event_log.backend: {error}"
-                        ) from None
-                    self._storage = backend.from_config(settings.settings, self._home)
+                    self._storage = self._open_storage()
         return self._storage
+
+    def _open_storage(self) -> InstanceStorage:
+        if self._config is None:  # the defaults: the SQLite log in the home
+            from solidflow.engine.instance.sqlite import SqliteStorage
+
+            return SqliteStorage(self._home / DEFAULT_EVENT_LOG_FILE, self._home)
+        settings = self._config.event_log
+        try:
+            backend = EVENT_LOGS.load(settings.backend)
+        except PluginError as error:
+            raise InstanceConfigError(
+                f"{self._home / CONFIG_FILE}: event_log.backend: {error}"
+            ) from None
+        return backend.from_config(settings.settings, self._home)
 
     def close(self) -> None:
         """Close the storage if it was opened."""
@@ -251,10 +279,12 @@ class Instance:
 
     def _ended_if_dead(self, run: RunRecord) -> RunRecord:
         """`run`, or its ended record if its driver is dead (see `why_dead`)."""
-        monitoring = self._config.run_monitoring
-        reason = why_dead(
-            run, now=time.time(), timeout=monitoring.heartbeat_timeout, hostname=self._hostname
+        timeout = (
+            DEFAULT_HEARTBEAT_TIMEOUT
+            if self._config is None  # the defaults, not made for this
+            else self._config.run_monitoring.heartbeat_timeout
         )
+        reason = why_dead(run, now=time.time(), timeout=timeout, hostname=self._hostname)
         return run if reason is None else self.end_dead_run(run, reason)
 
     def end_dead_run(self, run: RunRecord, reason: str) -> RunRecord:

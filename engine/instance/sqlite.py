@@ -10,9 +10,8 @@ import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from solidflow.definitions.config import Config
 from solidflow.engine.events.records import EventRecord, stored_record
 from solidflow.engine.events.store_keys import KEYED_EVENT_TYPES, index_rows
 from solidflow.engine.instance.file_leases import FileLeases
@@ -38,6 +37,7 @@ from solidflow.engine.instance.storage import (
     Recovery,
     run_changes,
 )
+from solidflow.engine.registry import SchemaAt
 from solidflow.engine.sqlite_files import (
     SharedDatabase,
     is_damage,
@@ -47,6 +47,9 @@ from solidflow.engine.sqlite_files import (
     writable,
 )
 from solidflow.errors import EventLogError
+
+if TYPE_CHECKING:
+    from solidflow.definitions.config import Config
 
 SCHEMA_VERSION = len(MIGRATIONS)
 _BACKFILLED = frozenset({5})
@@ -71,13 +74,6 @@ def recover_command(home: Path | None) -> str:
     return f"solidflow --home {home} recover"
 
 
-class SqliteSettings(Config):
-    """The settings of the SQLite event log."""
-
-    path: str = "events.db"
-    """The database file; a relative path is relative to the instance's home."""
-
-
 class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     """Events, runs, schedules and step claims in one SQLite file (WAL mode), safe to share
     between processes, and the leases of live runs as files in `leases/` beside it.
@@ -86,7 +82,7 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
     process share it under a lock.
     """
 
-    config_schema = SqliteSettings
+    config_schema = SchemaAt("solidflow.engine.instance.sqlite_settings:SqliteSettings")
 
     def __init__(self, path: str | os.PathLike[str], home: Path | None = None) -> None:
         self.path = Path(path)
@@ -97,6 +93,8 @@ class SqliteStorage(SqliteSchedules, SqliteStepClaims, InstanceStorage):
 
     @classmethod
     def from_config(cls, config: Config, home: Path) -> SqliteStorage:
+        from solidflow.engine.instance.sqlite_settings import SqliteSettings
+
         assert isinstance(config, SqliteSettings)
         return cls(home / Path(config.path).expanduser(), home)
 

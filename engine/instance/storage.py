@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
-from solidflow.definitions.config import Config
 from solidflow.engine.events.records import EventRecord
 from solidflow.engine.instance.claims import StepClaim
 from solidflow.engine.instance.runs import RunRecord, RunStatus
@@ -22,6 +21,8 @@ from solidflow.errors import EventLogError, SolidflowError
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
+
+    from solidflow.definitions.config import Config
 
 
 class DuplicateRecordError(ValueError):

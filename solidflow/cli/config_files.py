@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
 from solidflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,6 +27,8 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 def load_run_config(paths: Iterable[str]) -> dict[str, Any]:
     """The run_config made of the YAML files `paths`, later files overriding earlier ones."""
+    import yaml  # here: the commands that take no config start without it
+
     merged: dict[str, Any] = {}
     for path in paths:
         try:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from solidflow import Instance, execute_pipeline, pipeline, solid
 from solidflow.cli import main
 from solidflow.engine.events.records import EventRecord, EventType
-from solidflow.engine.instance.config import DATABASE_URL_VARIABLE
+from solidflow.engine.instance.config_file import DATABASE_URL_VARIABLE
 from solidflow.engine.instance.runs import RunRecord, RunStatus
 from solidflow.engine.memo.gc import collect_garbage
 from solidflow.engine.memo.leases import Leases

@@ -11,6 +11,7 @@ import pytest
 
 import solidflow
 import solidflow.engine
+import solidflow.engine.instance
 
 HEAVY = ("pyarrow", "numpy", "pandas", "ray", "fsspec", "solidflow.engine.run.execute")
 
@@ -43,12 +44,21 @@ def test_listing_runs_imports_neither_arrow_nor_the_engine_that_runs(tmp_path, a
     assert not imported & set(HEAVY), imported & set(HEAVY)
 
 
+def test_a_home_without_settings_lists_runs_without_the_machinery_of_settings(tmp_path):
+    """Its settings are all defaults: neither read (YAML) nor validated (pydantic)."""
+    imported = modules_after("--home", str(tmp_path), "runs")
+    assert "solidflow.engine.instance.sqlite" in imported
+    assert not imported & {"pydantic", "yaml", "solidflow.engine.instance.config"}
+
+
 def test_a_command_that_runs_pipelines_still_finds_what_it_needs(tmp_path):
     imported = modules_after("--home", str(tmp_path), "plan", "--help")
     assert "solidflow.cli.run_commands" in imported
 
 
-@pytest.mark.parametrize("package", [solidflow, solidflow.engine], ids=lambda p: p.__name__)
+@pytest.mark.parametrize(
+    "package", [solidflow, solidflow.engine, solidflow.engine.instance], ids=lambda p: p.__name__
+)
 def test_every_export_is_found_and_listed(package):
     for name in package.__all__:
         assert getattr(package, name) is not None, name
