@@ -114,6 +114,7 @@ bench: check-java check-chromium $(VENV)/.test-installed $(UI_ASSETS)
 	$(BIN)/python benchmarks/event_log_ingest.py
 	$(BIN)/python benchmarks/log_rendering.py
 	$(BIN)/python benchmarks/runs_listing.py
+	$(BIN)/python benchmarks/event_log_migration.py
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/store_verification.py
 	$(BIN)/python benchmarks/store_memory.py

@@ -2,9 +2,10 @@
 
 Run with `python benchmarks/runs_listing.py`; prints medians of `Instance.runs(limit=20)`
 (what `solidflow runs` reads: the newest 20, after ending the live runs it finds dead; 7
-calls after a warm-up) and of the command `solidflow runs` itself (3 processes), against
-`solidflow --version` (3 processes: the time to start the command and import solidflow).
-PostgreSQL is measured on a throwaway server when psycopg and the server programs are
+calls after a warm-up) and of the command `solidflow runs` itself (7 processes), against
+`solidflow --version` (the time to start the command and import solidflow). SQLite is
+measured twice: in a home without settings (all defaults, nothing to read or validate) and
+with a settings file, which is validated when the command starts. PostgreSQL is measured on a throwaway server when psycopg and the server programs are
 installed; `--sqlite-only` leaves it out.
 """
 
@@ -27,7 +28,7 @@ from solidflow.engine.instance.rows import RUN_COLUMNS, RUN_FIELDS, run_row
 
 RUNS = 100_000
 REPETITIONS = 7
-PROCESSES = 3
+PROCESSES = 7
 COMMAND = [sys.executable, "-m", "solidflow.cli"]
 _INSERT = "INSERT INTO runs ({columns}) VALUES ({placeholders})"
 
@@ -100,8 +101,9 @@ def measure(name: str, home: Path) -> None:
     listed = median_ms(lambda: instance.runs(limit=20))
     instance.storage.close()
     ran = median_ms(command("--home", str(home), "runs"), PROCESSES)
-    print(f"{name:<10} Instance.runs(limit=20): {listed:8.1f} ms")
-    print(f"{name:<10} solidflow runs:          {ran:8.1f} ms (a new process)")
+    print(f"{name}:")
+    print(f"  Instance.runs(limit=20): {listed:8.1f} ms")
+    print(f"  solidflow runs:          {ran:8.1f} ms (a new process)")
 
 
 @contextlib.contextmanager
@@ -121,12 +123,14 @@ def main() -> None:
     parser.add_argument("--sqlite-only", action="store_true", help="Leave PostgreSQL out.")
     options = parser.parse_args()
     started = median_ms(command("--version"), PROCESSES)
-    print(f"{'':<10} solidflow --version:     {started:8.1f} ms (a new process)")
+    print(f"solidflow --version:       {started:8.1f} ms (a new process)")
     runs = history(RUNS)
     with tempfile.TemporaryDirectory() as directory:
         home = Path(directory) / "sqlite"
         fill_sqlite(home / "events.db", runs)
         measure("SQLite", home)
+        (home / "solidflow.yaml").write_text(yaml.safe_dump({"memoize": True}))
+        measure("SQLite, with a settings file (validated)", home)
         if not options.sqlite_only:
             with postgres_url() as url:
                 fill_postgres(url, runs)
