@@ -35,8 +35,8 @@ class RunMonitor:
     """While a run's driver runs it (`with RunMonitor(...)`), this process's watcher thread
     writes the run's heartbeat into the run storage every `heartbeat_interval` seconds and
     looks there for a cancel request (CANCELING) every CANCEL_POLL seconds. SIGINT and SIGTERM
-    to the process request a cancel too (when the run is driven by the main thread); a second
-    one forces a KeyboardInterrupt at once.
+    to the process request a cancel too (when the run is driven by the main thread, also in a
+    process that ignored them before the run); a second one forces a KeyboardInterrupt at once.
 
     Once a cancel is requested (`canceled`), the scheduler submits no more steps and cancels
     those in flight; a step running in the driving thread (the in-process executor) is
@@ -95,11 +95,9 @@ class RunMonitor:
 
     def __enter__(self) -> RunMonitor:
         if threading.current_thread() is threading.main_thread():
-            for signum in CANCEL_SIGNALS:
-                previous = signal.getsignal(signum)
-                if previous is not signal.SIG_IGN:
-                    self._previous[signum] = previous
-                    signal.signal(signum, self._on_signal)
+            for signum in CANCEL_SIGNALS:  # also when ignored: the run is what they stop now
+                self._previous[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._on_signal)
         self._active = True
         _WATCHER.add(self)
         return self
@@ -120,10 +118,12 @@ class RunMonitor:
 
     def deliver_signal(self) -> None:
         """Give the signal that canceled the run (if one did) to the handler installed before
-        the run: KeyboardInterrupt for SIGINT by default, the end of the process for SIGTERM.
-        Call it after leaving the monitor."""
+        the run: KeyboardInterrupt for SIGINT by default (also when the process ignored it),
+        the end of the process for SIGTERM. Call it after leaving the monitor."""
         signum, self.signal = self.signal, None
         previous = self._previous.get(signum) if signum is not None else None
+        if signum == signal.SIGINT and previous is signal.SIG_IGN:
+            previous = signal.default_int_handler  # taken for the run: as from a terminal
         if signum is None or previous is None:
             return
         if callable(previous):

@@ -1,6 +1,7 @@
 """Run requests in one process: create_run records QUEUED, launch_run starts, heartbeats,
 and the cancel API (a QUEUED run at once, a running one cooperatively)."""
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -203,6 +204,31 @@ def test_a_cancel_from_elsewhere_interrupts_a_long_step_in_the_main_thread(insta
     store = IntermediateStore(instance.config.storage.root)
     [kept] = store.list()  # the completed step's output is kept
     assert kept.step == "first" and store.check([kept.key])[kept.key][0] is OutputStatus.PRESENT
+
+
+def test_a_process_that_ignores_sigint_is_still_interrupted_by_a_cancel(instance):
+    """A driver started with SIGINT ignored (a background job of a script, say): a cancel
+    still interrupts its step (the monitor interrupts a step by SIGINT), and the process
+    ignores SIGINT again after the run."""
+    run_ids: list[str] = []
+    canceller = _cancel_when_nap_starts(instance, run_ids)
+
+    def listen(event):
+        if event.type is EventType.RUN_START:
+            run_ids.append(event.run_id)
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        started = time.monotonic()
+        result = execute_pipeline(napping, naps(600), instance=instance, on_event=listen)
+        canceller.join()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # as it was before the run
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert time.monotonic() - started < 300  # the 600 s step did not run to its end
+    assert result.status is RunStatus.CANCELED
+    assert result.result_for("nap").status is StepStatus.CANCELED
+    assert result.events[-1].payload["reason"] == "cancel requested"
 
 
 def test_a_run_driven_by_another_thread_stops_between_steps(instance):
