@@ -188,11 +188,7 @@ class RayActorExecutor(WorkerFaults, Executor):
         LIVE_INTERVAL, so that logs show them while they run (without ever waiting)."""
         for worker, ref in list(self._drains.items()):
             if ray.wait([ref], timeout=0)[0]:
-                del self._drains[worker]
-                with contextlib.suppress(RayError):
-                    events = ray.get(ref)[1]
-                    self._live.setdefault(worker, set()).update((e[1], e[2], e[3]) for e in events)
-                    self._deliver(events)
+                self._deliver_drained(worker)
         now = time.monotonic()
         if now - self._last_drain < LIVE_INTERVAL:
             return
@@ -200,6 +196,17 @@ class RayActorExecutor(WorkerFaults, Executor):
         for worker in {worker for worker, _ in self._in_flight.values()}:
             if worker not in self._drains and not worker.dead:
                 self._drains[worker] = worker.handle.drain_live.remote(self._run_id)
+
+    def _deliver_drained(self, worker: Worker) -> None:
+        """Deliver what the live drain sent to `worker` returns (waiting for it), if one was
+        sent: before the results of a batch it sent later, whose events come after."""
+        ref = self._drains.pop(worker, None)
+        if ref is None:
+            return
+        with contextlib.suppress(RayError):
+            events = ray.get(ref)[1]
+            self._live.setdefault(worker, set()).update((e[1], e[2], e[3]) for e in events)
+            self._deliver(events)
 
     def _send(self) -> None:
         """Send every batch there is room for."""
@@ -244,6 +251,7 @@ class RayActorExecutor(WorkerFaults, Executor):
             return self._batch_ended(ref, worker, batch, str(error), canceled=self._canceling)
         del self._in_flight[ref]
         worker.batches -= 1
+        self._deliver_drained(worker)  # the events of a step that a drain caught running
         dispatch = self._dispatch
         dispatch.estimates.measured([step.token for step in batch], seconds)
         results = []
